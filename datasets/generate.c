@@ -1,0 +1,81 @@
+/* make-moons / make-circles generators (see generate.h). Each point plus its noise is computed
+ * in double and rounded to float32 once; then the rows are shuffled (Fisher-Yates). No
+ * allocation: the caller's x and y are the only storage. */
+#include "generate.h"
+
+#include <math.h>
+
+#include "rng.h"
+
+#define GEN_PI 3.14159265358979323846
+
+/* Sub-streams of NN_STREAM_DATA; the generator id keeps moons and circles independent. */
+enum { GEN_MOONS = 1, GEN_CIRCLES = 2 };
+enum { GEN_SUB_NOISE = 1, GEN_SUB_SHUFFLE = 2 };
+
+/* numpy.linspace(0, stop, m, endpoint)[i], computed as numpy does: i * (stop / div) with
+ * div = m-1 (endpoint) or m, and the endpoint set to exactly stop (so sin(t) at t = pi is
+ * +1.2e-16 like numpy's, not a negative rounding residue). m == 1 gives 0. */
+static double linspace_at(double stop, int64_t m, int64_t i, int endpoint)
+{
+    int64_t div = endpoint ? m - 1 : m;
+    if (div <= 0) return 0.0;
+    if (endpoint && i == m - 1) return stop;
+    return (double)i * (stop / (double)div);
+}
+
+/* Row r := (px, py) + noise * (two standard normals), label lab. The noise of row r uses
+ * draws 2r and 2r+1 of the noise stream, so it is fixed before the shuffle. */
+static void put(float *x, int32_t *y, int64_t r, double px, double py, int32_t lab,
+                double noise, uint64_t knoise)
+{
+    if (noise > 0) {
+        px += noise * nn_normal(knoise, 2 * (uint64_t)r);
+        py += noise * nn_normal(knoise, 2 * (uint64_t)r + 1);
+    }
+    x[2 * r] = (float)px;
+    x[2 * r + 1] = (float)py;
+    y[r] = lab;
+}
+
+/* Fisher-Yates over rows: position i swaps with a uniform j in [0, i]. */
+static void shuffle_rows(int64_t n, uint64_t kshuf, float *x, int32_t *y)
+{
+    for (int64_t i = n - 1; i > 0; i--) {
+        int64_t j = (int64_t)nn_below(kshuf, (uint64_t)i, (uint64_t)i + 1);
+        float tx = x[2 * i], ty = x[2 * i + 1];
+        int32_t tl = y[i];
+        x[2 * i] = x[2 * j], x[2 * i + 1] = x[2 * j + 1], y[i] = y[j];
+        x[2 * j] = tx, x[2 * j + 1] = ty, y[j] = tl;
+    }
+}
+
+void gen_moons(int64_t n, double noise, uint64_t seed, float *x, int32_t *y)
+{
+    uint64_t knoise = nn_key(seed, NN_STREAM_DATA, GEN_MOONS, GEN_SUB_NOISE);
+    int64_t n_out = n / 2, n_in = n - n_out;
+    for (int64_t i = 0; i < n_out; i++) {
+        double t = linspace_at(GEN_PI, n_out, i, 1);
+        put(x, y, i, cos(t), sin(t), 0, noise, knoise);
+    }
+    for (int64_t i = 0; i < n_in; i++) {
+        double t = linspace_at(GEN_PI, n_in, i, 1);
+        put(x, y, n_out + i, 1.0 - cos(t), 1.0 - sin(t) - 0.5, 1, noise, knoise);
+    }
+    shuffle_rows(n, nn_key(seed, NN_STREAM_DATA, GEN_MOONS, GEN_SUB_SHUFFLE), x, y);
+}
+
+void gen_circles(int64_t n, double noise, double factor, uint64_t seed, float *x, int32_t *y)
+{
+    uint64_t knoise = nn_key(seed, NN_STREAM_DATA, GEN_CIRCLES, GEN_SUB_NOISE);
+    int64_t n_out = n / 2, n_in = n - n_out;
+    for (int64_t i = 0; i < n_out; i++) {
+        double t = linspace_at(2 * GEN_PI, n_out, i, 0);
+        put(x, y, i, cos(t), sin(t), 0, noise, knoise);
+    }
+    for (int64_t i = 0; i < n_in; i++) {
+        double t = linspace_at(2 * GEN_PI, n_in, i, 0);
+        put(x, y, n_out + i, factor * cos(t), factor * sin(t), 1, noise, knoise);
+    }
+    shuffle_rows(n, nn_key(seed, NN_STREAM_DATA, GEN_CIRCLES, GEN_SUB_SHUFFLE), x, y);
+}

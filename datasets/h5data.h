@@ -1,0 +1,23 @@
+/* The nntrain dataset layout, written serially (nndata and test helpers):
+ *   /X  (N, D)  uint8 or float32, chunked by rows; optional float attribute "scale"
+ *               (the reader multiplies by it; Fashion-MNIST: uint8 with scale 1/255)
+ *   /y  (N)     int32 class labels 0..K-1
+ * The file is written to PATH.tmp and renamed into place, so a failed write never leaves a
+ * half file and never replaces an existing good one. nntrain's parallel reader (src/worker)
+ * reads this layout (and any integer /y, any float/uint8 /X) through MPI-IO. */
+#ifndef NN_H5DATA_H
+#define NN_H5DATA_H
+#include <stddef.h>
+#include <stdint.h>
+
+/* Rows per chunk: about 256 KiB per chunk, at least 1 row, at most n rows. */
+int64_t h5data_chunk_rows(int64_t n, int64_t row_bytes);
+
+/* Write a dataset file. Exactly one of x_u8 / x_f32 is non-NULL. scale <= 0 writes no
+ * "scale" attribute. y may be NULL only when n == 0. Returns 0, or -1 with a message in err
+ * (e.g. "out.h5: cannot create: Permission denied"). Does not validate label ranges (the
+ * test helpers write deliberately bad files with it). */
+int h5data_write(const char *path, int64_t n, int64_t d, const uint8_t *x_u8,
+                 const float *x_f32, float scale, const int32_t *y, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,295 @@
+/* nndata: build datasets in the nntrain HDF5 layout (datasets/h5data.h) from IDX files
+ * (Fashion-MNIST) or from the synthetic make-moons / make-circles generators.
+ * Errors are one line "nndata: error: <file or arg>: <what>"; exit 2 = usage, 1 = runtime. */
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "generate.h"
+#include "h5data.h"
+#include "idx.h"
+
+#ifndef NN_VERSION
+#define NN_VERSION "unknown"
+#endif
+
+enum { EXIT_OK = 0, EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
+
+/* Largest N for the generators: keeps N * 2 * sizeof(float) far from overflow; beyond memory
+ * anyway, where the allocation fails with a clear message. */
+#define NNDATA_MAX_N ((long long)1 << 40)
+
+static const char usage_text[] =
+    "usage: nndata COMMAND ARGS...\n"
+    "Write a dataset in the nntrain HDF5 layout (/X rows, /y int32 labels).\n"
+    "\n"
+    "  nndata import-idx IMAGES LABELS OUT.h5\n"
+    "      convert IDX files (gzipped or plain), e.g. Fashion-MNIST; /X uint8 with\n"
+    "      attribute scale = 1/255\n"
+    "  nndata make-moons N OUT.h5 [--noise S] [--seed S]\n"
+    "      two interleaving half circles, N float32 points in 2-D (noise 0.1, seed 1)\n"
+    "  nndata make-circles N OUT.h5 [--noise S] [--seed S] [--factor F]\n"
+    "      two concentric circles, radii 1 and F (noise 0.05, seed 1, factor 0.8)\n"
+    "  nndata --help | --version\n"
+    "\n"
+    "Options also take the form --name=VALUE. Exit status: 0 success, 1 input or write\n"
+    "error, 2 usage error.\n";
+
+/* Print "nndata: error: WHAT: MESSAGE" and return code. */
+static int fail(int code, const char *what, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "nndata: error: %s: ", what);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    return code;
+}
+
+/* ---- strict value parsing: the whole string must be the value ------------------------- */
+
+/* Decimal digits only (no sign, no spaces): strtoull alone would accept " 7" and "-1". */
+static int all_digits(const char *s)
+{
+    if (!*s) return 0;
+    for (; *s; s++)
+        if (!isdigit((unsigned char)*s)) return 0;
+    return 1;
+}
+
+static int parse_count(const char *s, long long *out)
+{
+    if (!all_digits(s)) return -1;
+    errno = 0;
+    char *end;
+    long long v = strtoll(s, &end, 10);
+    if (errno || *end || v < 1 || v > NNDATA_MAX_N) return -1;
+    *out = v;
+    return 0;
+}
+
+static int parse_u64(const char *s, uint64_t *out)
+{
+    if (!all_digits(s)) return -1;
+    errno = 0;
+    char *end;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || *end) return -1;
+    *out = v;
+    return 0;
+}
+
+static int parse_double(const char *s, double *out)
+{
+    /* strtod skips leading white space; the whole-string rule forbids it. */
+    if (!*s || isspace((unsigned char)*s)) return -1;
+    errno = 0;
+    char *end;
+    double v = strtod(s, &end);
+    if (errno || *end || !isfinite(v)) return -1;
+    *out = v;
+    return 0;
+}
+
+/* ---- argument splitting ------------------------------------------------------------------ */
+
+/* Options a command accepts; value pointers stay NULL when the option is absent. */
+struct opts {
+    const char *noise, *seed, *factor;
+    const char *pos[4];
+    int npos;
+};
+
+/* Split argv[first..] into positionals and --name VALUE / --name=VALUE options allowed by
+ * `allowed` (a list like "noise,seed"). Returns -1 to continue, or an exit code (usage error,
+ * or 0 after --help). A lone "-" or a negative number is a positional, so "-3" as N gets the
+ * "must be a positive integer" message rather than "unknown option". */
+static int split_args(int argc, char **argv, int first, const char *cmd, const char *allowed,
+                      struct opts *o)
+{
+    int only_pos = 0;
+    memset(o, 0, sizeof *o);
+    for (int i = first; i < argc; i++) {
+        const char *a = argv[i];
+        if (!only_pos && strcmp(a, "--") == 0) {
+            only_pos = 1;
+            continue;
+        }
+        if (!only_pos && (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0)) {
+            fputs(usage_text, stdout);
+            return EXIT_OK;
+        }
+        int is_opt = !only_pos && a[0] == '-' && a[1] != '\0' &&
+                     !isdigit((unsigned char)a[1]) && a[1] != '.';
+        if (!is_opt) {
+            if (o->npos == (int)(sizeof o->pos / sizeof o->pos[0]))
+                return fail(EXIT_USAGE, cmd, "too many arguments (try 'nndata --help')");
+            o->pos[o->npos++] = a;
+            continue;
+        }
+        if (a[1] != '-')
+            return fail(EXIT_USAGE, a, "unknown option for %s (try 'nndata --help')", cmd);
+        const char *name = a + 2;
+        const char *eq = strchr(name, '=');
+        size_t nlen = eq ? (size_t)(eq - name) : strlen(name);
+        const char **slot = NULL;
+        if (nlen == 5 && strncmp(name, "noise", 5) == 0) slot = &o->noise;
+        else if (nlen == 4 && strncmp(name, "seed", 4) == 0) slot = &o->seed;
+        else if (nlen == 6 && strncmp(name, "factor", 6) == 0) slot = &o->factor;
+        /* Accept only the options this command lists (whole comma-separated words). */
+        int ok = 0;
+        for (const char *p = allowed; slot && *p;) {
+            size_t w = strcspn(p, ",");
+            if (w == nlen && strncmp(p, name, nlen) == 0) ok = 1;
+            p += w + (p[w] == ',');
+        }
+        if (!ok) {
+            int shown = (int)(nlen + 2);
+            fprintf(stderr, "nndata: error: %.*s: unknown option for %s (try 'nndata --help')\n",
+                    shown, a, cmd);
+            return EXIT_USAGE;
+        }
+        if (eq) {
+            *slot = eq + 1;
+        } else {
+            if (i + 1 >= argc) return fail(EXIT_USAGE, a, "missing value");
+            *slot = argv[++i];
+        }
+    }
+    return -1;
+}
+
+/* Number of classes K = max label + 1 (labels are 0..K-1 by the layout's convention). */
+static int count_classes(const int32_t *y, int64_t n)
+{
+    int32_t k = 0;
+    for (int64_t i = 0; i < n; i++)
+        if (y[i] + 1 > k) k = y[i] + 1;
+    return k;
+}
+
+/* ---- commands ------------------------------------------------------------------------------ */
+
+static int cmd_import_idx(int argc, char **argv)
+{
+    struct opts o;
+    int rc = split_args(argc, argv, 2, "import-idx", "", &o);
+    if (rc >= 0) return rc;
+    if (o.npos != 3)
+        return fail(EXIT_USAGE, "import-idx", "expected IMAGES LABELS OUT.h5, got %d argument%s",
+                    o.npos, o.npos == 1 ? "" : "s");
+    const char *images = o.pos[0], *labels = o.pos[1], *out = o.pos[2];
+
+    char err[512];
+    uint8_t *pix = NULL, *lab = NULL;
+    int32_t *y = NULL;
+    int64_t n = 0, rows = 0, cols = 0, nl = 0;
+    rc = EXIT_RUNTIME;
+    if (idx_read_images(images, &pix, &n, &rows, &cols, err, sizeof err) < 0 ||
+        idx_read_labels(labels, &lab, &nl, err, sizeof err) < 0) {
+        fprintf(stderr, "nndata: error: %s\n", err);
+        goto done;
+    }
+    if (nl != n) {
+        fail(EXIT_RUNTIME, labels, "%lld labels, but %s has %lld images", (long long)nl,
+             images, (long long)n);
+        goto done;
+    }
+    if (rows * cols == 0) {
+        fail(EXIT_RUNTIME, images, "empty images (%lld x %lld pixels)", (long long)rows,
+             (long long)cols);
+        goto done;
+    }
+    y = malloc((n > 0 ? (size_t)n : 1) * sizeof *y);
+    if (!y) {
+        fail(EXIT_RUNTIME, labels, "out of memory");
+        goto done;
+    }
+    for (int64_t i = 0; i < n; i++) y[i] = lab[i];
+    /* Pixels stay uint8 on disk (4x smaller than float); the reader multiplies by 1/255. */
+    if (h5data_write(out, n, rows * cols, pix, NULL, 1.0f / 255.0f, y, err, sizeof err) < 0) {
+        fprintf(stderr, "nndata: error: %s\n", err);
+        goto done;
+    }
+    printf("%s: %lld x %lld uint8, %d classes\n", out, (long long)n, (long long)(rows * cols),
+           count_classes(y, n));
+    rc = EXIT_OK;
+done:
+    free(pix);
+    free(lab);
+    free(y);
+    return rc;
+}
+
+/* make-moons and make-circles: same arguments except --factor. */
+static int cmd_generate(int argc, char **argv, int circles)
+{
+    const char *cmd = circles ? "make-circles" : "make-moons";
+    struct opts o;
+    int rc = split_args(argc, argv, 2, cmd, circles ? "noise,seed,factor" : "noise,seed", &o);
+    if (rc >= 0) return rc;
+    if (o.npos != 2)
+        return fail(EXIT_USAGE, cmd, "expected N OUT.h5, got %d argument%s", o.npos,
+                    o.npos == 1 ? "" : "s");
+
+    long long n;
+    double noise = circles ? 0.05 : 0.1, factor = 0.8;
+    uint64_t seed = 1;
+    if (parse_count(o.pos[0], &n) < 0)
+        return fail(EXIT_USAGE, o.pos[0], "N must be a positive integer%s",
+                    all_digits(o.pos[0]) && o.pos[0][0] != '0' ? " (too large)" : "");
+    if (o.noise && (parse_double(o.noise, &noise) < 0 || noise < 0))
+        return fail(EXIT_USAGE, o.noise, "--noise must be a finite number >= 0");
+    if (o.seed && parse_u64(o.seed, &seed) < 0)
+        return fail(EXIT_USAGE, o.seed, "--seed must be an unsigned 64-bit integer");
+    if (o.factor && (parse_double(o.factor, &factor) < 0 || factor < 0 || factor >= 1))
+        return fail(EXIT_USAGE, o.factor, "--factor must be a number in [0, 1)");
+    const char *out = o.pos[1];
+
+    float *x = malloc((size_t)n * 2 * sizeof *x);
+    int32_t *y = malloc((size_t)n * sizeof *y);
+    char err[512];
+    rc = EXIT_RUNTIME;
+    if (!x || !y) {
+        fail(EXIT_RUNTIME, o.pos[0], "out of memory for %lld points", n);
+        goto done;
+    }
+    if (circles)
+        gen_circles(n, noise, factor, seed, x, y);
+    else
+        gen_moons(n, noise, seed, x, y);
+    if (h5data_write(out, n, 2, NULL, x, 0.0f, y, err, sizeof err) < 0) {
+        fprintf(stderr, "nndata: error: %s\n", err);
+        goto done;
+    }
+    printf("%s: %lld x 2 float32, %d classes\n", out, n, count_classes(y, n));
+    rc = EXIT_OK;
+done:
+    free(x);
+    free(y);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2)
+        return fail(EXIT_USAGE, "COMMAND", "missing (try 'nndata --help')");
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
+        fputs(usage_text, stdout);
+        return EXIT_OK;
+    }
+    if (strcmp(cmd, "--version") == 0) {
+        printf("nndata %s\n", NN_VERSION);
+        return EXIT_OK;
+    }
+    if (strcmp(cmd, "import-idx") == 0) return cmd_import_idx(argc, argv);
+    if (strcmp(cmd, "make-moons") == 0) return cmd_generate(argc, argv, 0);
+    if (strcmp(cmd, "make-circles") == 0) return cmd_generate(argc, argv, 1);
+    return fail(EXIT_USAGE, cmd, "unknown command (try 'nndata --help')");
+}

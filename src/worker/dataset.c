@@ -1,0 +1,397 @@
+/* Parallel HDF5 dataset reader: metadata, label validation, windowed collective row reads. */
+#include "dataset.h"
+#include "sampler.h"
+#include <stdlib.h>
+#include <string.h>
+
+static herr_t silence(hid_t stack, void *data) { (void)stack; (void)data; return 0; }
+
+/* Learn where rows live, through HDF5's layout API. Returns 0 when direct reads are possible
+ * (sets *rm), 1 when the dataset needs the HDF5 path, -1 on error. */
+static int rowmap_build(hid_t dset, int64_t n, int64_t row_bytes, hid_t mem_type, nt_rowmap *rm)
+{
+    int rc = 1;
+    hid_t dcpl = H5Dget_create_plist(dset), ft = H5Dget_type(dset);
+    memset(rm, 0, sizeof *rm);
+    if (dcpl < 0 || ft < 0) { rc = -1; goto done; }
+    if (H5Tequal(ft, mem_type) <= 0) goto done; /* needs conversion: let HDF5 do it */
+    rm->row_bytes = row_bytes;
+    H5D_layout_t lay = H5Pget_layout(dcpl);
+    if (lay == H5D_CONTIGUOUS) {
+        haddr_t a = H5Dget_offset(dset);
+        if (a == HADDR_UNDEF) goto done;
+        rm->chunk_rows = n;
+        rm->nchunks = 1;
+        rm->chunk_addr = malloc(sizeof(haddr_t));
+        if (!rm->chunk_addr) { rc = -1; goto done; }
+        rm->chunk_addr[0] = a;
+        rc = 0;
+    } else if (lay == H5D_CHUNKED) {
+        hsize_t cd[2] = {0, 0}, ns = 0;
+        int nd = H5Pget_chunk(dcpl, 2, cd);
+        if (H5Pget_nfilters(dcpl) != 0 || nd < 1) goto done;
+        if (nd == 2) {
+            hid_t sp = H5Dget_space(dset);
+            hsize_t dims[2];
+            H5Sget_simple_extent_dims(sp, dims, NULL);
+            H5Sclose(sp);
+            if (cd[1] != dims[1]) goto done; /* chunks must hold whole rows */
+        }
+        rm->chunk_rows = (int64_t)cd[0];
+        rm->nchunks = (n + rm->chunk_rows - 1) / rm->chunk_rows;
+        /* 1.10.8 rejects H5S_ALL here: pass the dataset's own dataspace */
+        hid_t all = H5Dget_space(dset);
+        herr_t q = H5Dget_num_chunks(dset, all, &ns);
+        if (q < 0 || (int64_t)ns != rm->nchunks) { H5Sclose(all); goto done; }
+        rm->chunk_addr = malloc(sizeof(haddr_t) * (size_t)rm->nchunks);
+        if (!rm->chunk_addr) { rc = -1; goto done; }
+        for (int64_t k = 0; k < rm->nchunks; k++) rm->chunk_addr[k] = HADDR_UNDEF;
+        for (hsize_t i = 0; i < ns; i++) {
+            hsize_t off[2] = {0, 0}, size = 0;
+            unsigned mask = 0;
+            haddr_t addr;
+            int64_t k = -1;
+            if (H5Dget_chunk_info(dset, all, i, off, &mask, &addr, &size) >= 0)
+                k = (int64_t)off[0] / rm->chunk_rows;
+            if (k < 0 || k >= rm->nchunks || mask != 0) { H5Sclose(all); goto done; }
+            rm->chunk_addr[k] = addr;
+        }
+        H5Sclose(all);
+        for (int64_t k = 0; k < rm->nchunks; k++)
+            if (rm->chunk_addr[k] == HADDR_UNDEF) goto done;
+        rc = 0;
+    }
+done:
+    if (rc != 0) { free(rm->chunk_addr); rm->chunk_addr = NULL; }
+    if (dcpl >= 0) H5Pclose(dcpl);
+    if (ft >= 0) H5Tclose(ft);
+    return rc;
+}
+
+static inline MPI_Aint row_addr(const nt_rowmap *rm, int64_t r)
+{
+    return (MPI_Aint)(rm->chunk_addr[r / rm->chunk_rows] +
+                      (haddr_t)((r % rm->chunk_rows) * rm->row_bytes));
+}
+
+/* Collective: read rows[0..count) (sorted) of one dataset into buf via an hindexed view. */
+static int read_direct(nt_data *ds, const nt_rowmap *rm, const int64_t *rows, int64_t count,
+                       void *buf)
+{
+    int64_t nb = 0;
+    for (int64_t i = 0; i < count; i++) {
+        MPI_Aint a = row_addr(rm, rows[i]);
+        /* merge rows adjacent in the file into one block (bounded to stay an int) */
+        if (nb > 0 && ds->disp[nb - 1] + ds->blen[nb - 1] == a &&
+            ds->blen[nb - 1] <= (1 << 30) - rm->row_bytes) {
+            ds->blen[nb - 1] += (int)rm->row_bytes;
+        } else {
+            if (nb > 0 && a < ds->disp[nb - 1]) return -1; /* views must be monotone */
+            ds->disp[nb] = a;
+            ds->blen[nb] = (int)rm->row_bytes;
+            nb++;
+        }
+    }
+    MPI_Datatype ft;
+    int rc = MPI_Type_create_hindexed((int)nb, ds->blen, ds->disp, MPI_BYTE, &ft);
+    if (rc == MPI_SUCCESS) rc = MPI_Type_commit(&ft);
+    if (rc != MPI_SUCCESS) return -1;
+    rc = MPI_File_set_view(ds->fh, 0, MPI_BYTE, ft, "native", MPI_INFO_NULL); /* collective */
+    int64_t total = count * rm->row_bytes;
+    for (int64_t done = 0; rc == MPI_SUCCESS && (done < total || done == 0);) {
+        int k = (int)(total - done < (1 << 30) ? total - done : (1 << 30));
+        MPI_Status stt;
+        rc = MPI_File_read_all(ds->fh, (char *)buf + done, k, MPI_BYTE, &stt); /* collective */
+        if (rc == MPI_SUCCESS) {
+            int got = 0;
+            MPI_Get_count(&stt, MPI_BYTE, &got);
+            if (got != k) rc = MPI_ERR_TRUNCATE;
+        }
+        done += k;
+        if (total == 0) break;
+    }
+    MPI_Type_free(&ft);
+    return rc == MPI_SUCCESS ? 0 : -1;
+}
+
+int nt_data_open(nt_data *ds, const char *path, comm_t *c, nt_err *e)
+{
+    memset(ds, 0, sizeof *ds);
+    ds->file = ds->dx = ds->dy = ds->xfer = ds->xfer_coll = H5I_INVALID_HID;
+    snprintf(ds->path, sizeof ds->path, "%s", path);
+    H5Eset_auto2(H5E_DEFAULT, silence, NULL); /* we report errors ourselves, once */
+    hid_t fapl = H5I_INVALID_HID, sx = H5I_INVALID_HID, sy = H5I_INVALID_HID;
+    hid_t tx = H5I_INVALID_HID, ty = H5I_INVALID_HID;
+    int rc = -1;
+    if (!nt_path_exists(path)) {
+        nt_fail(e, "%s: no such file", path);
+        goto fail;
+    }
+    if (H5Fis_hdf5(path) <= 0) {
+        nt_fail(e, "%s: not an HDF5 file (or unreadable)", path);
+        goto fail;
+    }
+    fapl = H5Pcreate(H5P_FILE_ACCESS);
+    H5Pset_fapl_mpio(fapl, c->comm, MPI_INFO_NULL);
+    H5Pset_all_coll_metadata_ops(fapl, 1); /* metadata reads: one rank reads, all get it */
+    ds->file = H5Fopen(path, H5F_ACC_RDONLY, fapl); /* collective */
+    if (ds->file < 0) { nt_fail(e, "%s: cannot open as HDF5", path); goto fail; }
+    if (H5Lexists(ds->file, "X", H5P_DEFAULT) <= 0) { nt_fail(e, "%s: no dataset /X", path); goto fail; }
+    if (H5Lexists(ds->file, "y", H5P_DEFAULT) <= 0) { nt_fail(e, "%s: no dataset /y", path); goto fail; }
+    ds->dx = H5Dopen2(ds->file, "X", H5P_DEFAULT);
+    ds->dy = H5Dopen2(ds->file, "y", H5P_DEFAULT);
+    if (ds->dx < 0 || ds->dy < 0) { nt_fail(e, "%s: cannot open /X or /y", path); goto fail; }
+    sx = H5Dget_space(ds->dx);
+    sy = H5Dget_space(ds->dy);
+    hsize_t dims[2] = {0, 0}, ydims[2] = {0, 0};
+    if (H5Sget_simple_extent_ndims(sx) != 2) { nt_fail(e, "%s: /X must be 2-D (N, D)", path); goto fail; }
+    if (H5Sget_simple_extent_ndims(sy) != 1) { nt_fail(e, "%s: /y must be 1-D (N)", path); goto fail; }
+    H5Sget_simple_extent_dims(sx, dims, NULL);
+    H5Sget_simple_extent_dims(sy, ydims, NULL);
+    ds->n = (int64_t)dims[0];
+    ds->d = (int64_t)dims[1];
+    if (ydims[0] != dims[0]) {
+        nt_fail(e, "%s: /X has %llu rows but /y has %llu", path, (unsigned long long)dims[0],
+                (unsigned long long)ydims[0]);
+        goto fail;
+    }
+    if (ds->n == 0) { nt_fail(e, "%s: empty dataset (0 rows)", path); goto fail; }
+    if (ds->d == 0) { nt_fail(e, "%s: /X has 0 columns", path); goto fail; }
+    tx = H5Dget_type(ds->dx);
+    ty = H5Dget_type(ds->dy);
+    H5T_class_t cx = H5Tget_class(tx), cy = H5Tget_class(ty);
+    if (cx == H5T_INTEGER && H5Tget_size(tx) == 1 && H5Tget_sign(tx) == H5T_SGN_NONE)
+        ds->x_u8 = 1;
+    else if (cx != H5T_FLOAT) {
+        nt_fail(e, "%s: /X must be uint8 or floating point", path);
+        goto fail;
+    }
+    if (cy != H5T_INTEGER) {
+        nt_fail(e, "%s: /y must hold integer class labels", path);
+        goto fail;
+    }
+    ds->scale = 1;
+    if (H5Aexists(ds->dx, "scale") > 0) {
+        hid_t a = H5Aopen(ds->dx, "scale", H5P_DEFAULT);
+        float s = 0;
+        herr_t st = a >= 0 ? H5Aread(a, H5T_NATIVE_FLOAT, &s) : -1;
+        if (a >= 0) H5Aclose(a);
+        if (st < 0 || !(s > 0) || s != s) {
+            nt_fail(e, "%s: /X attribute 'scale' must be a positive float", path);
+            goto fail;
+        }
+        ds->scale = s;
+    }
+    /* fast path: both datasets directly addressable (same answer on every rank) */
+    int rx = rowmap_build(ds->dx, ds->n, ds->d * (ds->x_u8 ? 1 : 4),
+                          ds->x_u8 ? H5T_NATIVE_UINT8 : H5T_NATIVE_FLOAT, &ds->mx);
+    int ry = rowmap_build(ds->dy, ds->n, 4, H5T_NATIVE_INT32, &ds->my);
+    if (rx < 0 || ry < 0) { nt_fail(e, "%s: cannot query the storage layout", path); goto fail; }
+    if (rx == 0 && ry == 0 && !getenv("NNTRAIN_HDF5_READS")) {
+        if (MPI_File_open(c->comm, path, MPI_MODE_RDONLY, MPI_INFO_NULL, &ds->fh) != MPI_SUCCESS) {
+            nt_fail(e, "%s: MPI_File_open failed", path); /* collective */
+            goto fail;
+        }
+        ds->direct = 1;
+    }
+    ds->xfer = H5Pcreate(H5P_DATASET_XFER);
+    H5Pset_dxpl_mpio(ds->xfer, H5FD_MPIO_INDEPENDENT);
+    ds->xfer_coll = H5Pcreate(H5P_DATASET_XFER);
+    H5Pset_dxpl_mpio(ds->xfer_coll, H5FD_MPIO_COLLECTIVE);
+    rc = 0;
+fail:
+    if (fapl >= 0) H5Pclose(fapl);
+    if (sx >= 0) H5Sclose(sx);
+    if (sy >= 0) H5Sclose(sy);
+    if (tx >= 0) H5Tclose(tx);
+    if (ty >= 0) H5Tclose(ty);
+    if (rc) nt_data_close(ds);
+    return rc;
+}
+
+void nt_data_close(nt_data *ds)
+{
+    if (ds->direct) MPI_File_close(&ds->fh); /* collective */
+    ds->direct = 0;
+    free(ds->mx.chunk_addr); free(ds->my.chunk_addr); free(ds->disp); free(ds->blen);
+    ds->mx.chunk_addr = ds->my.chunk_addr = NULL;
+    ds->disp = NULL; ds->blen = NULL; ds->disp_cap = 0;
+    if (ds->xfer >= 0) H5Pclose(ds->xfer);
+    if (ds->xfer_coll >= 0) H5Pclose(ds->xfer_coll);
+    if (ds->dx >= 0) H5Dclose(ds->dx);
+    if (ds->dy >= 0) H5Dclose(ds->dy);
+    if (ds->file >= 0) H5Fclose(ds->file); /* collective */
+    ds->file = ds->dx = ds->dy = ds->xfer = ds->xfer_coll = H5I_INVALID_HID;
+}
+
+/* Select rows[0..count) (sorted, distinct) of a (N[,D]) dataspace, merging runs. */
+static int select_rows(hid_t space, const int64_t *rows, int64_t count, int64_t d)
+{
+    if (count == 0) return H5Sselect_none(space) < 0 ? -1 : 0;
+    int first = 1;
+    for (int64_t i = 0; i < count;) {
+        int64_t j = i + 1;
+        while (j < count && rows[j] == rows[j - 1] + 1) j++;
+        hsize_t start[2] = {(hsize_t)rows[i], 0}, cnt[2] = {(hsize_t)(j - i), (hsize_t)d};
+        if (H5Sselect_hyperslab(space, first ? H5S_SELECT_SET : H5S_SELECT_OR, start, NULL, cnt,
+                                NULL) < 0)
+            return -1;
+        first = 0;
+        i = j;
+    }
+    return 0;
+}
+
+/* Runs of consecutive rows per H5Dread. HDF5 1.10's cost of building an OR'ed hyperslab
+ * selection grows quadratically with the number of runs (27k rows: 7.5 s), so a window is
+ * read in pieces whose selections stay small (32 runs: ~20 us to build). */
+#define RUNS_PER_READ 32
+
+/* Independent read of the sorted rows into xbuf/ybuf (contiguous, in sorted order). Not
+ * collective: ranks read different numbers of pieces. */
+static int read_sorted(nt_data *ds, const int64_t *rows, int64_t count, void *xbuf,
+                       int32_t *ybuf, nt_err *e)
+{
+    int rc = 0;
+    const size_t elem = ds->x_u8 ? 1 : sizeof(float);
+    hid_t fx = H5Dget_space(ds->dx), fy = H5Dget_space(ds->dy);
+    if (fx < 0 || fy < 0) rc = -1;
+    for (int64_t i = 0; i < count && !rc;) {
+        /* the piece: rows[i..j) spanning at most RUNS_PER_READ runs */
+        int64_t j = i + 1;
+        for (int runs = 1; j < count; j++) {
+            if (rows[j] != rows[j - 1] + 1 && ++runs > RUNS_PER_READ) break;
+        }
+        hsize_t mx[2] = {(hsize_t)(j - i), (hsize_t)ds->d}, my = mx[0];
+        hid_t mxs = H5Screate_simple(2, mx, NULL), mys = H5Screate_simple(1, &my, NULL);
+        if (mxs < 0 || mys < 0 || select_rows(fx, rows + i, j - i, ds->d) ||
+            select_rows(fy, rows + i, j - i, 1) ||
+            H5Dread(ds->dx, ds->x_u8 ? H5T_NATIVE_UINT8 : H5T_NATIVE_FLOAT, mxs, fx, ds->xfer,
+                    (char *)xbuf + (size_t)i * ds->d * elem) < 0 ||
+            H5Dread(ds->dy, H5T_NATIVE_INT32, mys, fy, ds->xfer, ybuf + i) < 0)
+            rc = -1;
+        if (mxs >= 0) H5Sclose(mxs);
+        if (mys >= 0) H5Sclose(mys);
+        i = j;
+    }
+    if (rc) nt_fail(e, "%s: read of %lld rows failed", ds->path, (long long)count);
+    if (fx >= 0) H5Sclose(fx);
+    if (fy >= 0) H5Sclose(fy);
+    return rc;
+}
+
+int nt_data_check_labels(nt_data *ds, comm_t *c, int k, nt_err *e)
+{
+    /* a contiguous slice per rank, read in pieces so memory stays bounded */
+    int64_t lo, hi;
+    nn_shard(ds->n, ds->n, c->size, c->rank, 0, &lo, &hi);
+    const int64_t piece = 1 << 20;
+    int64_t most = (ds->n + c->size - 1) / c->size;
+    int64_t rounds = (most + piece - 1) / piece;
+    int32_t *y = malloc(sizeof(int32_t) * (size_t)(piece < most ? piece : (most ? most : 1)));
+    int status = y ? 0 : nt_fail(e, "out of memory");
+    for (int64_t r = 0; r < rounds; r++) {
+        int64_t a = lo + r * piece, b = a + piece < hi ? a + piece : hi;
+        int64_t cnt = b > a ? b - a : 0;
+        if (status) cnt = 0; /* keep taking part in the collective reads */
+        hid_t fy = H5Dget_space(ds->dy);
+        hsize_t my = (hsize_t)(cnt ? cnt : 1);
+        hid_t mys = H5Screate_simple(1, &my, NULL);
+        if (cnt) {
+            hsize_t start = (hsize_t)a, count = (hsize_t)cnt;
+            H5Sselect_hyperslab(fy, H5S_SELECT_SET, &start, NULL, &count, NULL);
+        } else {
+            H5Sselect_none(fy);
+            H5Sselect_none(mys);
+        }
+        herr_t st = H5Dread(ds->dy, H5T_NATIVE_INT32, mys, fy, ds->xfer_coll, y); /* collective */
+        H5Sclose(fy);
+        H5Sclose(mys);
+        if (st < 0 && !status) status = nt_fail(e, "%s: cannot read /y", ds->path);
+        for (int64_t i = 0; i < cnt && !status; i++)
+            if (y[i] < 0 || y[i] >= k)
+                status = nt_fail(e, "%s: /y[%lld] = %d is outside 0..%d (the model has %d outputs)",
+                                 ds->path, (long long)(a + i), y[i], k - 1, k);
+    }
+    free(y);
+    return status ? NT_EXIT_INPUT : 0;
+}
+
+int nt_window_alloc(nt_window *w, const nt_data *ds, int64_t cap, nt_err *e)
+{
+    memset(w, 0, sizeof *w);
+    if (cap < 1) cap = 1;
+    w->cap = cap;
+    size_t elem = ds->x_u8 ? 1 : sizeof(float);
+    w->order = malloc(sizeof(int64_t) * (size_t)cap);
+    w->slot = malloc(sizeof(int64_t) * (size_t)cap);
+    w->tmp = malloc(sizeof(int64_t) * 2 * (size_t)cap);
+    w->x = malloc(elem * (size_t)cap * (size_t)ds->d);
+    w->y = malloc(sizeof(int32_t) * (size_t)cap);
+    if (cap > ds->disp_cap) { /* view scratch sized for the largest window of this file */
+        nt_data *mds = (nt_data *)ds;
+        free(mds->disp); free(mds->blen);
+        mds->disp = malloc(sizeof(MPI_Aint) * (size_t)cap);
+        mds->blen = malloc(sizeof(int) * (size_t)cap);
+        mds->disp_cap = mds->disp && mds->blen ? cap : 0;
+    }
+    if (!w->order || !w->slot || !w->tmp || !w->x || !w->y || ds->disp_cap < cap) {
+        nt_window_free(w);
+        return nt_fail(e, "out of memory allocating a %lld-row read window for %s",
+                       (long long)cap, ds->path);
+    }
+    return 0;
+}
+
+void nt_window_free(nt_window *w)
+{
+    free(w->order); free(w->slot); free(w->tmp); free(w->x); free(w->y);
+    memset(w, 0, sizeof *w);
+}
+
+static int cmp_pair(const void *a, const void *b)
+{
+    int64_t x = ((const int64_t *)a)[0], y = ((const int64_t *)b)[0];
+    return (x > y) - (x < y);
+}
+
+int nt_window_read(nt_window *w, nt_data *ds, const int64_t *rows, int64_t count, nt_err *e)
+{
+    if (count > w->cap) count = w->cap; /* caller bug guard; never exceeds in practice */
+    /* sort (row, request index) pairs so the file is read front to back */
+    for (int64_t i = 0; i < count; i++) {
+        w->tmp[2 * i] = rows[i];
+        w->tmp[2 * i + 1] = i;
+    }
+    qsort(w->tmp, (size_t)count, 2 * sizeof(int64_t), cmp_pair);
+    for (int64_t i = 0; i < count; i++) {
+        w->order[i] = w->tmp[2 * i];
+        w->slot[w->tmp[2 * i + 1]] = i;
+    }
+    w->count = count;
+    if (!ds->direct) return read_sorted(ds, w->order, count, w->x, w->y, e);
+    if (read_direct(ds, &ds->mx, w->order, count, w->x) ||
+        read_direct(ds, &ds->my, w->order, count, w->y))
+        return nt_fail(e, "%s: MPI-IO read of %lld rows failed", ds->path, (long long)count);
+    return 0;
+}
+
+void nt_window_gather(const nt_window *w, const nt_data *ds, int64_t first, int64_t count,
+                      float *x, int32_t *y)
+{
+    const int64_t d = ds->d;
+    for (int64_t i = 0; i < count; i++) {
+        int64_t s = w->slot[first + i];
+        float *dst = x + i * d;
+        if (ds->x_u8) {
+            const uint8_t *src = (const uint8_t *)w->x + s * d;
+            const float sc = ds->scale;
+            for (int64_t j = 0; j < d; j++) dst[j] = src[j] * sc;
+        } else {
+            const float *src = (const float *)w->x + s * d;
+            if (ds->scale == 1) memcpy(dst, src, sizeof(float) * (size_t)d);
+            else for (int64_t j = 0; j < d; j++) dst[j] = src[j] * ds->scale;
+        }
+        y[i] = w->y[s];
+    }
+}

@@ -1,0 +1,64 @@
+/* Parallel reading of an nntrain dataset file (/X (N,D) uint8|float, optional "scale"; /y (N)
+ * integer) through HDF5's MPI-IO driver. Every rank reads only the rows it needs, with one
+ * collective H5Dread per window of rows (sorted hyperslab selection, runs merged). */
+#ifndef NT_DATASET_H
+#define NT_DATASET_H
+#include "comm.h"
+#include "util.h"
+#include <hdf5.h>
+#include <stdint.h>
+
+/* Where row r of a dataset lives in the file, when it can be addressed directly: unfiltered
+ * chunks spanning full rows (or contiguous storage), in the type we read into. */
+typedef struct {
+    int64_t row_bytes, chunk_rows; /* chunk_rows = n for contiguous storage */
+    int64_t nchunks;
+    haddr_t *chunk_addr;           /* file address of chunk k (rows k*chunk_rows ...) */
+} nt_rowmap;
+
+typedef struct {
+    char path[4096];
+    int direct;          /* rows are read with MPI-IO at addresses HDF5 reported */
+    MPI_File fh;
+    nt_rowmap mx, my;
+    MPI_Aint *disp;      /* scratch for file views (grown on demand, outside the step) */
+    int *blen;
+    int64_t disp_cap;
+    hid_t file, dx, dy, xfer, xfer_coll; /* row reads independent, label scan collective */
+    int64_t n, d;
+    int x_u8;        /* stored as bytes: read as uint8, converted with scale on gather */
+    float scale;     /* 1 when there is no scale attribute */
+} nt_data;
+
+/* Collective: open and read the metadata; checks shapes and types. */
+int nt_data_open(nt_data *ds, const char *path, comm_t *c, nt_err *e);
+void nt_data_close(nt_data *ds);
+
+/* Collective: check that every label is in [0, k). Each rank scans a contiguous slice of /y;
+ * the error names the file, the first bad row and its value. Returns this rank's status. */
+int nt_data_check_labels(nt_data *ds, comm_t *c, int k, nt_err *e);
+
+/* A window: rows of the file held in memory in their stored type, plus where each requested
+ * row landed. Buffers are allocated once for a maximum row count. */
+typedef struct {
+    int64_t cap, count;
+    int64_t *order;      /* sorted file rows (cap) */
+    int64_t *slot;       /* request i is at buffer row slot[i] (cap) */
+    int64_t *tmp;        /* scratch for sorting (2*cap) */
+    void *x;             /* cap * d, uint8 or float */
+    int32_t *y;          /* cap */
+} nt_window;
+
+int nt_window_alloc(nt_window *w, const nt_data *ds, int64_t cap, nt_err *e);
+void nt_window_free(nt_window *w);
+
+/* Collective (all ranks call it equally often; count may differ and be 0): read the file rows
+ * rows[0..count) (any order, distinct) into w. */
+int nt_window_read(nt_window *w, nt_data *ds, const int64_t *rows, int64_t count, nt_err *e);
+
+/* Copy requests [first, first+count) of the window into x (count, d) as float (scaled) and
+ * their labels into y. */
+void nt_window_gather(const nt_window *w, const nt_data *ds, int64_t first, int64_t count,
+                      float *x, int32_t *y);
+
+#endif

@@ -1,0 +1,75 @@
+/* nntrain command line: `nntrain train --config FILE [--set section.key=value]...`.
+ * Every rank parses the same arguments; failures are agreed on so all ranks exit together
+ * with one message. */
+#include "config.h"
+#include "train.h"
+#include "util.h"
+#include <mpi.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *usage =
+    "usage: nntrain train --config FILE [--set section.key=value]... [--overwrite] [--quiet]\n"
+    "       nntrain --help | --version\n"
+    "\n"
+    "Trains a multilayer perceptron data-parallel over MPI ranks:\n"
+    "  mpirun -np 4 nntrain train --config examples/fashion-mnist.ini\n"
+    "\n"
+    "options:\n"
+    "  --config FILE          INI configuration (sections [data] [model] [optimizer] [train] [output])\n"
+    "  --set sec.key=value    override one configuration key (repeatable)\n"
+    "  --overwrite            allow replacing metrics.csv/model.h5 of an earlier run in [output] dir\n"
+    "  --quiet                no per-epoch lines\n"
+    "  --help, --version\n"
+    "\n"
+    "exit codes: 0 ok, 1 runtime failure, 2 usage error, 3 bad input (config or data)\n";
+
+int main(int argc, char **argv)
+{
+    /* --help / --version work without MPI */
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) { fputs(usage, stdout); return 0; }
+        if (!strcmp(argv[i], "--version")) { printf("nntrain %s\n", NN_VERSION); return 0; }
+    }
+    MPI_Init(&argc, &argv);
+    comm_t c;
+    if (comm_init(&c, MPI_COMM_WORLD) != MPI_SUCCESS) {
+        fprintf(stderr, "nntrain: error: cannot set up the MPI communicator\n");
+        MPI_Abort(MPI_COMM_WORLD, NT_EXIT_RUNTIME);
+    }
+    nt_err e = {{0}};
+    int st = 0;
+    const char *config = NULL;
+    char **sets = calloc((size_t)argc, sizeof *sets);
+    int nsets = 0;
+    nt_train_opts o = {0};
+    if (argc < 2 || strcmp(argv[1], "train") != 0) {
+        st = NT_EXIT_USAGE;
+        nt_fail(&e, argc < 2 ? "no command given (try: nntrain train --config FILE; nntrain --help)"
+                             : "unknown command '%s' (try: nntrain --help)", argc < 2 ? "" : argv[1]);
+    }
+    for (int i = 2; i < argc && !st; i++) {
+        if (!strcmp(argv[i], "--config") && i + 1 < argc) config = argv[++i];
+        else if (!strcmp(argv[i], "--set") && i + 1 < argc) sets[nsets++] = argv[++i];
+        else if (!strncmp(argv[i], "--set=", 6)) sets[nsets++] = argv[i] + 6;
+        else if (!strncmp(argv[i], "--config=", 9)) config = argv[i] + 9;
+        else if (!strcmp(argv[i], "--overwrite")) o.overwrite = 1;
+        else if (!strcmp(argv[i], "--quiet")) o.quiet = 1;
+        else {
+            st = NT_EXIT_USAGE;
+            nt_fail(&e, "%s '%s' (try: nntrain --help)",
+                    (!strcmp(argv[i], "--config") || !strcmp(argv[i], "--set")) ? "missing value after"
+                                                                                  : "unknown option", argv[i]);
+        }
+    }
+    if (!st && !config) { st = NT_EXIT_USAGE; nt_fail(&e, "train needs --config FILE"); }
+    nt_config cfg;
+    if (!st && nt_config_load(&cfg, config, sets, nsets, &e)) st = NT_EXIT_INPUT;
+    st = nt_agree(&c, st, &e);
+    if (!st) st = nt_train(&cfg, &c, &o, NULL);
+    free(sets);
+    comm_free(&c);
+    MPI_Finalize();
+    return st;
+}

@@ -1,0 +1,151 @@
+/* Collective parallel-HDF5 write and read of the model layout. */
+#include "modelio.h"
+#include "sampler.h"
+#include <errno.h>
+#include <hdf5.h>
+#include <stdio.h>
+#include <string.h>
+
+static int write_attr_str(hid_t obj, const char *name, const char *val)
+{
+    hid_t t = H5Tcopy(H5T_C_S1);
+    H5Tset_size(t, strlen(val) + 1);
+    H5Tset_strpad(t, H5T_STR_NULLTERM);
+    hid_t s = H5Screate(H5S_SCALAR);
+    hid_t a = H5Acreate2(obj, name, t, s, H5P_DEFAULT, H5P_DEFAULT); /* collective */
+    herr_t st = a >= 0 ? H5Awrite(a, t, val) : -1;
+    if (a >= 0) H5Aclose(a);
+    H5Sclose(s);
+    H5Tclose(t);
+    return st < 0 ? -1 : 0;
+}
+
+static int write_attr_int(hid_t obj, const char *name, int val)
+{
+    hid_t s = H5Screate(H5S_SCALAR);
+    hid_t a = H5Acreate2(obj, name, H5T_STD_I32LE, s, H5P_DEFAULT, H5P_DEFAULT); /* collective */
+    herr_t st = a >= 0 ? H5Awrite(a, H5T_NATIVE_INT, &val) : -1;
+    if (a >= 0) H5Aclose(a);
+    H5Sclose(s);
+    return st < 0 ? -1 : 0;
+}
+
+/* Rows [lo,hi) of a (rows, cols) float tensor go to/from the same rows of dataset d. */
+static int rows_io(hid_t d, int write, float *buf, int64_t rows, int64_t cols, int64_t lo,
+                   int64_t hi, hid_t xfer)
+{
+    int rank = cols > 0 ? 2 : 1;
+    hsize_t fd[2] = {(hsize_t)rows, (hsize_t)cols};
+    hid_t fs = H5Dget_space(d);
+    hsize_t mdim[2] = {(hsize_t)(hi > lo ? hi - lo : 1), (hsize_t)cols};
+    hid_t ms = H5Screate_simple(rank, mdim, NULL);
+    (void)fd;
+    if (hi > lo) {
+        hsize_t start[2] = {(hsize_t)lo, 0}, cnt[2] = {(hsize_t)(hi - lo), (hsize_t)cols};
+        H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, cnt, NULL);
+    } else {
+        H5Sselect_none(fs);
+        H5Sselect_none(ms);
+    }
+    float *p = buf + lo * (cols > 0 ? cols : 1);
+    herr_t st = write ? H5Dwrite(d, H5T_NATIVE_FLOAT, ms, fs, xfer, p)   /* collective */
+                      : H5Dread(d, H5T_NATIVE_FLOAT, ms, fs, xfer, p);   /* collective */
+    H5Sclose(fs);
+    H5Sclose(ms);
+    return st < 0 ? -1 : 0;
+}
+
+int nt_model_save(const nn_model *m, const char *path, comm_t *c, nt_err *e)
+{
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    int status = 0;
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    H5Pset_fapl_mpio(fapl, c->comm, MPI_INFO_NULL);
+    hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl); /* collective */
+    H5Pclose(fapl);
+    if (f < 0) return nt_fail(e, "%s: cannot create", tmp);
+    hid_t xfer = H5Pcreate(H5P_DATASET_XFER);
+    H5Pset_dxpl_mpio(xfer, H5FD_MPIO_COLLECTIVE);
+    if (write_attr_int(f, "format_version", NT_MODEL_FORMAT_VERSION) ||
+        write_attr_str(f, "nntrain_version", NN_VERSION))
+        status = -1;
+    hid_t g = H5Gcreate2(f, "model", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT); /* collective */
+    if (g < 0) status = -1;
+    for (int l = 0; l < m->nlayers && !status; l++) {
+        const nn_layer *L = &m->layers[l];
+        char name[32];
+        snprintf(name, sizeof name, "layer%d", l);
+        hid_t lg = H5Gcreate2(g, name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT); /* collective */
+        if (lg < 0) { status = -1; break; }
+        if (write_attr_str(lg, "activation", nn_act_name(L->act))) status = -1;
+        hsize_t wd[2] = {(hsize_t)L->out, (hsize_t)L->in}, bd = (hsize_t)L->out;
+        hid_t ws = H5Screate_simple(2, wd, NULL), bs = H5Screate_simple(1, &bd, NULL);
+        hid_t dw = H5Dcreate2(lg, "weight", H5T_IEEE_F32LE, ws, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        hid_t db = H5Dcreate2(lg, "bias", H5T_IEEE_F32LE, bs, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        int64_t lo, hi;
+        nn_shard(L->out, L->out, c->size, c->rank, 0, &lo, &hi);
+        if (dw < 0 || db < 0 ||
+            rows_io(dw, 1, m->params + L->w_off, L->out, L->in, lo, hi, xfer) ||
+            rows_io(db, 1, m->params + L->b_off, L->out, 0, lo, hi, xfer))
+            status = -1;
+        if (dw >= 0) H5Dclose(dw);
+        if (db >= 0) H5Dclose(db);
+        H5Sclose(ws);
+        H5Sclose(bs);
+        H5Gclose(lg);
+    }
+    if (g >= 0) H5Gclose(g);
+    H5Pclose(xfer);
+    if (H5Fclose(f) < 0) status = -1; /* collective: all data is on disk after this */
+    /* rename only when every rank succeeded, so model.h5 is always a complete file */
+    int first;
+    if (comm_agree(c, status ? 1 : 0, &first) != 0) {
+        if (c->rank == 0) remove(tmp);
+        return status ? nt_fail(e, "%s: write failed", tmp) : 0;
+    }
+    if (c->rank == 0 && rename(tmp, path) != 0)
+        status = nt_fail(e, "%s: cannot rename to %s: %s", tmp, path, strerror(errno));
+    return status ? NT_EXIT_RUNTIME : 0;
+}
+
+int nt_model_load(nn_model *m, const char *path, comm_t *c, nt_err *e)
+{
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    H5Pset_fapl_mpio(fapl, c->comm, MPI_INFO_NULL);
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, fapl); /* collective */
+    H5Pclose(fapl);
+    if (f < 0) return nt_fail(e, "%s: cannot open as HDF5", path);
+    hid_t xfer = H5Pcreate(H5P_DATASET_XFER);
+    H5Pset_dxpl_mpio(xfer, H5FD_MPIO_COLLECTIVE);
+    int status = 0;
+    for (int l = 0; l < m->nlayers && !status; l++) {
+        const nn_layer *L = &m->layers[l];
+        char wn[64], bn[64];
+        snprintf(wn, sizeof wn, "/model/layer%d/weight", l);
+        snprintf(bn, sizeof bn, "/model/layer%d/bias", l);
+        hid_t dw = H5Dopen2(f, wn, H5P_DEFAULT), db = H5Dopen2(f, bn, H5P_DEFAULT);
+        if (dw < 0 || db < 0) {
+            status = nt_fail(e, "%s: missing %s or %s", path, wn, bn);
+        } else {
+            hsize_t d[2] = {0, 0}, bd = 0;
+            hid_t s = H5Dget_space(dw);
+            int nd = H5Sget_simple_extent_dims(s, d, NULL);
+            H5Sclose(s);
+            s = H5Dget_space(db);
+            H5Sget_simple_extent_dims(s, &bd, NULL);
+            H5Sclose(s);
+            if (nd != 2 || d[0] != (hsize_t)L->out || d[1] != (hsize_t)L->in || bd != (hsize_t)L->out)
+                status = nt_fail(e, "%s: %s has shape (%llu, %llu), the model needs (%d, %d)", path,
+                                 wn, (unsigned long long)d[0], (unsigned long long)d[1], L->out, L->in);
+            else if (rows_io(dw, 0, m->params + L->w_off, L->out, L->in, 0, L->out, xfer) ||
+                     rows_io(db, 0, m->params + L->b_off, L->out, 0, 0, L->out, xfer))
+                status = nt_fail(e, "%s: cannot read layer %d", path, l);
+        }
+        if (dw >= 0) H5Dclose(dw);
+        if (db >= 0) H5Dclose(db);
+    }
+    H5Pclose(xfer);
+    H5Fclose(f);
+    return status ? NT_EXIT_INPUT : 0;
+}

@@ -1,0 +1,383 @@
+/* Data-parallel training loop. One step, on every rank:
+ *   shard of global batch t (perm(seed, epoch)) -> read own rows -> forward -> loss scaled by
+ *   1/B_global -> backward (buckets of the flat gradient start reducing as layers finish)
+ *   -> wait -> identical optimizer step.
+ * Ride-along scalars after the gradients (loss sum, correct, count, error flag) make the
+ * step's metrics and "did any rank fail?" free: they travel in the same allreduce. */
+#define _GNU_SOURCE
+#include "train.h"
+#include "dataset.h"
+#include "model.h"
+#include "modelio.h"
+#include "optim.h"
+#include "rng.h"
+#include "sampler.h"
+#include <cblas.h>
+#include <math.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+enum { X_LOSS, X_CORRECT, X_COUNT, X_ERROR, X_N }; /* ride-along slots */
+
+int nt_blas_threads(int cfg_threads, const comm_t *c)
+{
+    int n = cfg_threads;
+    const char *env = getenv("OPENBLAS_NUM_THREADS");
+    long v;
+    if (n <= 0 && env && nt_parse_long(env, &v) == 0 && v > 0) n = (int)v;
+    if (n <= 0) {
+        long cores = sysconf(_SC_NPROCESSORS_ONLN);
+        n = (int)(cores / (c->local_size > 0 ? c->local_size : 1));
+        cpu_set_t set;
+        /* a rank bound to fewer CPUs (mpirun --bind-to core) must not oversubscribe them */
+        if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) < n)
+            n = CPU_COUNT(&set);
+    }
+    return n < 1 ? 1 : n;
+}
+
+/* An evaluation set: rows of a file, sharded contiguously across ranks, read in windows;
+ * kept resident when this rank's share fits in one window. */
+typedef struct {
+    nt_data *data;
+    const int64_t *rows; /* the set's file rows (all ranks hold the same list) */
+    int64_t n;
+    nt_window win;
+    int64_t per_window, nwin;
+    int resident;
+} eval_set;
+
+static int eval_init(eval_set *s, nt_data *d, const int64_t *rows, int64_t n,
+                     int64_t cap_rows, comm_t *c, nt_err *e)
+{
+    memset(s, 0, sizeof *s);
+    s->data = d;
+    s->rows = rows;
+    s->n = n;
+    int64_t most = (n + c->size - 1) / c->size; /* the largest shard */
+    s->per_window = most < cap_rows ? (most > 0 ? most : 1) : cap_rows;
+    s->nwin = (most + s->per_window - 1) / s->per_window;
+    return nt_window_alloc(&s->win, d, s->per_window, e);
+}
+
+/* Collective. Sums loss and correct over the whole set; writes the means. */
+static int eval_run(eval_set *s, nn_model *m, comm_t *c, float *xb, int32_t *yb, int bmax,
+                    double *loss, double *acc, nt_err *e)
+{
+    int64_t lo, hi;
+    nn_shard(s->n, s->n, c->size, c->rank, 0, &lo, &hi);
+    const int K = m->layers[m->nlayers - 1].out;
+    double sums[3] = {0, 0, 0}; /* loss, correct, failed */
+    int status = 0;
+    for (int64_t w = 0; w < s->nwin; w++) {
+        int64_t a = lo + w * s->per_window;
+        int64_t b = a + s->per_window < hi ? a + s->per_window : hi;
+        int64_t cnt = b > a ? b - a : 0;
+        if (!s->resident && nt_window_read(&s->win, s->data, s->rows + (a < hi ? a : hi), cnt, e))
+            status = -1;
+        for (int64_t i = 0; i < cnt && !status; i += bmax) {
+            int nb = (int)(cnt - i < bmax ? cnt - i : bmax);
+            nt_window_gather(&s->win, s->data, i, nb, xb, yb);
+            const float *z = nn_forward(m, xb, nb);
+            int64_t ok = 0;
+            sums[0] += nn_softmax_xent(NULL, z, yb, nb, K, 1, &ok);
+            sums[1] += (double)ok;
+        }
+    }
+    if (s->nwin == 1) s->resident = 1;
+    sums[2] = status ? 1 : 0;
+    if (comm_allreduce_sum_double(c, sums, 3) != MPI_SUCCESS)
+        return nt_fail(e, "MPI_Allreduce failed during evaluation");
+    if (sums[2] > 0) {
+        if (!status) nt_fail(e, "evaluation read failed on another rank");
+        return -1;
+    }
+    *loss = sums[0] / (double)s->n;
+    *acc = sums[1] / (double)s->n;
+    return 0;
+}
+
+/* After layer l's gradients are complete, everything from its first weight on is final. */
+typedef struct { comm_reducer *r; const nn_model *m; int rc; } bwd_ctx;
+static void layer_done(int l, void *user)
+{
+    bwd_ctx *b = user;
+    int rc = comm_reducer_ready(b->r, b->m->layers[l].w_off);
+    if (rc != MPI_SUCCESS) b->rc = rc;
+}
+
+static uint64_t params_hash(const float *p, size_t n)
+{
+    uint64_t h = 0x9e3779b97f4a7c15ULL;
+    const uint32_t *u = (const uint32_t *)p;
+    for (size_t i = 0; i < n; i++) h = nn_mix64(h ^ u[i]);
+    return h;
+}
+
+static int replicas_agree(comm_t *c, const nn_model *m)
+{
+    unsigned long long h = params_hash(m->params, m->nparams), lo = h, hi = h;
+    MPI_Allreduce(MPI_IN_PLACE, &lo, 1, MPI_UNSIGNED_LONG_LONG, MPI_MIN, c->comm);
+    MPI_Allreduce(MPI_IN_PLACE, &hi, 1, MPI_UNSIGNED_LONG_LONG, MPI_MAX, c->comm);
+    return lo == hi;
+}
+
+int nt_train(const nt_config *cfg, comm_t *c, const nt_train_opts *o, nt_result *res)
+{
+    nt_err e = {{0}};
+    int st = 0;
+    nt_data train = {.file = H5I_INVALID_HID}, test = {.file = H5I_INVALID_HID};
+    int have_train = 0, have_test = 0, model_ok = 0, opt_ok = 0, red_ok = 0;
+    nn_model m;
+    nn_optim opt;
+    comm_reducer red;
+    nt_metrics metrics = {0};
+    eval_set vset = {0}, tset = {0};
+    nt_window twin = {0};
+    int64_t *split = NULL, *perm = NULL, *rows = NULL, *step_off = NULL, *test_rows = NULL;
+    float *xb = NULL, *dz = NULL;
+    int32_t *yb = NULL;
+    const int64_t *val_rows = NULL, *train_rows = NULL;
+    const int L = cfg->nsizes - 1, K = cfg->sizes[L], D = cfg->sizes[0];
+    const int64_t B = cfg->batch_size;
+    const int P = c->size;
+    char path[4200];
+
+    /* ---- start-up: every check agreed on by all ranks before anything is written ---- */
+    int threads = nt_blas_threads(cfg->threads, c);
+    openblas_set_num_threads(threads);
+
+    st = nt_data_open(&train, cfg->train, c, &e) ? NT_EXIT_INPUT : 0;
+    if ((st = nt_agree(c, st, &e))) goto out;
+    have_train = 1;
+    if (train.d != D) {
+        nt_fail(&e, "%s: /X has %lld columns but [model] layers starts with %d", cfg->train,
+                (long long)train.d, D);
+        st = nt_agree(c, NT_EXIT_INPUT, &e);
+        goto out;
+    }
+    if ((st = nt_agree(c, nt_data_check_labels(&train, c, K, &e), &e))) goto out;
+    if (cfg->test[0]) {
+        st = nt_data_open(&test, cfg->test, c, &e) ? NT_EXIT_INPUT : 0;
+        if ((st = nt_agree(c, st, &e))) goto out;
+        have_test = 1;
+        if (test.d != D) {
+            nt_fail(&e, "%s: /X has %lld columns but [model] layers starts with %d", cfg->test,
+                    (long long)test.d, D);
+            st = nt_agree(c, NT_EXIT_INPUT, &e);
+            goto out;
+        }
+        if ((st = nt_agree(c, nt_data_check_labels(&test, c, K, &e), &e))) goto out;
+    }
+    const int64_t N = train.n;
+    const int64_t n_val = (int64_t)floor((double)N * cfg->val_fraction);
+    const int64_t n_train = N - n_val;
+    if (n_train < 1) {
+        nt_fail(&e, "%s: %lld rows leave no training rows after val_fraction = %g", cfg->train,
+                (long long)N, cfg->val_fraction);
+        st = nt_agree(c, NT_EXIT_INPUT, &e);
+        goto out;
+    }
+
+    /* output directory: never replace an earlier run's results unless asked to */
+    st = 0;
+    if (c->rank == 0) {
+        char mp[4200];
+        snprintf(path, sizeof path, "%s/metrics.csv", cfg->out_dir);
+        snprintf(mp, sizeof mp, "%s/model.h5", cfg->out_dir);
+        if (!o->overwrite && (nt_path_exists(path) || nt_path_exists(mp)))
+            st = nt_fail(&e, "%s: already holds a run (%s); choose another [output] dir or pass "
+                         "--overwrite", cfg->out_dir, nt_path_exists(path) ? "metrics.csv" : "model.h5");
+        else if (nt_mkdirs(cfg->out_dir, &e))
+            st = -1;
+    }
+    if ((st = nt_agree(c, st ? NT_EXIT_INPUT : 0, &e))) goto out;
+
+    /* ---- allocation, once ---- */
+    const int64_t shard_max = (B + P - 1) / P;        /* largest per-rank batch */
+    const int bmax = (int)(shard_max > 256 ? shard_max : 256); /* also the eval batch */
+    const double row_bytes = (double)D * (train.x_u8 ? 1 : 4);
+    const int64_t cache_rows = (int64_t)fmax(1.0, cfg->cache_mb * 1048576.0 / row_bytes);
+    const int64_t steps = nn_steps_per_epoch(n_train, B);
+    int64_t spw = cache_rows / shard_max; /* steps per read window */
+    if (spw < 1) spw = 1;
+    if (spw > steps) spw = steps;
+
+    if (nn_model_create(&m, cfg->sizes, L, cfg->activation, bmax, X_N)) {
+        st = nt_fail(&e, "out of memory creating the model");
+        goto alloc_fail;
+    }
+    model_ok = 1;
+    if (nn_optim_create(&opt, &cfg->opt, m.nparams)) {
+        st = nt_fail(&e, "out of memory creating the optimizer");
+        goto alloc_fail;
+    }
+    opt_ok = 1;
+    if (comm_reducer_init(&red, c, m.grads, m.nparams + X_N, (size_t)(cfg->bucket_mb * 1048576)) != MPI_SUCCESS) {
+        st = nt_fail(&e, "out of memory creating the gradient reducer");
+        goto alloc_fail;
+    }
+    red_ok = 1;
+    split = malloc(sizeof(int64_t) * (size_t)N);
+    perm = malloc(sizeof(int64_t) * (size_t)n_train);
+    rows = malloc(sizeof(int64_t) * (size_t)(spw * shard_max));
+    step_off = malloc(sizeof(int64_t) * (size_t)(spw + 1));
+    xb = aligned_alloc(64, ((sizeof(float) * (size_t)bmax * D) + 63) & ~(size_t)63);
+    dz = malloc(sizeof(float) * (size_t)bmax * K);
+    yb = malloc(sizeof(int32_t) * (size_t)bmax);
+    if (!split || !perm || !rows || !step_off || !xb || !dz || !yb) {
+        st = nt_fail(&e, "out of memory");
+        goto alloc_fail;
+    }
+    if (nt_window_alloc(&twin, &train, spw * shard_max, &e)) { st = -1; goto alloc_fail; }
+    /* validation split from the seed: the first n_val of a permutation of the file rows */
+    nn_permutation(split, N, nn_key(cfg->seed, NN_STREAM_SPLIT, 0, 0));
+    val_rows = split;
+    train_rows = split + n_val;
+    if (eval_init(&vset, &train, val_rows, n_val, cache_rows, c, &e)) { st = -1; goto alloc_fail; }
+    if (have_test) {
+        test_rows = malloc(sizeof(int64_t) * (size_t)test.n);
+        if (!test_rows) { st = nt_fail(&e, "out of memory"); goto alloc_fail; }
+        for (int64_t i = 0; i < test.n; i++) test_rows[i] = i;
+        if (eval_init(&tset, &test, test_rows, test.n, cache_rows, c, &e)) { st = -1; goto alloc_fail; }
+    }
+alloc_fail:
+    if ((st = nt_agree(c, st ? NT_EXIT_RUNTIME : 0, &e))) goto out;
+    /* the first write into the output directory: every start-up check has passed */
+    st = c->rank == 0 && nt_metrics_open(&metrics, cfg->out_dir, have_test, &e) ? NT_EXIT_RUNTIME : 0;
+    if ((st = nt_agree(c, st, &e))) goto out;
+
+    /* rank 0 initialises; everyone receives the same bits */
+    if (c->rank == 0) nn_model_init(&m, cfg->seed);
+    if (comm_bcast_floats(c, m.params, m.nparams, 0) != MPI_SUCCESS) {
+        nt_fail(&e, "MPI_Bcast of the initial parameters failed");
+        st = nt_agree(c, NT_EXIT_RUNTIME, &e);
+        goto out;
+    }
+
+    log0(c, "nntrain %s: %d rank%s x %d BLAS thread%s | model ", NN_VERSION, P, P > 1 ? "s" : "",
+         threads, threads > 1 ? "s" : "");
+    for (int i = 0; i < cfg->nsizes; i++) log0(c, "%s%d", i ? "-" : "", cfg->sizes[i]);
+    log0(c, " %s, %zu params | %s %g | train %lld, val %lld%s | batch %lld global (%lld-%lld per rank)\n",
+         nn_act_name(cfg->activation), m.nparams, nn_opt_name(cfg->opt.kind), cfg->opt.lr,
+         (long long)n_train, (long long)n_val, have_test ? ", test" : "", (long long)B,
+         (long long)(B / P), (long long)shard_max);
+    if (have_test) log0(c, "  test set %s: %lld rows\n", cfg->test, (long long)test.n);
+
+    /* ---- epochs ---- */
+    const double t_start = nt_now();
+    nt_epoch_stats es = {0};
+    float *xs = m.grads + m.nparams; /* the ride-along slots */
+    for (int epoch = 1; epoch <= cfg->epochs; epoch++) {
+        double t0 = nt_now(), loss_sum = 0, correct = 0, seen = 0, data_s = 0;
+        nn_permutation(perm, n_train, nn_key(cfg->seed, NN_STREAM_EPOCH_PERM, (uint64_t)epoch, 0));
+        for (int64_t s0 = 0; s0 < steps; s0 += spw) {
+            /* this rank's rows for steps [s0, s1), read in one collective call */
+            int64_t s1 = s0 + spw < steps ? s0 + spw : steps, cnt = 0;
+            for (int64_t s = s0; s < s1; s++) {
+                int64_t lo, hi;
+                nn_shard(n_train, B, P, c->rank, s, &lo, &hi);
+                step_off[s - s0] = cnt;
+                for (int64_t p = lo; p < hi; p++) rows[cnt++] = train_rows[perm[p]];
+            }
+            step_off[s1 - s0] = cnt;
+            double tr = nt_now();
+            int read_err = nt_window_read(&twin, &train, rows, cnt, &e) ? 1 : 0;
+            data_s += nt_now() - tr;
+            for (int64_t s = s0; s < s1; s++) {
+                int nb = (int)(step_off[s - s0 + 1] - step_off[s - s0]);
+                int64_t bglob = (s + 1) * B < n_train ? B : n_train - s * B;
+                memset(m.grads, 0, sizeof(float) * (m.nparams + X_N));
+                if (read_err) nb = 0; /* still join the allreduce; the flag stops everyone */
+                nt_window_gather(&twin, &train, step_off[s - s0], nb, xb, yb);
+                const float *z = nn_forward(&m, xb, nb);
+                int64_t ok = 0;
+                /* mean over the *global* batch: the allreduce sum is then the exact mean */
+                xs[X_LOSS] = (float)nn_softmax_xent(dz, z, yb, nb, K, 1.0f / (float)bglob, &ok);
+                xs[X_CORRECT] = (float)ok;
+                xs[X_COUNT] = (float)nb;
+                xs[X_ERROR] = (float)read_err;
+                bwd_ctx bc = {&red, &m, MPI_SUCCESS};
+                nn_backward(&m, xb, dz, nb, layer_done, &bc);
+                int rc = comm_reducer_wait(&red);
+                if (rc != MPI_SUCCESS || bc.rc != MPI_SUCCESS) {
+                    nt_fail(&e, "gradient allreduce failed (MPI error %d)", rc ? rc : bc.rc);
+                    st = nt_agree(c, NT_EXIT_RUNTIME, &e);
+                    goto out;
+                }
+                if (xs[X_ERROR] > 0) {
+                    st = nt_agree(c, read_err ? NT_EXIT_INPUT : 0, &e);
+                    goto out;
+                }
+                if (!isfinite(xs[X_LOSS])) {
+                    nt_fail(&e, "training diverged: loss is %g at epoch %d step %lld; lower "
+                            "[optimizer] lr", (double)xs[X_LOSS], epoch, (long long)s + 1);
+                    st = nt_agree(c, c->rank == 0 ? NT_EXIT_RUNTIME : 0, &e);
+                    goto out;
+                }
+                loss_sum += (double)xs[X_LOSS]; /* sum of per-sample losses */
+                correct += xs[X_CORRECT];
+                seen += xs[X_COUNT];
+                nn_optim_step(&opt, m.params, m.grads);
+            }
+        }
+        double t_train = nt_now() - t0;
+        es.epoch = epoch;
+        es.train_loss = loss_sum / seen;
+        es.train_acc = correct / seen;
+        es.samples_per_s = (double)n_train / t_train;
+        es.data_s = data_s;
+        es.val_loss = es.val_acc = NAN;
+        if (n_val > 0 && eval_run(&vset, &m, c, xb, yb, bmax, &es.val_loss, &es.val_acc, &e))
+            st = NT_EXIT_RUNTIME;
+        if (!st && have_test && eval_run(&tset, &m, c, xb, yb, bmax, &es.test_loss, &es.test_acc, &e))
+            st = NT_EXIT_RUNTIME;
+        if ((st = nt_agree(c, st, &e))) goto out;
+        if (!replicas_agree(c, &m)) {
+            nt_fail(&e, "model replicas differ across ranks after epoch %d (non-deterministic "
+                    "allreduce?)", epoch);
+            st = nt_agree(c, c->rank == 0 ? NT_EXIT_RUNTIME : 0, &e);
+            goto out;
+        }
+        es.elapsed_s = nt_now() - t_start;
+        if (!o->quiet) {
+            log0(c, "epoch %d/%d  train loss %.4f acc %.4f", epoch, cfg->epochs, es.train_loss, es.train_acc);
+            if (n_val > 0) log0(c, "  val loss %.4f acc %.4f", es.val_loss, es.val_acc);
+            if (have_test) log0(c, "  test loss %.4f acc %.4f", es.test_loss, es.test_acc);
+            log0(c, "  %.0f samples/s (read %.2f s)  %.1f s\n", es.samples_per_s, es.data_s, es.elapsed_s);
+        }
+        if (c->rank == 0) nt_metrics_row(&metrics, &es);
+    }
+
+    snprintf(path, sizeof path, "%s/model.h5", cfg->out_dir);
+    st = nt_model_save(&m, path, c, &e);
+    if ((st = nt_agree(c, st, &e))) goto out;
+    if (!o->quiet) {
+        log0(c, "model written to %s\n", path);
+        if (have_test) log0(c, "test accuracy: %.4f\n", es.test_acc);
+    }
+    if (res) {
+        res->nparams = m.nparams;
+        res->params = malloc(sizeof(float) * m.nparams);
+        if (res->params) memcpy(res->params, m.params, sizeof(float) * m.nparams);
+        res->last = es;
+        res->has_test = have_test;
+    }
+
+out:
+    nt_metrics_close(&metrics);
+    nt_window_free(&twin);
+    nt_window_free(&vset.win);
+    nt_window_free(&tset.win);
+    free(split); free(perm); free(rows); free(step_off); free(xb); free(dz); free(yb);
+    free(test_rows);
+    if (red_ok) comm_reducer_free(&red);
+    if (opt_ok) nn_optim_free(&opt);
+    if (model_ok) nn_model_free(&m);
+    if (have_test) nt_data_close(&test);
+    if (have_train) nt_data_close(&train);
+    return st;
+}

@@ -1,0 +1,30 @@
+/* The data-parallel training run: validation of inputs (all ranks agree), sharded data
+ * reading, forward/backward, bucketed gradient allreduce, identical optimizer steps,
+ * per-epoch validation/test evaluation, metrics.csv and model.h5. */
+#ifndef NT_TRAIN_H
+#define NT_TRAIN_H
+#include "comm.h"
+#include "config.h"
+#include "log.h"
+
+typedef struct {
+    int overwrite;     /* allow replacing metrics.csv / model.h5 of an earlier run */
+    int quiet;         /* no per-epoch console lines (tests) */
+} nt_train_opts;
+
+typedef struct {
+    float *params;     /* malloc'd copy of the final parameters (caller frees) */
+    size_t nparams;
+    nt_epoch_stats last;
+    int has_test;
+} nt_result;
+
+/* Collective. Returns 0 or an NT_EXIT_* code (the same on every rank); on failure exactly
+ * one rank has printed "nntrain: error: ...". res may be NULL. */
+int nt_train(const nt_config *cfg, comm_t *c, const nt_train_opts *o, nt_result *res);
+
+/* BLAS threads for this rank: cfg threads if > 0, else $OPENBLAS_NUM_THREADS if set, else
+ * max(1, cores_per_node / ranks_per_node), never more than the CPUs this rank may run on. */
+int nt_blas_threads(int cfg_threads, const comm_t *c);
+
+#endif

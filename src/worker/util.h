@@ -1,0 +1,36 @@
+/* Worker-side helpers: error messages with context, rank-0 logging, failure agreement that
+ * prints exactly one line, and small parsing/file utilities. */
+#ifndef NT_UTIL_H
+#define NT_UTIL_H
+#include "comm.h"
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define NT_ERRLEN 1024
+typedef struct { char msg[NT_ERRLEN]; } nt_err;
+
+/* Exit codes of nntrain (documented in the README). */
+enum { NT_EXIT_OK = 0, NT_EXIT_RUNTIME = 1, NT_EXIT_USAGE = 2, NT_EXIT_INPUT = 3 };
+
+/* Sets e->msg (printf-style) and returns -1, so `return nt_fail(e, ...)` reads naturally. */
+int nt_fail(nt_err *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Rank-0 logging to stdout (flushed): the only place training output is printed. */
+void log0(const comm_t *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Collective: combine each rank's status (0 = ok, else an NT_EXIT_* code). When any rank
+ * failed, the lowest failing rank prints "nntrain: error: <its message>" to stderr and all
+ * ranks return the same non-zero status. */
+int nt_agree(comm_t *c, int status, const nt_err *e);
+
+/* Strict number parsing: the whole string must be consumed; returns 0 or -1. */
+int nt_parse_long(const char *s, long *out);
+int nt_parse_u64(const char *s, uint64_t *out);
+int nt_parse_double(const char *s, double *out);
+
+double nt_now(void); /* monotonic seconds */
+int nt_path_exists(const char *path);
+int nt_mkdirs(const char *path, nt_err *e); /* mkdir -p */
+
+#endif

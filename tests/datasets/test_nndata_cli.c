@@ -1,0 +1,481 @@
+/* End-to-end tests of the nndata CLI (binary path in argv[1]): import-idx round trips from IDX
+ * files written here (plain and gzip); malformed inputs and bad arguments (exit code, one error
+ * line naming the culprit, no OUT left, an existing OUT unchanged); make-moons/make-circles. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "testutil.h"
+
+#ifndef NN_VERSION
+#error "NN_VERSION must be defined by the build"
+#endif
+
+static const char *nndata; /* argv[1] */
+
+static char out_buf[8192], err_buf[8192];
+
+static int setup(void **state)
+{
+    *state = tu_mkdtemp();
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    tu_rmtree(*state);
+    free(*state);
+    return 0;
+}
+
+/* Run nndata with up to 9 arguments (NULL-terminated list). */
+static int nd(const char *a0, ...)
+{
+    const char *argv[12] = {nndata, a0};
+    int argc = a0 ? 2 : 1;
+    va_list ap;
+    va_start(ap, a0);
+    for (const char *a = a0 ? va_arg(ap, const char *) : NULL; a; a = va_arg(ap, const char *)) {
+        assert_true(argc < 11);
+        argv[argc++] = a;
+    }
+    va_end(ap);
+    argv[argc] = NULL;
+    return tu_run(argv, NULL, out_buf, sizeof out_buf, err_buf, sizeof err_buf);
+}
+
+/* The last run failed with exactly one stderr line "nndata: error: <culprit>: ...what...". */
+static void expect_error_line(const char *culprit, const char *what)
+{
+    char prefix[4200];
+    snprintf(prefix, sizeof prefix, "nndata: error: %s: ", culprit);
+    if (strncmp(err_buf, prefix, strlen(prefix)) != 0)
+        fail_msg("stderr %s does not start with \"%s\"", err_buf, prefix);
+    char *nl = strchr(err_buf, '\n');
+    if (!nl || nl[1] != '\0') fail_msg("stderr is not exactly one line: %s", err_buf);
+    if (what && !strstr(err_buf, what)) fail_msg("stderr %s lacks \"%s\"", err_buf, what);
+}
+
+/* ---- IDX file construction ---------------------------------------------------------------- */
+
+static void put_be32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24), p[1] = (uint8_t)(v >> 16), p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+}
+
+/* Header (magic + dims) followed by payload; returns malloc'd bytes, *len their count. */
+static uint8_t *idx_bytes(uint32_t magic, int ndim, const uint32_t *dims, const uint8_t *data,
+                          size_t datalen, size_t *len)
+{
+    *len = 4 + 4 * (size_t)ndim + datalen;
+    uint8_t *b = malloc(*len);
+    assert_non_null(b);
+    put_be32(b, magic);
+    for (int i = 0; i < ndim; i++) put_be32(b + 4 + 4 * i, dims[i]);
+    memcpy(b + 4 + 4 * ndim, data, datalen);
+    return b;
+}
+
+struct synth {
+    uint32_t n, rows, cols;
+    uint8_t *pix, *lab;
+};
+
+/* Deterministic pseudo-random pixels and labels 0..classes-1 (an LCG is enough here). */
+static struct synth synth_make(uint32_t n, uint32_t rows, uint32_t cols, int classes)
+{
+    struct synth s = {n, rows, cols, malloc((size_t)n * rows * cols + 1), malloc(n + 1)};
+    assert_non_null(s.pix);
+    assert_non_null(s.lab);
+    uint32_t st = 12345;
+    for (size_t i = 0; i < (size_t)n * rows * cols; i++) {
+        st = st * 1664525u + 1013904223u;
+        s.pix[i] = (uint8_t)(st >> 24);
+    }
+    for (uint32_t i = 0; i < n; i++) s.lab[i] = (uint8_t)((i * 7 + i / 3) % (uint32_t)classes);
+    return s;
+}
+
+static void synth_free(struct synth *s)
+{
+    free(s->pix);
+    free(s->lab);
+}
+
+/* Write s as IDX image and label files (gz or plain); truncate_by drops bytes from the end of
+ * the (uncompressed) image file. */
+static void write_idx(const struct synth *s, const char *img, const char *lab, int gz,
+                      size_t truncate_by)
+{
+    uint32_t idims[3] = {s->n, s->rows, s->cols};
+    size_t ilen, llen;
+    uint8_t *ib = idx_bytes(0x803, 3, idims, s->pix, (size_t)s->n * s->rows * s->cols, &ilen);
+    uint8_t *lb = idx_bytes(0x801, 1, &s->n, s->lab, s->n, &llen);
+    assert_true(truncate_by <= ilen);
+    (gz ? tu_write_gz : tu_write_file)(img, ib, ilen - truncate_by);
+    (gz ? tu_write_gz : tu_write_file)(lab, lb, llen);
+    free(ib);
+    free(lb);
+}
+
+static void check_import(const char *dir, const struct synth *s, const char *img,
+                         const char *lab, int classes)
+{
+    const char *out = tu_path(dir, "out.h5");
+    int rc = nd("import-idx", img, lab, out, NULL);
+    if (rc != 0) fail_msg("import-idx failed (%d): %s", rc, err_buf);
+    char want[4300];
+    snprintf(want, sizeof want, "%s: %u x %u uint8, %d classes\n", out, s->n,
+             s->rows * s->cols, classes);
+    assert_string_equal(out_buf, want);
+    assert_string_equal(err_buf, "");
+
+    struct tu_set set;
+    tu_read_set(out, &set);
+    assert_int_equal(set.n, s->n);
+    assert_int_equal(set.d, s->rows * s->cols);
+    assert_true(set.is_u8);
+    assert_true(set.y_is_i32le);
+    assert_true(set.has_scale);
+    assert_true(set.scale == 1.0f / 255.0f);
+    assert_memory_equal(set.x, s->pix, (size_t)s->n * s->rows * s->cols);
+    for (uint32_t i = 0; i < s->n; i++) assert_int_equal(set.y[i], s->lab[i]);
+    tu_free_set(&set);
+    assert_false(tu_exists(tu_path(dir, "out.h5.tmp")));
+}
+
+static void test_import_plain(void **state)
+{
+    struct synth s = synth_make(7, 3, 5, 4);
+    const char *img = tu_path(*state, "img.idx"), *lab = tu_path(*state, "lab.idx");
+    write_idx(&s, img, lab, 0, 0);
+    check_import(*state, &s, img, lab, 4);
+    synth_free(&s);
+}
+
+static void test_import_gz(void **state)
+{
+    struct synth s = synth_make(2000, 28, 28, 10);
+    const char *img = tu_path(*state, "img.gz"), *lab = tu_path(*state, "lab.gz");
+    write_idx(&s, img, lab, 1, 0);
+    check_import(*state, &s, img, lab, 10);
+    synth_free(&s);
+}
+
+/* Mixed: gzipped images, plain labels; N = 1 image of 1 x 1. */
+static void test_import_mixed_tiny(void **state)
+{
+    struct synth s = synth_make(1, 1, 1, 1);
+    const char *img = tu_path(*state, "img.gz"), *lab = tu_path(*state, "lab.idx");
+    const char *tmp = tu_path(*state, "lab-gz-unused.gz");
+    write_idx(&s, img, tmp, 1, 0);
+    write_idx(&s, tu_path(*state, "img-plain-unused"), lab, 0, 0);
+    check_import(*state, &s, img, lab, 1);
+    synth_free(&s);
+}
+
+/* ---- malformed inputs ------------------------------------------------------------------------ */
+
+/* import-idx must fail with code 1 and an error naming `culprit`; OUT must not exist
+ * afterwards; then again with a pre-existing OUT, which must be left byte-for-byte. */
+static void expect_import_fails(const char *dir, const char *img, const char *lab,
+                                const char *culprit, const char *what)
+{
+    const char *out = tu_path(dir, "bad-out.h5");
+    assert_int_equal(nd("import-idx", img, lab, out, NULL), 1);
+    expect_error_line(culprit, what);
+    assert_string_equal(out_buf, "");
+    assert_false(tu_exists(out));
+    assert_false(tu_exists(tu_path(dir, "bad-out.h5.tmp")));
+
+    const char *keep = tu_path(dir, "keep.h5");
+    tu_write_file(keep, "precious", 8);
+    assert_int_equal(nd("import-idx", img, lab, keep, NULL), 1);
+    expect_error_line(culprit, what);
+    size_t len;
+    char *now = tu_read_file(keep, &len);
+    assert_non_null(now);
+    assert_int_equal(len, 8);
+    assert_memory_equal(now, "precious", 8);
+    free(now);
+    assert_false(tu_exists(tu_path(dir, "keep.h5.tmp")));
+}
+
+static void test_truncated(void **state)
+{
+    struct synth s = synth_make(20, 4, 4, 3);
+    for (int gz = 0; gz < 2; gz++) {
+        const char *img = tu_path(*state, gz ? "t.gz" : "t.idx");
+        const char *lab = tu_path(*state, gz ? "l.gz" : "l.idx");
+        write_idx(&s, img, lab, gz, 10); /* last image short by 10 bytes */
+        expect_import_fails(*state, img, lab, img, "truncated file");
+        write_idx(&s, img, lab, gz, 20 * 16 + 4); /* header cut inside the dimensions */
+        expect_import_fails(*state, img, lab, img, "truncated file");
+        write_idx(&s, img, lab, gz, 20 * 16 + 16); /* empty file */
+        expect_import_fails(*state, img, lab, img, "truncated file");
+    }
+    synth_free(&s);
+}
+
+/* A gzip stream cut short (the compressed file itself truncated). */
+static void test_truncated_gzip_stream(void **state)
+{
+    struct synth s = synth_make(300, 8, 8, 3);
+    const char *img = tu_path(*state, "full.gz"), *lab = tu_path(*state, "l.gz");
+    write_idx(&s, img, lab, 1, 0);
+    size_t len;
+    char *bytes = tu_read_file(img, &len);
+    assert_non_null(bytes);
+    const char *cut = tu_path(*state, "cut.gz");
+    tu_write_file(cut, bytes, len / 2);
+    free(bytes);
+    expect_import_fails(*state, cut, lab, cut, NULL);
+    /* gzip magic followed by garbage: a decompression error, not silently "empty" */
+    const char *bad = tu_path(*state, "corrupt.gz");
+    tu_write_file(bad, "\x1f\x8b\x63\x00garbage-garbage-garbage", 27);
+    expect_import_fails(*state, bad, lab, bad, "read error");
+    synth_free(&s);
+}
+
+static void test_wrong_magic(void **state)
+{
+    struct synth s = synth_make(5, 2, 2, 2);
+    const char *img = tu_path(*state, "img.idx"), *lab = tu_path(*state, "lab.idx");
+    write_idx(&s, img, lab, 0, 0);
+    /* labels given where images are expected and vice versa */
+    expect_import_fails(*state, lab, img, lab, "bad magic 0x00000801, expected 0x00000803");
+    /* float32 element type (0x0d) instead of uint8 */
+    uint32_t dims[3] = {5, 2, 2};
+    size_t len;
+    uint8_t *b = idx_bytes(0x00000d03, 3, dims, s.pix, 20, &len);
+    const char *fimg = tu_path(*state, "float.idx");
+    tu_write_file(fimg, b, len);
+    free(b);
+    expect_import_fails(*state, fimg, lab, fimg, "bad magic");
+    /* not IDX at all */
+    const char *txt = tu_path(*state, "text.idx");
+    tu_write_file(txt, "hello world, not an idx file", 28);
+    expect_import_fails(*state, img, txt, txt, "bad magic");
+    synth_free(&s);
+}
+
+static void test_count_mismatch(void **state)
+{
+    struct synth a = synth_make(10, 3, 3, 2), b = synth_make(9, 3, 3, 2);
+    const char *img = tu_path(*state, "img.idx"), *lab = tu_path(*state, "lab.idx");
+    write_idx(&a, img, tu_path(*state, "unused"), 0, 0);
+    write_idx(&b, tu_path(*state, "unused2"), lab, 0, 0);
+    expect_import_fails(*state, img, lab, lab, "9 labels, but");
+    synth_free(&a);
+    synth_free(&b);
+}
+
+static void test_trailing_data(void **state)
+{
+    struct synth s = synth_make(4, 2, 2, 2);
+    uint32_t dims[3] = {3, 2, 2}; /* header says 3 images, 4 follow */
+    size_t len;
+    uint8_t *b = idx_bytes(0x803, 3, dims, s.pix, 16, &len);
+    const char *img = tu_path(*state, "img.idx"), *lab = tu_path(*state, "lab.idx");
+    tu_write_file(img, b, len);
+    free(b);
+    write_idx(&s, tu_path(*state, "unused"), lab, 0, 0);
+    expect_import_fails(*state, img, lab, img, "trailing data");
+    synth_free(&s);
+}
+
+static void test_nonexistent(void **state)
+{
+    struct synth s = synth_make(3, 2, 2, 2);
+    const char *img = tu_path(*state, "img.idx"), *lab = tu_path(*state, "lab.idx");
+    write_idx(&s, img, lab, 0, 0);
+    const char *missing = tu_path(*state, "missing.gz");
+    expect_import_fails(*state, missing, lab, missing, "cannot open: No such file");
+    missing = tu_path(*state, "missing-labels.gz");
+    expect_import_fails(*state, img, missing, missing, "cannot open: No such file");
+    synth_free(&s);
+}
+
+/* OUT cannot be written: runtime error naming OUT. */
+static void test_unwritable_out(void **state)
+{
+    struct synth s = synth_make(3, 2, 2, 2);
+    const char *img = tu_path(*state, "img.idx"), *lab = tu_path(*state, "lab.idx");
+    write_idx(&s, img, lab, 0, 0);
+    const char *out = tu_path(*state, "nodir/out.h5");
+    assert_int_equal(nd("import-idx", img, lab, out, NULL), 1);
+    expect_error_line(out, "cannot create");
+    assert_int_equal(nd("make-moons", "10", out, NULL), 1);
+    expect_error_line(out, "cannot create");
+    synth_free(&s);
+}
+
+/* ---- usage errors (exit 2) ------------------------------------------------------------------ */
+
+/* Run a generator command that must be rejected as a usage error naming `culprit`; OUT must
+ * not be created, and a pre-existing OUT must be left alone. */
+static void expect_usage(const char *dir, const char *culprit, const char *const args[])
+{
+    const char *out = tu_path(dir, "u.h5");
+    const char *argv[16] = {nndata};
+    int argc = 1;
+    for (int i = 0; args[i]; i++) argv[argc++] = strcmp(args[i], "OUT") == 0 ? out : args[i];
+    argv[argc] = NULL;
+    int rc = tu_run(argv, NULL, out_buf, sizeof out_buf, err_buf, sizeof err_buf);
+    if (rc != 2) fail_msg("exit %d (want 2) for culprit %s; stderr: %s", rc, culprit, err_buf);
+    expect_error_line(culprit, NULL);
+    assert_false(tu_exists(out));
+
+    tu_write_file(out, "keep", 4);
+    assert_int_equal(tu_run(argv, NULL, out_buf, sizeof out_buf, err_buf, sizeof err_buf), 2);
+    size_t len;
+    char *now = tu_read_file(out, &len);
+    assert_non_null(now);
+    assert_int_equal(len, 4);
+    assert_memory_equal(now, "keep", 4);
+    free(now);
+    tu_rmtree(out);
+}
+
+#define USAGE(culprit, ...)                                                                   \
+    do {                                                                                      \
+        const char *const a_[] = {__VA_ARGS__, NULL};                                         \
+        expect_usage(*state, culprit, a_);                                                    \
+    } while (0)
+
+static void test_bad_n(void **state)
+{
+    const char *bad[] = {"abc", "-3", "0", "1e3x", "", " 5", "5 ", "+5", "2.5", "0x10",
+                         "99999999999999999999999"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        USAGE(bad[i], "make-moons", bad[i], "OUT");
+        assert_non_null(strstr(err_buf, "N must be a positive integer"));
+        USAGE(bad[i], "make-circles", bad[i], "OUT");
+    }
+}
+
+static void test_bad_options(void **state)
+{
+    const char *bad_noise[] = {"-0.1", "abc", "nan", "inf", "1x", "", " 1"};
+    for (size_t i = 0; i < sizeof bad_noise / sizeof bad_noise[0]; i++)
+        USAGE(bad_noise[i], "make-moons", "10", "OUT", "--noise", bad_noise[i]);
+    USAGE("-1", "make-circles", "10", "OUT", "--noise=-1");
+    const char *bad_seed[] = {"-1", "1.5", "x", "99999999999999999999999", "", "7 "};
+    for (size_t i = 0; i < sizeof bad_seed / sizeof bad_seed[0]; i++)
+        USAGE(bad_seed[i], "make-moons", "10", "OUT", "--seed", bad_seed[i]);
+    const char *bad_factor[] = {"1", "-0.1", "1.5", "nan", "0.5z"};
+    for (size_t i = 0; i < sizeof bad_factor / sizeof bad_factor[0]; i++)
+        USAGE(bad_factor[i], "make-circles", "10", "OUT", "--factor", bad_factor[i]);
+    USAGE("--factor", "make-moons", "10", "OUT", "--factor", "0.5"); /* circles only */
+    USAGE("--bogus", "make-moons", "10", "OUT", "--bogus", "1");
+    USAGE("-x", "make-circles", "10", "OUT", "-x");
+    USAGE("--noise", "make-moons", "10", "OUT", "--noise");         /* missing value */
+    USAGE("--noise", "import-idx", "a", "b", "OUT", "--noise", "1"); /* not for import */
+}
+
+static void test_bad_arity_and_command(void **state)
+{
+    USAGE("make-moons", "make-moons", "10");
+    USAGE("make-moons", "make-moons", "10", "OUT", "extra");
+    USAGE("make-circles", "make-circles");
+    USAGE("import-idx", "import-idx", "a", "OUT");
+    USAGE("frobnicate", "frobnicate", "OUT");
+    assert_int_equal(nd(NULL), 2);
+    expect_error_line("COMMAND", "missing");
+}
+
+static void test_help_version(void **state)
+{
+    assert_int_equal(nd("--help", NULL), 0);
+    assert_non_null(strstr(out_buf, "usage: nndata"));
+    assert_non_null(strstr(out_buf, "make-circles"));
+    assert_int_equal(nd("make-moons", "--help", NULL), 0);
+    assert_non_null(strstr(out_buf, "usage: nndata"));
+    assert_int_equal(nd("--version", NULL), 0);
+    assert_string_equal(out_buf, "nndata " NN_VERSION "\n");
+}
+
+/* ---- generators through the CLI ----------------------------------------------------------- */
+
+static void test_make_moons_cli(void **state)
+{
+    const char *a = tu_path(*state, "a.h5"), *b = tu_path(*state, "b.h5");
+    const char *c = tu_path(*state, "c.h5");
+    assert_int_equal(nd("make-moons", "101", a, "--seed", "5", NULL), 0);
+    char want[4300];
+    snprintf(want, sizeof want, "%s: 101 x 2 float32, 2 classes\n", a);
+    assert_string_equal(out_buf, want);
+    assert_int_equal(nd("make-moons", "--seed=5", "101", b, "--noise", "0.1", NULL), 0);
+    assert_int_equal(nd("make-moons", "101", c, "--seed", "6", NULL), 0);
+
+    struct tu_set sa, sb, sc;
+    tu_read_set(a, &sa);
+    tu_read_set(b, &sb);
+    tu_read_set(c, &sc);
+    assert_int_equal(sa.n, 101);
+    assert_int_equal(sa.d, 2);
+    assert_false(sa.is_u8);
+    assert_false(sa.has_scale);
+    assert_true(sa.y_is_i32le);
+    int zeros = 0;
+    for (int i = 0; i < 101; i++) zeros += sa.y[i] == 0;
+    assert_int_equal(zeros, 50);
+    /* default noise is 0.1: explicit 0.1 with the same seed gives identical data */
+    assert_memory_equal(sa.x, sb.x, 101 * 2 * sizeof(float));
+    assert_memory_equal(sa.y, sb.y, 101 * sizeof(int32_t));
+    assert_memory_not_equal(sa.x, sc.x, 101 * 2 * sizeof(float));
+    tu_free_set(&sa);
+    tu_free_set(&sb);
+    tu_free_set(&sc);
+}
+
+static void test_make_circles_cli(void **state)
+{
+    const char *a = tu_path(*state, "circ.h5");
+    assert_int_equal(nd("make-circles", "40", a, "--noise", "0", "--factor", "0.5", NULL), 0);
+    struct tu_set s;
+    tu_read_set(a, &s);
+    assert_int_equal(s.n, 40);
+    assert_int_equal(s.d, 2);
+    const float *x = s.x;
+    for (int i = 0; i < 40; i++) {
+        double r = hypot(x[2 * i], x[2 * i + 1]);
+        assert_true(fabs(r - (s.y[i] == 0 ? 1.0 : 0.5)) < 1e-5);
+    }
+    tu_free_set(&s);
+    /* N = 1 is the smallest valid set: one point of class 1 */
+    assert_int_equal(nd("make-circles", "1", a, NULL), 0);
+    tu_read_set(a, &s);
+    assert_int_equal(s.n, 1);
+    assert_int_equal(s.y[0], 1);
+    tu_free_set(&s);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 2) {
+        fprintf(stderr, "usage: %s PATH-TO-NNDATA\n", argv[0]);
+        return 2;
+    }
+    nndata = argv[1];
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+    const struct CMUnitTest tests[] = {
+        T(test_import_plain),     T(test_import_gz),
+        T(test_import_mixed_tiny), T(test_truncated),
+        T(test_truncated_gzip_stream), T(test_wrong_magic),
+        T(test_count_mismatch),   T(test_trailing_data),
+        T(test_nonexistent),      T(test_unwritable_out),
+        T(test_bad_n),            T(test_bad_options),
+        T(test_bad_arity_and_command), T(test_help_version),
+        T(test_make_moons_cli),   T(test_make_circles_cli),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

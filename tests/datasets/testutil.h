@@ -1,0 +1,46 @@
+/* Helpers shared by the dataset tests: temporary directories, running a program and capturing
+ * its output, and reading an nntrain dataset file back with the HDF5 C API. Every helper
+ * fails the current cmocka test (rather than returning an error) when its setup breaks. */
+#ifndef NN_TESTUTIL_H
+#define NN_TESTUTIL_H
+#include <stddef.h>
+#include <stdint.h>
+
+/* A dataset read back from disk. x is uint8 (is_u8) or float32, n*d elements. */
+struct tu_set {
+    int64_t n, d;
+    int is_u8;
+    int has_scale;
+    float scale;
+    int64_t chunk_rows;    /* chunk extent along the row axis of /X */
+    int unlimited_rows;    /* /X row axis has maxdims H5S_UNLIMITED */
+    int y_is_i32le;        /* /y stored as H5T_STD_I32LE */
+    void *x;
+    int32_t *y;
+};
+
+/* Fresh directory under $TMPDIR (or /tmp); free() the result after tu_rmtree. */
+char *tu_mkdtemp(void);
+void tu_rmtree(const char *dir);
+
+/* "dir/name", valid until the program exits. */
+const char *tu_path(const char *dir, const char *name);
+
+/* Run argv[0] with argv (NULL-terminated); env_set, if not NULL, is one "NAME=VALUE" added to
+ * the child's environment. stdout/stderr are captured (NUL-terminated, truncated to fit).
+ * Returns the exit status, or fails the test if the child did not exit normally. */
+int tu_run(const char *const argv[], const char *env_set, char *out, size_t outlen,
+           char *errout, size_t errlen);
+
+/* Write / read a whole file. tu_read_file returns a malloc'd buffer and its length, or NULL
+ * when the file does not exist. */
+void tu_write_file(const char *path, const void *data, size_t len);
+void tu_write_gz(const char *path, const void *data, size_t len);
+void *tu_read_file(const char *path, size_t *len);
+int tu_exists(const char *path);
+
+/* Read /X, /y and /X@scale; fails the test if the layout is wrong. */
+void tu_read_set(const char *path, struct tu_set *s);
+void tu_free_set(struct tu_set *s);
+
+#endif
