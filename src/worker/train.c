@@ -258,14 +258,14 @@ alloc_fail:
         goto out;
     }
 
-    log0(c, "nntrain %s: %d rank%s x %d BLAS thread%s | model ", NN_VERSION, P, P > 1 ? "s" : "",
+    if (!o->quiet) log0(c, "nntrain %s: %d rank%s x %d BLAS thread%s | model ", NN_VERSION, P, P > 1 ? "s" : "",
          threads, threads > 1 ? "s" : "");
-    for (int i = 0; i < cfg->nsizes; i++) log0(c, "%s%d", i ? "-" : "", cfg->sizes[i]);
-    log0(c, " %s, %zu params | %s %g | train %lld, val %lld%s | batch %lld global (%lld-%lld per rank)\n",
+    for (int i = 0; i < cfg->nsizes && !o->quiet; i++) log0(c, "%s%d", i ? "-" : "", cfg->sizes[i]);
+    if (!o->quiet) log0(c, " %s, %zu params | %s %g | train %lld, val %lld%s | batch %lld global (%lld-%lld per rank)\n",
          nn_act_name(cfg->activation), m.nparams, nn_opt_name(cfg->opt.kind), cfg->opt.lr,
          (long long)n_train, (long long)n_val, have_test ? ", test" : "", (long long)B,
          (long long)(B / P), (long long)shard_max);
-    if (have_test) log0(c, "  test set %s: %lld rows\n", cfg->test, (long long)test.n);
+    if (have_test && !o->quiet) log0(c, "  test set %s: %lld rows\n", cfg->test, (long long)test.n);
 
     /* ---- epochs ---- */
     const double t_start = nt_now();

@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# Bad input at start-up, on 3 ranks: each case must print exactly one "nntrain: error:" line
+# naming the file/key/value, exit non-zero (3 = input error), have every rank gone within
+# seconds, and leave an earlier run's files in the output directory untouched.
+# Also: a rank killed mid-training ends the whole job promptly instead of hanging.
+set -u
+MKDATA=$1
+NP=3
+T=$(mktemp -d /tmp/nntrain-bad.XXXXXX)
+trap 'rm -rf "$T"' EXIT
+fails=0
+"$NNDATA" make-moons 300 "$T/moons.h5" --seed 3 >/dev/null || { echo "FAIL: nndata make-moons"; exit 1; }
+"$MKDATA" badlabel "$T/badlabel.h5" && "$MKDATA" empty "$T/empty.h5" || { echo "FAIL: mkdata"; exit 1; }
+echo "not hdf5" > "$T/text.h5"
+
+# an earlier run's results, which no failing run may touch
+mkdir -p "$T/out"
+echo "epoch,old" > "$T/out/metrics.csv"
+echo "old model" > "$T/out/model.h5"
+before=$(cd "$T/out" && sha256sum metrics.csv model.h5)
+
+base_ini() { # $1 = train file, $2 = layers
+    cat <<INI
+[data]
+train = $1
+val_fraction = 0.1
+[model]
+layers = $2
+[optimizer]
+name = sgd
+lr = 0.1
+[train]
+epochs = 1
+batch_size = 16
+[output]
+dir = $T/out
+INI
+}
+
+# case NAME EXPECTED_EXIT REGEX (config on stdin) [extra args]
+case_() {
+    local name=$1 want=$2 regex=$3; shift 3
+    cat > "$T/$name.ini"
+    local t0=$(date +%s.%N)
+    timeout 60 "$MPIEXEC" -np $NP $MPI_PREFLAGS "$NNTRAIN" train --config "$T/$name.ini" --overwrite "$@" \
+        > "$T/$name.out" 2> "$T/$name.err"
+    local rc=$? t1=$(date +%s.%N)
+    local secs=$(echo "$t1 - $t0" | bc)
+    local nerr=$(grep -c '^nntrain: error:' "$T/$name.err")
+    local msg=$(grep '^nntrain: error:' "$T/$name.err" | head -1)
+    local ok=1
+    [ "$rc" = "$want" ] || { echo "FAIL $name: exit $rc, expected $want"; ok=0; }
+    [ "$nerr" = 1 ] || { echo "FAIL $name: $nerr error lines, expected exactly 1"; ok=0; }
+    echo "$msg" | grep -Eq -- "$regex" || { echo "FAIL $name: message '$msg' does not match /$regex/"; ok=0; }
+    (( $(echo "$secs < 20" | bc) )) || { echo "FAIL $name: took ${secs}s"; ok=0; }
+    after=$(cd "$T/out" && sha256sum metrics.csv model.h5)
+    [ "$before" = "$after" ] || { echo "FAIL $name: output directory was modified"; ok=0; }
+    [ -e "$T/out/model.h5.tmp" ] && { echo "FAIL $name: left model.h5.tmp"; ok=0; }
+    if [ $ok = 1 ]; then printf 'ok   %-18s %5.1fs  %s\n' "$name" "$secs" "$msg"; else fails=$((fails+1)); cat "$T/$name.err" | head -5; fi
+}
+
+base_ini "$T/missing.h5" "2, 8, 2"   | case_ missing_file 3 "missing\.h5: no such file"
+base_ini "$T/text.h5" "2, 8, 2"      | case_ not_hdf5 3 "text\.h5: not an HDF5 file"
+base_ini "$T/moons.h5" "5, 8, 2"     | case_ width_mismatch 3 "moons\.h5: /X has 2 columns but \[model\] layers starts with 5"
+base_ini "$T/badlabel.h5" "2, 8, 2"  | case_ label_range 3 "badlabel\.h5: /y\[150\] = 7 is outside 0\.\.1"
+base_ini "$T/empty.h5" "2, 8, 2"     | case_ empty_dataset 3 "empty\.h5: empty dataset"
+{ base_ini "$T/moons.h5" "2, 8, 2"; echo "[train]"; echo "epochs = 2"; } | case_ duplicate_key 3 "\[train\] epochs is set twice"
+{ base_ini "$T/moons.h5" "2, 8, 2" | sed 's/^lr = 0.1/lr = 0.1\nlearning_rate = 3/'; } | case_ unknown_key 3 "unknown key 'learning_rate' in \[optimizer\]"
+{ base_ini "$T/moons.h5" "2, 8, 2"; echo "[extra]"; echo "a = 1"; } | case_ unknown_section 3 "unknown section \[extra\]"
+{ base_ini "$T/moons.h5" "2, 8, 2" | sed 's/^lr = 0.1/lr = fast/'; } | case_ malformed_lr 3 "lr = 'fast'"
+{ base_ini "$T/moons.h5" "2, x, 2"; } | case_ malformed_layers 3 "layers = '2, x, 2': 'x' is not a positive integer"
+{ base_ini "$T/moons.h5" "2, 8, 2" | sed 's/^batch_size = 16/batch_size = 0/'; } | case_ batch_zero 3 "batch_size = '0' must be an integer >= 1"
+base_ini "$T/moons.h5" "2, 8, 2" | case_ bad_set 3 "train\.epochs = 'two'|epochs = 'two'" --set train.epochs=two
+base_ini "$T/moons.h5" "2, 8, 2" | case_ bad_activation 3 "activation = 'swish'" --set model.activation=swish
+
+# without --overwrite, an existing run is refused (and stays untouched)
+base_ini "$T/moons.h5" "2, 8, 2" > "$T/norun.ini"
+timeout 60 "$MPIEXEC" -np $NP $MPI_PREFLAGS "$NNTRAIN" train --config "$T/norun.ini" > /dev/null 2> "$T/norun.err"
+rc=$?
+if [ $rc = 3 ] && grep -q "already holds a run" "$T/norun.err" && [ "$before" = "$(cd "$T/out" && sha256sum metrics.csv model.h5)" ]; then
+    echo "ok   existing_run       refused: $(head -1 "$T/norun.err")"
+else echo "FAIL existing_run: rc=$rc $(cat "$T/norun.err")"; fails=$((fails+1)); fi
+
+# a rank that dies mid-training ends the whole job within seconds (no hang)
+"$NNDATA" make-moons 200000 "$T/big.h5" --seed 4 >/dev/null
+base_ini "$T/big.h5" "2, 256, 256, 2" | sed "s#^dir = .*#dir = $T/killrun#; s/^epochs = 1/epochs = 50/" > "$T/kill.ini"
+"$MPIEXEC" -np $NP $MPI_PREFLAGS "$NNTRAIN" train --config "$T/kill.ini" > "$T/kill.out" 2> "$T/kill.err" &
+mpipid=$!
+for i in $(seq 1 100); do grep -q "^epoch 1/" "$T/kill.out" 2>/dev/null && break; sleep 0.2; done
+victim=$(pgrep -f "nntrain train --config $T/kill.ini" | grep -v "^$mpipid$" | tail -1)
+t0=$(date +%s.%N)
+kill -9 "$victim"
+for i in $(seq 1 150); do kill -0 $mpipid 2>/dev/null || break; sleep 0.1; done
+secs=$(echo "$(date +%s.%N) - $t0" | bc)
+if kill -0 $mpipid 2>/dev/null; then
+    echo "FAIL killed_rank: job still running ${secs}s after a rank was killed"; fails=$((fails+1))
+    pkill -9 -f "$T/kill.ini"
+else
+    wait $mpipid; rc=$?
+    leftover=$(pgrep -f "$T/kill.ini" | wc -l)
+    if [ $rc != 0 ] && [ "$leftover" = 0 ]; then printf 'ok   killed_rank        job ended %.1fs after kill -9 of one rank (exit %d)\n' "$secs" $rc
+    else echo "FAIL killed_rank: exit $rc, $leftover processes left"; fails=$((fails+1)); fi
+fi
+
+echo "$fails failure(s)"
+[ $fails = 0 ]

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# End-to-end CLI checks on 1 rank: --help/--version, usage errors (exit 2), a tiny real run
+# writes metrics.csv with the documented columns and a model.h5 in the documented layout.
+set -u
+T=$(mktemp -d /tmp/nntrain-cli.XXXXXX)
+trap 'rm -rf "$T"' EXIT
+fails=0
+fail() { echo "FAIL: $*"; fails=$((fails+1)); }
+
+"$NNTRAIN" --help | grep -q "usage: nntrain train --config FILE" || fail "--help"
+"$NNTRAIN" --version | grep -Eq '^nntrain [0-9]+\.[0-9]+\.[0-9]+$' || fail "--version"
+"$NNTRAIN" 2>/dev/null; [ $? = 2 ] || fail "no command should exit 2"
+"$NNTRAIN" fly 2> "$T/e"; [ $? = 2 ] && grep -q "unknown command 'fly'" "$T/e" || fail "unknown command"
+"$NNTRAIN" train 2> "$T/e"; [ $? = 2 ] && grep -q "needs --config" "$T/e" || fail "missing --config"
+"$NNTRAIN" train --config "$T/none.ini" 2> "$T/e"; [ $? = 3 ] && grep -q "none.ini: cannot open config" "$T/e" || fail "missing config file"
+"$NNTRAIN" train --config x.ini --bogus 2> "$T/e"; [ $? = 2 ] && grep -q "unknown option '--bogus'" "$T/e" || fail "unknown option"
+
+"$NNDATA" make-circles 500 "$T/c.h5" --seed 2 > /dev/null
+cat > "$T/job.ini" <<INI
+[data]
+train = $T/c.h5
+test = $T/c.h5
+[model]
+layers = 2, 16, 2
+activation = tanh
+[optimizer]
+name = adam
+lr = 0.02
+[train]
+epochs = 40
+batch_size = 32
+[output]
+dir = $T/run
+INI
+"$MPIEXEC" -np 1 $MPI_PREFLAGS "$NNTRAIN" train --config "$T/job.ini" > "$T/out" 2>&1 || { fail "tiny run failed"; cat "$T/out"; }
+head -1 "$T/run/metrics.csv" | grep -qx "epoch,train_loss,train_acc,val_loss,val_acc,samples_per_s,elapsed_s,test_loss,test_acc" || fail "metrics.csv header: $(head -1 "$T/run/metrics.csv")"
+[ "$(wc -l < "$T/run/metrics.csv")" = 41 ] || fail "metrics.csv should have 40 epoch rows"
+grep -q "^epoch 40/40" "$T/out" || fail "no per-epoch line"
+grep -q "^test accuracy: " "$T/out" || fail "no final test accuracy line"
+# model.h5 layout, checked with h5dump (HDF5's own tool, independent of nntrain's reader)
+h5dump -H "$T/run/model.h5" > "$T/h" || fail "h5dump model.h5"
+grep -A2 'DATASET "weight"' "$T/h" | grep -q "( 16, 2 )" || fail "layer0/weight must be (16, 2)"
+grep -q 'GROUP "layer1"' "$T/h" || fail "no /model/layer1"
+h5dump -a /model/layer0/activation "$T/run/model.h5" | grep -q '"tanh"' || fail "layer0 activation attribute"
+h5dump -a /model/layer1/activation "$T/run/model.h5" | grep -q '"identity"' || fail "layer1 activation attribute"
+# the model must have learned the circles (better than chance by far)
+acc=$(tail -1 "$T/run/metrics.csv" | awk -F, '{print $9}')
+(( $(echo "$acc > 0.9" | bc) )) || fail "test accuracy $acc on circles should exceed 0.9"
+echo "$fails failure(s)"
+[ $fails = 0 ]

@@ -1,0 +1,163 @@
+/* The core promise of data parallelism: for the same seed and config, training on P ranks
+ * gives the weights that one rank gives. This test trains on all P ranks of its job, then
+ * retrains on rank 0 alone (MPI_COMM_SELF) inside the same process, and compares, for batch
+ * sizes that divide the data and the rank count evenly and that do not, and for several
+ * optimizers. Verdicts are combined across ranks before asserting. */
+#include "config.h"
+#include "generate.h"
+#include "h5data.h"
+#include "train.h"
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+static comm_t WORLD, SELF;
+static char dir[256];
+
+static double max_rel_diff(const float *a, const float *b, size_t n, size_t *where)
+{
+    double scale = 0, worst = 0;
+    for (size_t i = 0; i < n; i++) scale = fmax(scale, fabs(b[i]));
+    for (size_t i = 0; i < n; i++) {
+        double d = fabs((double)a[i] - b[i]) / scale;
+        if (d > worst) { worst = d; *where = i; }
+    }
+    return worst;
+}
+
+/* Train with `sets` overrides on P ranks and on one rank; return the relative difference. */
+static double compare(const char *tag, char **sets, int nsets)
+{
+    char cfgpath[300], outp[300], out1[300], setp[320], set1[320];
+    snprintf(cfgpath, sizeof cfgpath, "%s/job.ini", dir);
+    snprintf(outp, sizeof outp, "%s/%s-np", dir, tag);
+    snprintf(out1, sizeof out1, "%s/%s-np1", dir, tag);
+    char *all[16];
+    for (int i = 0; i < nsets; i++) all[i] = sets[i];
+    snprintf(setp, sizeof setp, "output.dir=%s", outp);
+    snprintf(set1, sizeof set1, "output.dir=%s", out1);
+    nt_config cfg;
+    nt_err e = {{0}};
+    nt_train_opts o = {.overwrite = 1, .quiet = 1};
+    all[nsets] = setp;
+    assert_int_equal(nt_config_load(&cfg, cfgpath, all, nsets + 1, &e), 0);
+    nt_result rp = {0}, r1 = {0};
+    int st = nt_train(&cfg, &WORLD, &o, &rp);
+    double diff = -1;
+    if (WORLD.rank == 0) {
+        all[nsets] = set1;
+        assert_int_equal(nt_config_load(&cfg, cfgpath, all, nsets + 1, &e), 0);
+        int st1 = nt_train(&cfg, &SELF, &o, &r1);
+        size_t where = 0;
+        if (st == 0 && st1 == 0 && rp.params && r1.params && rp.nparams == r1.nparams) {
+            diff = max_rel_diff(rp.params, r1.params, r1.nparams, &where);
+            printf("  %-28s np=%d vs np=1: max relative difference %.3g (param %zu)\n", tag,
+                   WORLD.size, diff, where);
+        }
+        /* the comparison is meaningless if training did nothing */
+        if (diff >= 0 && rp.last.train_loss == 0) diff = -1;
+    }
+    free(rp.params);
+    free(r1.params);
+    MPI_Bcast(&diff, 1, MPI_DOUBLE, 0, WORLD.comm);
+    return diff;
+}
+
+static void check(const char *tag, double tol, char **sets, int nsets)
+{
+    double d = compare(tag, sets, nsets);
+    assert_true(d >= 0);
+    assert_true(d <= tol);
+}
+
+/* N = 203 training+val rows, val 10% -> 183 training rows: prime, so no batch divides it */
+static void test_sgd_even(void **s)
+{
+    (void)s;
+    char *sets[] = {"train.batch_size=12", "optimizer.name=sgd", "optimizer.lr=0.2"};
+    check("sgd-b12", 1e-5, sets, 3);
+}
+static void test_sgd_uneven(void **s)
+{
+    (void)s;
+    char *sets[] = {"train.batch_size=7", "optimizer.name=sgd", "optimizer.lr=0.2"};
+    check("sgd-b7", 1e-5, sets, 3);
+}
+static void test_sgd_momentum_wd(void **s)
+{
+    (void)s;
+    char *sets[] = {"train.batch_size=10", "optimizer.name=sgd", "optimizer.lr=0.05",
+                    "optimizer.momentum=0.9", "optimizer.weight_decay=0.01"};
+    check("sgd-momentum-wd-b10", 1e-5, sets, 5);
+}
+static void test_batch_smaller_than_ranks(void **s)
+{
+    (void)s;
+    /* batch 2 with up to 4 ranks: some ranks get empty shards every step */
+    char *sets[] = {"train.batch_size=2", "optimizer.name=sgd", "optimizer.lr=0.05",
+                    "train.epochs=1"};
+    check("sgd-b2", 1e-5, sets, 4);
+}
+static void test_adam_uneven(void **s)
+{
+    (void)s;
+    /* Adam divides by sqrt(v): float rounding differences are amplified, tolerance 1e-4 */
+    char *sets[] = {"train.batch_size=9", "optimizer.name=adam", "optimizer.lr=0.01"};
+    check("adam-b9", 1e-4, sets, 3);
+}
+static void test_tiny_cache_windows(void **s)
+{
+    (void)s;
+    /* many small read windows per epoch must give the same result as one */
+    char *sets[] = {"train.batch_size=7", "optimizer.name=sgd", "optimizer.lr=0.2",
+                    "data.cache_mb=0.0001"};
+    check("sgd-b7-tiny-cache", 1e-5, sets, 4);
+}
+
+static int setup(void **s)
+{
+    (void)s;
+    if (WORLD.rank == 0) {
+        snprintf(dir, sizeof dir, "/tmp/nntrain-invariance-XXXXXX");
+        if (!mkdtemp(dir)) return -1;
+        const int64_t n = 203;
+        float x[203 * 2];
+        int32_t y[203];
+        gen_moons(n, 0.2, 42, x, y);
+        char p[300], err[256];
+        snprintf(p, sizeof p, "%s/moons.h5", dir);
+        if (h5data_write(p, n, 2, NULL, x, 0, y, err, sizeof err)) return -1;
+        snprintf(p, sizeof p, "%s/job.ini", dir);
+        FILE *f = fopen(p, "w");
+        fprintf(f, "[data]\ntrain = %s/moons.h5\ntest = %s/moons.h5\nval_fraction = 0.1\n"
+                   "[model]\nlayers = 2, 16, 16, 2\nactivation = tanh\n"
+                   "[train]\nepochs = 3\nseed = 7\n", dir, dir);
+        fclose(f);
+    }
+    MPI_Bcast(dir, sizeof dir, MPI_CHAR, 0, MPI_COMM_WORLD);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    MPI_Init(&argc, &argv);
+    comm_init(&WORLD, MPI_COMM_WORLD);
+    comm_init(&SELF, MPI_COMM_SELF);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_sgd_even),          cmocka_unit_test(test_sgd_uneven),
+        cmocka_unit_test(test_sgd_momentum_wd),   cmocka_unit_test(test_batch_smaller_than_ranks),
+        cmocka_unit_test(test_adam_uneven),       cmocka_unit_test(test_tiny_cache_windows),
+    };
+    int failed = cmocka_run_group_tests_name("np_invariance", tests, setup, NULL);
+    comm_free(&SELF);
+    comm_free(&WORLD);
+    MPI_Finalize();
+    return failed ? 1 : 0;
+}
