@@ -115,7 +115,8 @@ static int start_until(comm_reducer *r, size_t ready_from)
 
 int comm_reducer_ready(comm_reducer *r, size_t ready_from)
 {
-    if (r->c->size == 1) return MPI_SUCCESS;
+    /* ready_from == 0 means backward is over: comm_reducer_wait comes next and does better */
+    if (r->c->size == 1 || ready_from == 0) return MPI_SUCCESS;
     int rc = start_until(r, ready_from);
     if (rc != MPI_SUCCESS || r->started == 0) return rc;
     /* give the MPI library a chance to progress what is in flight (no progress thread) */
@@ -126,7 +127,18 @@ int comm_reducer_ready(comm_reducer *r, size_t ready_from)
 int comm_reducer_wait(comm_reducer *r)
 {
     if (r->c->size == 1) return MPI_SUCCESS;
-    int rc = start_until(r, 0);
+    /* Buckets not started yet form the front of the buffer, [0, hi): reduce them with one
+     * blocking MPI_Allreduce, which Open MPI's tuned component runs faster than libnbc's
+     * non-blocking schedule (and there is nothing left to overlap with anyway). */
+    int rc = MPI_SUCCESS;
+    if (r->started < r->nbuckets) {
+        size_t lo, hi;
+        bucket_range(r, r->started, &lo, &hi);
+        for (size_t o = 0; o < hi && rc == MPI_SUCCESS; o += PIECE) {
+            size_t k = hi - o < PIECE ? hi - o : PIECE;
+            rc = MPI_Allreduce(MPI_IN_PLACE, r->buf + o, (int)k, MPI_FLOAT, MPI_SUM, r->c->comm);
+        }
+    }
     if (rc == MPI_SUCCESS) rc = MPI_Waitall(r->started, r->reqs, MPI_STATUSES_IGNORE);
     r->started = 0;
     return rc;

@@ -28,8 +28,10 @@ int comm_agree(comm_t *c, int local_status, int *first);
 /* Bucketed in-place allreduce (sum) of buf[0..n). Buckets are fixed slices of about
  * bucket_bytes, numbered from the *end* of the buffer, because backward completes the last
  * layer first. comm_reducer_ready(r, k) says buf[k..n) is final: every bucket lying entirely
- * in it is started (MPI_Iallreduce) in the same order on all ranks. comm_reducer_wait starts
- * the rest and waits. No allocation after comm_reducer_init. */
+ * in it is started (MPI_Iallreduce) in the same order on all ranks. comm_reducer_wait reduces
+ * the buckets not yet started with one blocking MPI_Allreduce and waits for the others.
+ * Buckets are reduced the same way on every rank, so replicas stay bitwise identical.
+ * No allocation after comm_reducer_init. */
 typedef struct {
     comm_t *c;
     float *buf;
