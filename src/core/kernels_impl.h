@@ -88,9 +88,9 @@ double CAT(nn_softmax_xent, S)(R *dz, const R *z, const int32_t *labels, int B, 
         /* log sum_k exp(z_k) = mx + log sum_k exp(z_k - mx): no overflow, >= 1 term is 1 */
         R sum = 0;
         for (int k = 0; k < K; k++) sum += EXP(zi[k] - mx);
-        R lse = mx + LOG(sum);
         int y = labels[i];
-        total += (double)(lse - zi[y]);
+        /* -log softmax_y = (mx - z_y) + log(sum): no cancellation against a large mx */
+        total += (double)((mx - zi[y]) + LOG(sum));
         ok += (arg == y);
         if (dz) {
             R *di = dz + (size_t)i * K;

@@ -17,8 +17,8 @@ void nn_opt_defaults(nn_opt_config *c, nn_opt_kind k)
 {
     memset(c, 0, sizeof *c);
     c->kind = k;
-    c->lr = k == NN_OPT_ADAM ? 1e-3f : 1e-2f;
-    c->beta1 = 0.9f; c->beta2 = 0.999f; c->eps = 1e-8f;
+    c->lr = k == NN_OPT_ADAM ? 1e-3 : 1e-2;
+    c->beta1 = 0.9; c->beta2 = 0.999; c->eps = 1e-8;
 }
 
 int nn_optim_create(nn_optim *o, const nn_opt_config *cfg, size_t n)
@@ -42,7 +42,8 @@ void nn_optim_free(nn_optim *o)
 
 static void sgd_step(nn_optim *o, float *p, const float *g)
 {
-    const float lr = o->cfg.lr, mu = o->cfg.momentum, wd = o->cfg.weight_decay;
+    const float lr = (float)o->cfg.lr, mu = (float)o->cfg.momentum;
+    const float wd = (float)o->cfg.weight_decay;
     float *buf = o->state;
     for (size_t i = 0; i < o->n; i++) {
         float d = g[i];
@@ -58,20 +59,23 @@ static void sgd_step(nn_optim *o, float *p, const float *g)
 
 static void adam_step(nn_optim *o, float *p, const float *g)
 {
-    const float b1 = o->cfg.beta1, b2 = o->cfg.beta2, eps = o->cfg.eps, wd = o->cfg.weight_decay;
+    const nn_opt_config *c = &o->cfg;
+    const float b1 = (float)c->beta1, b2 = (float)c->beta2, eps = (float)c->eps;
+    const float omb1 = (float)(1 - c->beta1), omb2 = (float)(1 - c->beta2);
+    const float wd = (float)c->weight_decay;
     float *m = o->state, *v = o->state + o->n;
-    /* torch computes the bias corrections in double, then uses them as floats */
+    /* torch: bias corrections in double, then float scalars in the tensor ops */
     double t = (double)(o->step + 1);
-    double bc1 = 1 - pow(b1, t), bc2 = 1 - pow(b2, t);
-    const float step_size = (float)(o->cfg.lr / bc1);
+    double bc1 = 1 - pow(c->beta1, t), bc2 = 1 - pow(c->beta2, t);
+    const float neg_step = (float)(-(c->lr / bc1));
     const float bc2_sqrt = (float)sqrt(bc2);
     for (size_t i = 0; i < o->n; i++) {
         float d = g[i];
         if (wd != 0) d += wd * p[i];
-        m[i] = b1 * m[i] + (1 - b1) * d;
-        v[i] = b2 * v[i] + (1 - b2) * d * d;
+        m[i] = m[i] * b1 + omb1 * d;              /* exp_avg.mul_(b1).add_(g, alpha=1-b1) */
+        v[i] = v[i] * b2 + omb2 * d * d;          /* exp_avg_sq.mul_(b2).addcmul_(g, g, 1-b2) */
         float denom = sqrtf(v[i]) / bc2_sqrt + eps;
-        p[i] -= step_size * (m[i] / denom);
+        p[i] += neg_step * m[i] / denom;          /* p.addcdiv_(exp_avg, denom, -step_size) */
     }
 }
 

@@ -8,12 +8,15 @@
 
 typedef enum { NN_OPT_SGD = 0, NN_OPT_ADAM } nn_opt_kind;
 
+/* Hyper-parameters are doubles, like Python floats in torch.optim: derived constants such as
+ * 1 - beta2 and lr / (1 - beta1^t) are computed in double and only then rounded to float,
+ * exactly as torch passes them to its float32 kernels. */
 typedef struct {
     nn_opt_kind kind;
-    float lr;
-    float momentum;     /* sgd */
-    float weight_decay; /* L2 added to the gradient (torch's coupled weight_decay) */
-    float beta1, beta2, eps; /* adam: 0.9, 0.999, 1e-8 */
+    double lr;
+    double momentum;     /* sgd */
+    double weight_decay; /* L2 added to the gradient (torch's coupled weight_decay) */
+    double beta1, beta2, eps; /* adam: 0.9, 0.999, 1e-8 */
 } nn_opt_config;
 
 typedef struct {

@@ -74,7 +74,7 @@ static int set_value(nt_config *c, const key_spec *k, const char *v, nt_err *e,
         if (nt_parse_double(v, &d) || d < 0 || (k->kind == K_LR && d == 0))
             return BAD("%s: [%s] %s = '%s' must be a %s number", origin, k->section, k->key, v,
                        k->kind == K_LR ? "positive" : "non-negative");
-        *(float *)base = (float)d;
+        *(double *)base = d;
         if (k->kind == K_LR) c->lr_set = 1;
         return 0;
     case K_POSINT:
@@ -224,7 +224,7 @@ int nt_config_load(nt_config *c, const char *path, char *const *sets, int nsets,
     if (!p.seen[li]) return nt_fail(e, "%s: [model] layers is required", path);
     if (c->sizes[c->nsizes - 1] < 2)
         return nt_fail(e, "%s: [model] layers: the last size is the number of classes and must be >= 2", path);
-    if (!c->lr_set) c->opt.lr = c->opt.kind == NN_OPT_ADAM ? 1e-3f : 1e-2f;
+    if (!c->lr_set) c->opt.lr = c->opt.kind == NN_OPT_ADAM ? 1e-3 : 1e-2;
     if (c->opt.kind == NN_OPT_ADAM && c->opt.momentum != 0)
         return nt_fail(e, "%s: [optimizer] momentum applies to sgd, not adam", path);
     return 0;
