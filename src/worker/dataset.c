@@ -357,7 +357,9 @@ static int cmp_pair(const void *a, const void *b)
 
 int nt_window_read(nt_window *w, nt_data *ds, const int64_t *rows, int64_t count, nt_err *e)
 {
-    if (count > w->cap) count = w->cap; /* caller bug guard; never exceeds in practice */
+    if (count > w->cap) /* the caller sized the window; exceeding it is a bug, never data */
+        return nt_fail(e, "%s: internal error: %lld rows requested from a %lld-row window",
+                       ds->path, (long long)count, (long long)w->cap);
     /* sort (row, request index) pairs so the file is read front to back */
     for (int64_t i = 0; i < count; i++) {
         w->tmp[2 * i] = rows[i];
