@@ -269,6 +269,12 @@ alloc_fail:
 
     /* ---- epochs ---- */
     const double t_start = nt_now();
+    int64_t gstep = 1; /* global step counter, from 1 */
+    /* Testing aid: NNTRAIN_FAULT=RANK:STEP makes RANK fail at global step STEP as a failed
+     * read would, exercising the path where one rank fails mid-run and all stop together. */
+    struct { long rank; long step; } fault = {-1, -1};
+    const char *fenv = getenv("NNTRAIN_FAULT");
+    if (fenv && sscanf(fenv, "%ld:%ld", &fault.rank, &fault.step) != 2) fault.rank = -1;
     nt_epoch_stats es = {0};
     float *xs = m.grads + m.nparams; /* the ride-along slots */
     for (int epoch = 1; epoch <= cfg->epochs; epoch++) {
@@ -289,6 +295,12 @@ alloc_fail:
             data_s += nt_now() - tr;
             for (int64_t s = s0; s < s1; s++) {
                 int nb = (int)(step_off[s - s0 + 1] - step_off[s - s0]);
+                if (!read_err && fault.rank == c->rank && fault.step == gstep) {
+                    nt_fail(&e, "fault injected by NNTRAIN_FAULT on rank %d at step %lld",
+                            c->rank, (long long)gstep);
+                    read_err = 1;
+                }
+                gstep++;
                 int64_t bglob = (s + 1) * B < n_train ? B : n_train - s * B;
                 memset(m.grads, 0, sizeof(float) * (m.nparams + X_N));
                 if (read_err) nb = 0; /* still join the allreduce; the flag stops everyone */

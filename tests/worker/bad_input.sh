@@ -37,6 +37,16 @@ dir = $T/out
 INI
 }
 
+# Baseline: how long a 3-rank job takes here to start, fail on a usage error and exit. Some
+# environments (a chroot) take ~10 s per mpirun at 3 ranks, so the bound for each case is the
+# baseline plus 15 s; a real hang runs into the 60-s timeout and fails either way.
+t0=$(date +%s.%N)
+timeout 60 "$MPIEXEC" -np $NP $MPI_PREFLAGS "$NNTRAIN" train > /dev/null 2>&1
+base_rc=$?
+BOUND=$(echo "$(date +%s.%N) - $t0 + 15" | bc)
+[ $base_rc = 2 ] || { echo "FAIL baseline: a usage error should exit 2, got $base_rc"; fails=$((fails+1)); }
+printf 'baseline: usage error on %d ranks exits in %.1fs; bound per case %.1fs\n' $NP "$(echo "$BOUND - 15" | bc)" "$BOUND"
+
 # case NAME EXPECTED_EXIT REGEX (config on stdin) [extra args]
 case_() {
     local name=$1 want=$2 regex=$3; shift 3
@@ -52,7 +62,7 @@ case_() {
     [ "$rc" = "$want" ] || { echo "FAIL $name: exit $rc, expected $want"; ok=0; }
     [ "$nerr" = 1 ] || { echo "FAIL $name: $nerr error lines, expected exactly 1"; ok=0; }
     echo "$msg" | grep -Eq -- "$regex" || { echo "FAIL $name: message '$msg' does not match /$regex/"; ok=0; }
-    (( $(echo "$secs < 20" | bc) )) || { echo "FAIL $name: took ${secs}s"; ok=0; }
+    (( $(echo "$secs < $BOUND" | bc) )) || { echo "FAIL $name: took ${secs}s (bound ${BOUND}s)"; ok=0; }
     after=$(cd "$T/out" && sha256sum metrics.csv model.h5)
     [ "$before" = "$after" ] || { echo "FAIL $name: output directory was modified"; ok=0; }
     [ -e "$T/out/model.h5.tmp" ] && { echo "FAIL $name: left model.h5.tmp"; ok=0; }
@@ -80,6 +90,19 @@ rc=$?
 if [ $rc = 3 ] && grep -q "already holds a run" "$T/norun.err" && [ "$before" = "$(cd "$T/out" && sha256sum metrics.csv model.h5)" ]; then
     echo "ok   existing_run       refused: $(head -1 "$T/norun.err")"
 else echo "FAIL existing_run: rc=$rc $(cat "$T/norun.err")"; fails=$((fails+1)); fi
+
+# a rank that fails mid-training (injected) stops every rank at that step with its message
+base_ini "$T/moons.h5" "2, 8, 2" | sed "s#^dir = .*#dir = $T/faultrun#; s/^epochs = 1/epochs = 5/" > "$T/fault.ini"
+t0=$(date +%s.%N)
+NNTRAIN_FAULT=2:7 timeout 60 "$MPIEXEC" -np $NP $MPI_PREFLAGS -x NNTRAIN_FAULT "$NNTRAIN" train --config "$T/fault.ini" > "$T/fault.out" 2> "$T/fault.err"
+rc=$?
+secs=$(echo "$(date +%s.%N) - $t0" | bc)
+msg=$(grep '^nntrain: error:' "$T/fault.err")
+if [ $rc = 3 ] && [ "$(grep -c '^nntrain: error:' "$T/fault.err")" = 1 ] && \
+   echo "$msg" | grep -q "fault injected by NNTRAIN_FAULT on rank 2 at step 7" && \
+   (( $(echo "$secs < $BOUND" | bc) )) && [ ! -e "$T/faultrun/model.h5" ]; then
+    printf 'ok   runtime_fault      %5.1fs  %s\n' "$secs" "$msg"
+else echo "FAIL runtime_fault: rc=$rc ${secs}s: $(cat "$T/fault.err")"; fails=$((fails+1)); fi
 
 # a rank that dies mid-training ends the whole job within seconds (no hang)
 "$NNDATA" make-moons 200000 "$T/big.h5" --seed 4 >/dev/null
