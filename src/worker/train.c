@@ -125,6 +125,21 @@ static int replicas_agree(comm_t *c, const nn_model *m)
     return lo == hi;
 }
 
+/* Collective: open a dataset and check it against the model (width D, K classes). Returns
+ * the agreed status; on failure the file is closed and one rank has printed the reason. */
+static int open_dataset(nt_data *ds, const char *path, int D, int K, comm_t *c, nt_err *e)
+{
+    int st = nt_data_open(ds, path, c, e) ? NT_EXIT_INPUT : 0;
+    if ((st = nt_agree(c, st, e))) return st;
+    if (ds->d != D)
+        st = nt_fail(e, "%s: /X has %lld columns but [model] layers starts with %d", path,
+                     (long long)ds->d, D) ? NT_EXIT_INPUT : 0;
+    if (!(st = nt_agree(c, st, e)))
+        st = nt_agree(c, nt_data_check_labels(ds, c, K, e), e);
+    if (st) nt_data_close(ds);
+    return st;
+}
+
 int nt_train(const nt_config *cfg, comm_t *c, const nt_train_opts *o, nt_result *res)
 {
     nt_err e = {{0}};
@@ -150,27 +165,11 @@ int nt_train(const nt_config *cfg, comm_t *c, const nt_train_opts *o, nt_result 
     int threads = nt_blas_threads(cfg->threads, c);
     openblas_set_num_threads(threads);
 
-    st = nt_data_open(&train, cfg->train, c, &e) ? NT_EXIT_INPUT : 0;
-    if ((st = nt_agree(c, st, &e))) goto out;
+    if ((st = open_dataset(&train, cfg->train, D, K, c, &e))) goto out;
     have_train = 1;
-    if (train.d != D) {
-        nt_fail(&e, "%s: /X has %lld columns but [model] layers starts with %d", cfg->train,
-                (long long)train.d, D);
-        st = nt_agree(c, NT_EXIT_INPUT, &e);
-        goto out;
-    }
-    if ((st = nt_agree(c, nt_data_check_labels(&train, c, K, &e), &e))) goto out;
     if (cfg->test[0]) {
-        st = nt_data_open(&test, cfg->test, c, &e) ? NT_EXIT_INPUT : 0;
-        if ((st = nt_agree(c, st, &e))) goto out;
+        if ((st = open_dataset(&test, cfg->test, D, K, c, &e))) goto out;
         have_test = 1;
-        if (test.d != D) {
-            nt_fail(&e, "%s: /X has %lld columns but [model] layers starts with %d", cfg->test,
-                    (long long)test.d, D);
-            st = nt_agree(c, NT_EXIT_INPUT, &e);
-            goto out;
-        }
-        if ((st = nt_agree(c, nt_data_check_labels(&test, c, K, &e), &e))) goto out;
     }
     const int64_t N = train.n;
     const int64_t n_val = (int64_t)floor((double)N * cfg->val_fraction);
