@@ -22,6 +22,9 @@ int nn_act_parse(const char *s, nn_act *a);
      * din (B,IN) = dout . w  (skipped when din == NULL, e.g. for the first layer) */          \
     void nn_dense_backward##S(R *din, R *dw, R *db, const R *dout, const R *in, const R *w,   \
                               int B, int IN, int OUT);                                          \
+    /* the same, but dw and db are overwritten (no zeroing pass, GEMM does not read dw) */     \
+    void nn_dense_backward_into##S(R *din, R *dw, R *db, const R *dout, const R *in,          \
+                                   const R *w, int B, int IN, int OUT);                         \
     /* y = f(x), elementwise; y may alias x */                                                  \
     void nn_act_forward##S(R *y, const R *x, size_t n, nn_act a);                               \
     /* dx = dy * f'(x), given x and y = f(x); dx may alias dy */                               \

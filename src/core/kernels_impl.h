@@ -12,14 +12,22 @@ void CAT(nn_dense_forward, S)(R *out, const R *in, const R *w, const R *b, int B
     GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, B, OUT, IN, 1, in, IN, w, IN, 1, out, OUT);
 }
 
-void CAT(nn_dense_backward, S)(R *din, R *dw, R *db, const R *dout, const R *in, const R *w,
-                               int B, int IN, int OUT)
+/* beta = 1: dW += ..., db += ... (accumulate); beta = 0: dW = ..., db = ... (overwrite) */
+static void CAT(dense_backward_beta, S)(R *din, R *dw, R *db, const R *dout, const R *in,
+                                        const R *w, int B, int IN, int OUT, R beta)
 {
-    if (B <= 0) return; /* an empty shard contributes nothing */
-    /* dW += dout^T . in   (OUT,B)x(B,IN) */
-    GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, OUT, IN, B, 1, dout, OUT, in, IN, 1, dw, IN);
-    /* db += sum over rows of dout */
-    for (int i = 0; i < B; i++) {
+    if (B <= 0) { /* an empty shard contributes nothing */
+        if (beta == 0) {
+            memset(dw, 0, sizeof(R) * (size_t)OUT * IN);
+            memset(db, 0, sizeof(R) * (size_t)OUT);
+        }
+        return;
+    }
+    /* dW = beta dW + dout^T . in   (OUT,B)x(B,IN) */
+    GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, OUT, IN, B, 1, dout, OUT, in, IN, beta, dw, IN);
+    /* db = beta db + sum over rows of dout */
+    if (beta == 0) memcpy(db, dout, sizeof(R) * OUT);
+    for (int i = beta == 0 ? 1 : 0; i < B; i++) {
         const R *row = dout + (size_t)i * OUT;
         for (int o = 0; o < OUT; o++) db[o] += row[o];
     }
@@ -27,6 +35,18 @@ void CAT(nn_dense_backward, S)(R *din, R *dw, R *db, const R *dout, const R *in,
     if (din)
         GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, IN, OUT, 1, dout, OUT, w, IN, 0,
              din, IN);
+}
+
+void CAT(nn_dense_backward, S)(R *din, R *dw, R *db, const R *dout, const R *in, const R *w,
+                               int B, int IN, int OUT)
+{
+    CAT(dense_backward_beta, S)(din, dw, db, dout, in, w, B, IN, OUT, 1);
+}
+
+void CAT(nn_dense_backward_into, S)(R *din, R *dw, R *db, const R *dout, const R *in,
+                                    const R *w, int B, int IN, int OUT)
+{
+    CAT(dense_backward_beta, S)(din, dw, db, dout, in, w, B, IN, OUT, 0);
 }
 
 void CAT(nn_act_forward, S)(R *y, const R *x, size_t n, nn_act a)
@@ -61,7 +81,10 @@ void CAT(nn_act_backward, S)(R *dx, const R *dy, const R *x, const R *y, size_t 
         if (dx != dy) memcpy(dx, dy, sizeof(R) * n);
         break;
     case NN_ACT_RELU: /* f'(x) = [x > 0]; at 0 the subgradient 0, as torch */
-        for (size_t i = 0; i < n; i++) dx[i] = x[i] > 0 ? dy[i] : 0;
+        for (size_t i = 0; i < n; i++) {
+            R g = dy[i]; /* an unconditional load lets the loop vectorise */
+            dx[i] = x[i] > 0 ? g : 0;
+        }
         break;
     case NN_ACT_SIGMOID: /* f' = y (1 - y) */
         for (size_t i = 0; i < n; i++) dx[i] = dy[i] * y[i] * (1 - y[i]);

@@ -88,7 +88,7 @@ const float *nn_forward(nn_model *m, const float *x, int B)
     return m->a[m->nlayers - 1];
 }
 
-void nn_backward(nn_model *m, const float *x, const float *dlogits, int B,
+void nn_backward(nn_model *m, const float *x, const float *dlogits, int B, int accumulate,
                  void (*done)(int layer, void *user), void *user)
 {
     const float *dout = dlogits; /* gradient w.r.t. layer l's output a[l] */
@@ -101,8 +101,9 @@ void nn_backward(nn_model *m, const float *x, const float *dlogits, int B,
         nn_act_backward(dz, dout, m->z[l], m->a[l], n, L->act);
         const float *in = l > 0 ? m->a[l - 1] : x;
         float *din = l > 0 ? m->delta[ping ^ 1] : NULL;
-        nn_dense_backward(din, m->grads + L->w_off, m->grads + L->b_off, dz, in,
-                          m->params + L->w_off, B, L->in, L->out);
+        (accumulate ? nn_dense_backward : nn_dense_backward_into)(
+            din, m->grads + L->w_off, m->grads + L->b_off, dz, in, m->params + L->w_off, B, L->in,
+            L->out);
         if (done) done(l, user);
         dout = din;
         ping ^= 1;

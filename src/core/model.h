@@ -42,10 +42,11 @@ static inline float *nn_bias(const nn_model *m, int l) { return m->params + m->l
 /* Forward x (B, in0) through all layers; returns the logits (B, out_last) (a workspace). */
 const float *nn_forward(nn_model *m, const float *x, int B);
 
-/* Backward from dlogits (B, out_last) for the batch last passed to nn_forward; *adds* into
- * m->grads. After layer l's gradients are complete, calls done(l, user) if done != NULL —
+/* Backward from dlogits (B, out_last) for the batch last passed to nn_forward. With
+ * accumulate != 0 the parameter gradients are *added* into m->grads; with accumulate == 0
+ * they overwrite it (the training step: no separate zeroing pass). After layer l's gradients are complete, calls done(l, user) if done != NULL —
  * the hook that lets the caller start reducing a bucket while earlier layers still compute. */
-void nn_backward(nn_model *m, const float *x, const float *dlogits, int B,
+void nn_backward(nn_model *m, const float *x, const float *dlogits, int B, int accumulate,
                  void (*done)(int layer, void *user), void *user);
 
 #endif

@@ -45,15 +45,20 @@ static void sgd_step(nn_optim *o, float *p, const float *g)
     const float lr = (float)o->cfg.lr, mu = (float)o->cfg.momentum;
     const float wd = (float)o->cfg.weight_decay;
     float *buf = o->state;
-    for (size_t i = 0; i < o->n; i++) {
-        float d = g[i];
-        if (wd != 0) d += wd * p[i];
-        if (mu != 0) {
-            /* torch: the first step seeds the buffer with the gradient itself */
-            buf[i] = o->step == 0 ? d : mu * buf[i] + d;
-            d = buf[i];
+    const size_t n = o->n;
+    /* one branch-free loop per case, so each vectorises */
+    if (mu == 0) {
+        for (size_t i = 0; i < n; i++) p[i] -= lr * (g[i] + wd * p[i]);
+    } else if (o->step == 0) { /* torch: the first step seeds the buffer with the gradient */
+        for (size_t i = 0; i < n; i++) {
+            buf[i] = g[i] + wd * p[i];
+            p[i] -= lr * buf[i];
         }
-        p[i] -= lr * d;
+    } else {
+        for (size_t i = 0; i < n; i++) {
+            buf[i] = mu * buf[i] + (g[i] + wd * p[i]);
+            p[i] -= lr * buf[i];
+        }
     }
 }
 

@@ -301,7 +301,6 @@ alloc_fail:
                 }
                 gstep++;
                 int64_t bglob = (s + 1) * B < n_train ? B : n_train - s * B;
-                memset(m.grads, 0, sizeof(float) * (m.nparams + X_N));
                 if (read_err) nb = 0; /* still join the allreduce; the flag stops everyone */
                 nt_window_gather(&twin, &train, step_off[s - s0], nb, xb, yb);
                 const float *z = nn_forward(&m, xb, nb);
@@ -312,7 +311,7 @@ alloc_fail:
                 xs[X_COUNT] = (float)nb;
                 xs[X_ERROR] = (float)read_err;
                 bwd_ctx bc = {&red, &m, MPI_SUCCESS};
-                nn_backward(&m, xb, dz, nb, layer_done, &bc);
+                nn_backward(&m, xb, dz, nb, 0, layer_done, &bc); /* overwrites the gradients */
                 int rc = comm_reducer_wait(&red);
                 if (rc != MPI_SUCCESS || bc.rc != MPI_SUCCESS) {
                     nt_fail(&e, "gradient allreduce failed (MPI error %d)", rc ? rc : bc.rc);

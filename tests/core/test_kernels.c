@@ -488,6 +488,39 @@ static void test_dense_ref_by_hand(void **state)
 }
 
 /* B = 0 (an empty shard): nothing is read or written. */
+/* nn_dense_backward_into overwrites dw/db (stale contents must not leak in) and equals
+ * zeroing followed by the accumulating kernel; with an empty batch it writes zeros. */
+static void test_dense_backward_into(void **state)
+{
+    (void)state;
+    enum { B = 5, IN = 7, OUT = 3 };
+    uint64_t seed = 99;
+    float in[B * IN], w[OUT * IN], dout[B * OUT], din1[B * IN], din2[B * IN];
+    float dw1[OUT * IN], db1[OUT], dw2[OUT * IN], db2[OUT];
+    tu_fill_f(in, B * IN, &seed, -1, 1);
+    tu_fill_f(w, OUT * IN, &seed, -1, 1);
+    tu_fill_f(dout, B * OUT, &seed, -1, 1);
+    tu_fill_f(dw1, OUT * IN, &seed, 50, 100); /* stale garbage */
+    tu_fill_f(db1, OUT, &seed, 50, 100);
+    memset(dw2, 0, sizeof dw2);
+    memset(db2, 0, sizeof db2);
+    nn_dense_backward_into(din1, dw1, db1, dout, in, w, B, IN, OUT);
+    nn_dense_backward(din2, dw2, db2, dout, in, w, B, IN, OUT);
+    for (int i = 0; i < OUT * IN; i++)
+        if (fabsf(dw1[i] - dw2[i]) > 1e-6f * (1 + fabsf(dw2[i])))
+            fail_msg("dw[%d]: into %.9g, zero+add %.9g", i, dw1[i], dw2[i]);
+    for (int i = 0; i < OUT; i++)
+        if (fabsf(db1[i] - db2[i]) > 1e-6f * (1 + fabsf(db2[i])))
+            fail_msg("db[%d]: into %.9g, zero+add %.9g", i, db1[i], db2[i]);
+    for (int i = 0; i < B * IN; i++) assert_true(din1[i] == din2[i]);
+    /* empty shard: gradients become exactly zero */
+    tu_fill_f(dw1, OUT * IN, &seed, 50, 100);
+    tu_fill_f(db1, OUT, &seed, 50, 100);
+    nn_dense_backward_into(NULL, dw1, db1, dout, in, w, 0, IN, OUT);
+    for (int i = 0; i < OUT * IN; i++) assert_true(dw1[i] == 0);
+    for (int i = 0; i < OUT; i++) assert_true(db1[i] == 0);
+}
+
 static void test_dense_empty_batch(void **state)
 {
     (void)state;
@@ -527,6 +560,7 @@ int main(void)
         cmocka_unit_test(test_dense_double_vs_ref),
         cmocka_unit_test(test_dense_ref_by_hand),
         cmocka_unit_test(test_dense_empty_batch),
+        cmocka_unit_test(test_dense_backward_into),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

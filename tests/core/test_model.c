@@ -242,7 +242,7 @@ static void check_model_grads(nn_act hidden, int B, uint64_t seed)
     memset(m.grads, 0, sizeof(float) * np);
     for (size_t i = 0; i < nextra; i++) m.grads[np + i] = 1234.5f + (float)i;
     hook_ctx h = {&m, 0, {0}, {0}};
-    nn_backward(&m, x, dlogits, B, hook, &h);
+    nn_backward(&m, x, dlogits, B, 1, hook, &h);
 
     /* FD in double on the same parameters */
     double *fd = tu_alloc(sizeof(double) * np), *g = tu_alloc(sizeof(double) * np);
@@ -288,7 +288,7 @@ static void check_model_grads(nn_act hidden, int B, uint64_t seed)
     /* backward adds: a second pass (without hook) doubles the gradients */
     float *g1 = tu_alloc(sizeof(float) * np);
     memcpy(g1, m.grads, sizeof(float) * np);
-    nn_backward(&m, x, dlogits, B, NULL, NULL);
+    nn_backward(&m, x, dlogits, B, 1, NULL, NULL);
     double *twice = tu_alloc(sizeof(double) * np);
     for (size_t i = 0; i < np; i++) { g[i] = m.grads[i]; twice[i] = 2.0 * g1[i]; }
     TU_ASSERT_REL("second backward accumulates", g, twice, np, 1e-6);
