@@ -178,7 +178,7 @@ static void defaults(nt_config *c)
     c->epochs = 5;
     c->batch_size = 128;
     c->seed = 1;
-    c->bucket_mb = 4;
+    c->bucket_mb = 25; /* PyTorch DDP's default bucket_cap_mb */
     strcpy(c->out_dir, "runs/default");
 }
 
