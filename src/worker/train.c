@@ -164,6 +164,10 @@ int nt_train(const nt_config *cfg, comm_t *c, const nt_train_opts *o, nt_result 
     /* ---- start-up: every check agreed on by all ranks before anything is written ---- */
     int threads = nt_blas_threads(cfg->threads, c);
     openblas_set_num_threads(threads);
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    if (!o->quiet && (long)threads * c->local_size > cores)
+        log0(c, "nntrain: warning: %d ranks x %d BLAS threads on a node with %ld cores "
+                "oversubscribes it; set [train] threads = 0 (auto)\n", c->local_size, threads, cores);
 
     if ((st = open_dataset(&train, cfg->train, D, K, c, &e))) goto out;
     have_train = 1;
