@@ -112,6 +112,14 @@ static void test_adam_uneven(void **s)
     char *sets[] = {"train.batch_size=9", "optimizer.name=adam", "optimizer.lr=0.01"};
     check("adam-b9", 1e-4, sets, 3);
 }
+static void test_relu_wider(void **s)
+{
+    (void)s;
+    /* the default activation, a wider net and an uneven batch */
+    char *sets[] = {"train.batch_size=11", "optimizer.name=sgd", "optimizer.lr=0.1",
+                    "model.activation=relu", "model.layers=2, 64, 32, 2"};
+    check("sgd-relu-64-32-b11", 1e-5, sets, 5);
+}
 static void test_tiny_cache_windows(void **s)
 {
     (void)s;
@@ -154,6 +162,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_sgd_even),          cmocka_unit_test(test_sgd_uneven),
         cmocka_unit_test(test_sgd_momentum_wd),   cmocka_unit_test(test_batch_smaller_than_ranks),
         cmocka_unit_test(test_adam_uneven),       cmocka_unit_test(test_tiny_cache_windows),
+        cmocka_unit_test(test_relu_wider),
     };
     int failed = cmocka_run_group_tests_name("np_invariance", tests, setup, NULL);
     comm_free(&SELF);
