@@ -46,5 +46,10 @@ h5dump -a /model/layer1/activation "$T/run/model.h5" | grep -q '"identity"' || f
 # the model must have learned the circles (better than chance by far)
 acc=$(tail -1 "$T/run/metrics.csv" | awk -F, '{print $9}')
 (( $(echo "$acc > 0.9" | bc) )) || fail "test accuracy $acc on circles should exceed 0.9"
+# the same config and seed reproduce the run bit for bit (h5diff compares exactly by default)
+"$MPIEXEC" -np 2 $MPI_PREFLAGS "$NNTRAIN" train --config "$T/job.ini" --quiet --set output.dir="$T/r1" --set train.epochs=3 || fail "run r1"
+"$MPIEXEC" -np 2 $MPI_PREFLAGS "$NNTRAIN" train --config "$T/job.ini" --quiet --set output.dir="$T/r2" --set train.epochs=3 || fail "run r2"
+h5diff -q "$T/r1/model.h5" "$T/r2/model.h5" || fail "two identical runs gave different model.h5"
+cmp -s <(cut -d, -f1-5,8,9 "$T/r1/metrics.csv") <(cut -d, -f1-5,8,9 "$T/r2/metrics.csv") || fail "two identical runs gave different metrics"
 echo "$fails failure(s)"
 [ $fails = 0 ]
