@@ -4,7 +4,39 @@
 #include <math.h>
 #include <string.h>
 
-static const char *act_names[NN_ACT_COUNT] = {"identity", "relu", "sigmoid", "tanh"};
+static const char *act_names[NN_ACT_COUNT] = {"identity", "relu",  "sigmoid", "tanh",
+                                              "binary_step", "leaky_relu", "elu", "selu",
+                                              "gelu", "softplus"};
+static const char *loss_names[NN_LOSS_COUNT] = {"cross_entropy", "bce_with_logits", "mse",
+                                                "l1", "huber", "smooth_l1"};
+
+double nn_act_default_param(nn_act a)
+{
+    return a == NN_ACT_LEAKY_RELU ? 0.01 : a == NN_ACT_ELU ? 1.0 : 0.0;
+}
+
+double nn_act_gain(nn_act a, double p)
+{
+    switch (a) {
+    case NN_ACT_RELU: return sqrt(2.0);
+    case NN_ACT_LEAKY_RELU: return sqrt(2.0 / (1 + p * p));
+    case NN_ACT_TANH: return 5.0 / 3;
+    case NN_ACT_SELU: return 3.0 / 4;
+    default: return 1.0;
+    }
+}
+
+const char *nn_loss_name(nn_loss_kind k)
+{
+    return (unsigned)k < NN_LOSS_COUNT ? loss_names[k] : "?";
+}
+
+int nn_loss_parse(const char *s, nn_loss_kind *k)
+{
+    for (int i = 0; i < NN_LOSS_COUNT; i++)
+        if (strcmp(s, loss_names[i]) == 0) { *k = (nn_loss_kind)i; return 0; }
+    return -1;
+}
 
 const char *nn_act_name(nn_act a)
 {
@@ -24,6 +56,10 @@ int nn_act_parse(const char *s, nn_act *a)
 #define EXP expf
 #define LOG logf
 #define TANH tanhf
+#define ERF erff
+#define EXPM1 expm1f
+#define LOG1P log1pf
+#define FABS fabsf
 #include "kernels_impl.h"
 #undef R
 #undef S
@@ -31,6 +67,10 @@ int nn_act_parse(const char *s, nn_act *a)
 #undef EXP
 #undef LOG
 #undef TANH
+#undef ERF
+#undef EXPM1
+#undef LOG1P
+#undef FABS
 
 #define R double
 #define S _d
@@ -38,6 +78,10 @@ int nn_act_parse(const char *s, nn_act *a)
 #define EXP exp
 #define LOG log
 #define TANH tanh
+#define ERF erf
+#define EXPM1 expm1
+#define LOG1P log1p
+#define FABS fabs
 #include "kernels_impl.h"
 #undef R
 #undef S
@@ -45,6 +89,10 @@ int nn_act_parse(const char *s, nn_act *a)
 #undef EXP
 #undef LOG
 #undef TANH
+#undef ERF
+#undef EXPM1
+#undef LOG1P
+#undef FABS
 
 void nn_dense_forward_ref(double *out, const double *in, const double *w, const double *b,
                           int B, int IN, int OUT)

@@ -7,9 +7,11 @@ void CAT(nn_dense_forward, S)(R *out, const R *in, const R *w, const R *b, int B
                               int OUT)
 {
     if (B <= 0) return;
-    /* out := broadcast(b), then out += in . w^T   (B,IN)x(IN,OUT) */
-    for (int i = 0; i < B; i++) memcpy(out + (size_t)i * OUT, b, sizeof(R) * OUT);
-    GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, B, OUT, IN, 1, in, IN, w, IN, 1, out, OUT);
+    /* out := broadcast(b) (or 0 without a bias), then out += in . w^T   (B,IN)x(IN,OUT) */
+    if (b)
+        for (int i = 0; i < B; i++) memcpy(out + (size_t)i * OUT, b, sizeof(R) * OUT);
+    GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, B, OUT, IN, 1, in, IN, w, IN, b ? 1 : 0, out,
+         OUT);
 }
 
 /* beta = 1: dW += ..., db += ... (accumulate); beta = 0: dW = ..., db = ... (overwrite) */
@@ -19,15 +21,15 @@ static void CAT(dense_backward_beta, S)(R *din, R *dw, R *db, const R *dout, con
     if (B <= 0) { /* an empty shard contributes nothing */
         if (beta == 0) {
             memset(dw, 0, sizeof(R) * (size_t)OUT * IN);
-            memset(db, 0, sizeof(R) * (size_t)OUT);
+            if (db) memset(db, 0, sizeof(R) * (size_t)OUT);
         }
         return;
     }
     /* dW = beta dW + dout^T . in   (OUT,B)x(B,IN) */
     GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, OUT, IN, B, 1, dout, OUT, in, IN, beta, dw, IN);
-    /* db = beta db + sum over rows of dout */
-    if (beta == 0) memcpy(db, dout, sizeof(R) * OUT);
-    for (int i = beta == 0 ? 1 : 0; i < B; i++) {
+    /* db = beta db + sum over rows of dout (no bias: db == NULL) */
+    if (db && beta == 0) memcpy(db, dout, sizeof(R) * OUT);
+    for (int i = beta == 0 ? 1 : 0; db && i < B; i++) {
         const R *row = dout + (size_t)i * OUT;
         for (int o = 0; o < OUT; o++) db[o] += row[o];
     }
@@ -49,8 +51,9 @@ void CAT(nn_dense_backward_into, S)(R *din, R *dw, R *db, const R *dout, const R
     CAT(dense_backward_beta, S)(din, dw, db, dout, in, w, B, IN, OUT, 0);
 }
 
-void CAT(nn_act_forward, S)(R *y, const R *x, size_t n, nn_act a)
+void CAT(nn_act_forward_p, S)(R *y, const R *x, size_t n, nn_act a, R p)
 {
+    const R lam = (R)NN_SELU_LAMBDA, sal = (R)NN_SELU_ALPHA;
     switch (a) {
     case NN_ACT_IDENTITY:
         if (y != x) memcpy(y, x, sizeof(R) * n);
@@ -69,13 +72,34 @@ void CAT(nn_act_forward, S)(R *y, const R *x, size_t n, nn_act a)
     case NN_ACT_TANH:
         for (size_t i = 0; i < n; i++) y[i] = TANH(x[i]);
         break;
+    case NN_ACT_BINARY_STEP:
+        for (size_t i = 0; i < n; i++) y[i] = x[i] > 0 ? 1 : 0;
+        break;
+    case NN_ACT_LEAKY_RELU:
+        for (size_t i = 0; i < n; i++) y[i] = x[i] > 0 ? x[i] : x[i] * p;
+        break;
+    case NN_ACT_ELU: /* torch: x <= 0 takes the exponential branch */
+        for (size_t i = 0; i < n; i++) y[i] = x[i] > 0 ? x[i] : p * EXPM1(x[i]);
+        break;
+    case NN_ACT_SELU:
+        for (size_t i = 0; i < n; i++) y[i] = x[i] > 0 ? lam * x[i] : lam * sal * EXPM1(x[i]);
+        break;
+    case NN_ACT_GELU: /* exact: x Phi(x) = x/2 (1 + erf(x / sqrt 2)) */
+        for (size_t i = 0; i < n; i++)
+            y[i] = (R)0.5 * x[i] * (1 + ERF(x[i] * (R)0.70710678118654752440));
+        break;
+    case NN_ACT_SOFTPLUS: /* torch: beta 1, threshold 20 (linear above it) */
+        for (size_t i = 0; i < n; i++) y[i] = x[i] > 20 ? x[i] : LOG1P(EXP(x[i]));
+        break;
     default:
         break;
     }
 }
 
-void CAT(nn_act_backward, S)(R *dx, const R *dy, const R *x, const R *y, size_t n, nn_act a)
+void CAT(nn_act_backward_p, S)(R *dx, const R *dy, const R *x, const R *y, size_t n, nn_act a,
+                               R p)
 {
+    const R lam = (R)NN_SELU_LAMBDA, sal = (R)NN_SELU_ALPHA;
     switch (a) {
     case NN_ACT_IDENTITY:
         if (dx != dy) memcpy(dx, dy, sizeof(R) * n);
@@ -92,9 +116,55 @@ void CAT(nn_act_backward, S)(R *dx, const R *dy, const R *x, const R *y, size_t 
     case NN_ACT_TANH: /* f' = 1 - y^2 */
         for (size_t i = 0; i < n; i++) dx[i] = dy[i] * (1 - y[i] * y[i]);
         break;
+    case NN_ACT_BINARY_STEP: /* f' = 0 (documented: no gradient flows through a step) */
+        memset(dx, 0, sizeof(R) * n);
+        break;
+    case NN_ACT_LEAKY_RELU:
+        for (size_t i = 0; i < n; i++) {
+            R g = dy[i];
+            dx[i] = x[i] > 0 ? g : g * p;
+        }
+        break;
+    case NN_ACT_ELU: /* f' = 1 for x > 0, alpha e^x otherwise */
+        for (size_t i = 0; i < n; i++) {
+            R g = dy[i];
+            dx[i] = x[i] > 0 ? g : g * p * EXP(x[i]);
+        }
+        break;
+    case NN_ACT_SELU:
+        for (size_t i = 0; i < n; i++) {
+            R g = dy[i];
+            dx[i] = x[i] > 0 ? g * lam : g * lam * sal * EXP(x[i]);
+        }
+        break;
+    case NN_ACT_GELU: /* f' = Phi(x) + x phi(x) */
+        for (size_t i = 0; i < n; i++) {
+            R v = x[i];
+            R cdf = (R)0.5 * (1 + ERF(v * (R)0.70710678118654752440));
+            R pdf = EXP((R)-0.5 * v * v) * (R)0.39894228040143267794;
+            dx[i] = dy[i] * (cdf + v * pdf);
+        }
+        break;
+    case NN_ACT_SOFTPLUS: /* f' = sigmoid(x) = e^x / (e^x + 1); 1 above the threshold */
+        for (size_t i = 0; i < n; i++) {
+            R v = x[i];
+            if (v > 20) dx[i] = dy[i];
+            else { R z = EXP(v); dx[i] = dy[i] * z / (z + 1); }
+        }
+        break;
     default:
         break;
     }
+}
+
+void CAT(nn_act_forward, S)(R *y, const R *x, size_t n, nn_act a)
+{
+    CAT(nn_act_forward_p, S)(y, x, n, a, (R)nn_act_default_param(a));
+}
+
+void CAT(nn_act_backward, S)(R *dx, const R *dy, const R *x, const R *y, size_t n, nn_act a)
+{
+    CAT(nn_act_backward_p, S)(dx, dy, x, y, n, a, (R)nn_act_default_param(a));
 }
 
 double CAT(nn_softmax_xent, S)(R *dz, const R *z, const int32_t *labels, int B, int K, R scale,
@@ -123,6 +193,86 @@ double CAT(nn_softmax_xent, S)(R *dz, const R *z, const int32_t *labels, int B, 
         }
     }
     if (correct) *correct += ok;
+    return total;
+}
+
+
+double CAT(nn_loss_eval, S)(R *dz, const R *z, const int32_t *labels, const R *targets, int B,
+                           int K, const nn_loss *L, R scale, double *stats)
+{
+    double total = 0;
+    if (L->kind == NN_LOSS_CROSS_ENTROPY && L->label_smoothing == 0) {
+        int64_t ok = 0;
+        total = CAT(nn_softmax_xent, S)(dz, z, labels, B, K, scale, &ok);
+        if (stats) stats[0] += (double)ok;
+        return total;
+    }
+    for (int i = 0; i < B; i++) {
+        const R *zi = z + (size_t)i * K;
+        R *di = dz ? dz + (size_t)i * K : NULL;
+        switch (L->kind) {
+        case NN_LOSS_CROSS_ENTROPY: { /* label-smoothed: (1-e) nll_y + e/K sum_k nll_k */
+            const R e = (R)L->label_smoothing;
+            int arg = 0;
+            R mx = zi[0];
+            for (int k = 1; k < K; k++)
+                if (zi[k] > mx) { mx = zi[k]; arg = k; }
+            R sum = 0, zsum = 0;
+            for (int k = 0; k < K; k++) { sum += EXP(zi[k] - mx); zsum += zi[k] - mx; }
+            R lsum = LOG(sum);
+            int y = labels[i];
+            /* nll_k = lsum - (z_k - mx) */
+            R nll_y = lsum - (zi[y] - mx), nll_mean = lsum - zsum / K;
+            total += (double)((1 - e) * nll_y + e * nll_mean);
+            if (stats) stats[0] += (arg == y);
+            if (di) {
+                R inv = 1 / sum;
+                for (int k = 0; k < K; k++) di[k] = (EXP(zi[k] - mx) * inv - e / K) * scale;
+                di[y] -= (1 - e) * scale;
+            }
+            break;
+        }
+        case NN_LOSS_BCE_WITH_LOGITS: { /* K == 1 */
+            R v = zi[0], t = (R)labels[i];
+            total += (double)((v > 0 ? v : 0) - v * t + LOG1P(EXP(-FABS(v))));
+            if (stats) stats[0] += ((v > 0) == (labels[i] == 1));
+            if (di) {
+                R sg = v >= 0 ? 1 / (1 + EXP(-v)) : EXP(v) / (1 + EXP(v));
+                di[0] = (sg - t) * scale;
+            }
+            break;
+        }
+        default: { /* regression: mean over the K outputs of l(z - t) */
+            const R *ti = targets + (size_t)i * K;
+            R acc = 0;
+            const R invk = (R)1 / (R)K;
+            for (int k = 0; k < K; k++) {
+                R r = zi[k] - ti[k], ar = FABS(r), l, g;
+                switch (L->kind) {
+                case NN_LOSS_MSE: l = r * r; g = 2 * r; break;
+                case NN_LOSS_L1: l = ar; g = (R)((r > 0) - (r < 0)); break;
+                case NN_LOSS_HUBER: {
+                    const R d = (R)L->delta;
+                    if (ar < d) { l = (R)0.5 * r * r; g = r; }
+                    else { l = d * (ar - (R)0.5 * d); g = d * (R)((r > 0) - (r < 0)); }
+                    break;
+                }
+                default: { /* smooth_l1 */
+                    const R bt = (R)L->beta;
+                    if (ar < bt) { l = (R)0.5 * r * r / bt; g = r / bt; }
+                    else { l = ar - (R)0.5 * bt; g = (R)((r > 0) - (r < 0)); }
+                    break;
+                }
+                }
+                acc += l;
+                if (di) di[k] = g * invk * scale;
+                if (stats) { stats[0] += (double)r * r; stats[1] += (double)ar; }
+            }
+            total += (double)(acc * invk);
+            break;
+        }
+        }
+    }
     return total;
 }
 

@@ -1,30 +1,60 @@
-/* MLP layer table over flat parameter/gradient buffers; forward and backward passes. */
+/* MLP layer table over flat parameter/gradient buffers; init schemes; forward (with
+ * counter-based dropout) and backward passes. */
 #include "model.h"
 #include "rng.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+static const char *init_names[NN_INIT_COUNT] = {"torch", "xavier_uniform", "xavier_normal",
+                                                "kaiming_uniform", "kaiming_normal", "normal"};
+
+const char *nn_init_name(nn_init_kind k) { return (unsigned)k < NN_INIT_COUNT ? init_names[k] : "?"; }
+
+int nn_init_parse(const char *s, nn_init_kind *k)
+{
+    for (int i = 0; i < NN_INIT_COUNT; i++)
+        if (strcmp(s, init_names[i]) == 0) { *k = (nn_init_kind)i; return 0; }
+    return -1;
+}
+
 int nn_model_create(nn_model *m, const int *sizes, int nlayers, nn_act hidden,
                     int max_batch, size_t nextra)
 {
+    nn_act acts[nlayers > 0 ? nlayers : 1];
+    for (int l = 0; l < nlayers; l++) acts[l] = l == nlayers - 1 ? NN_ACT_IDENTITY : hidden;
+    nn_model_spec sp = {.nlayers = nlayers, .sizes = sizes, .acts = acts, .leaky_slope = 0.01,
+                        .elu_alpha = 1.0, .bias = 1, .dropout = NULL, .max_batch = max_batch,
+                        .nextra = nextra};
+    return nn_model_create_spec(m, &sp);
+}
+
+int nn_model_create_spec(nn_model *m, const nn_model_spec *sp)
+{
     memset(m, 0, sizeof *m);
+    const int nlayers = sp->nlayers;
     m->nlayers = nlayers;
-    m->max_batch = max_batch;
-    m->nextra = nextra;
+    m->max_batch = sp->max_batch;
+    m->nextra = sp->nextra;
     m->layers = calloc((size_t)nlayers, sizeof *m->layers);
     m->z = calloc((size_t)nlayers, sizeof *m->z);
     m->a = calloc((size_t)nlayers, sizeof *m->a);
-    if (!m->layers || !m->z || !m->a) goto fail;
+    m->drop = calloc((size_t)nlayers, sizeof *m->drop);
+    m->mask = calloc((size_t)nlayers, sizeof *m->mask);
+    if (!m->layers || !m->z || !m->a || !m->drop || !m->mask) goto fail;
     size_t off = 0;
-    int widest = sizes[0];
+    int widest = sp->sizes[0];
     for (int l = 0; l < nlayers; l++) {
         nn_layer *L = &m->layers[l];
-        L->in = sizes[l];
-        L->out = sizes[l + 1];
-        L->act = l == nlayers - 1 ? NN_ACT_IDENTITY : hidden;
+        L->in = sp->sizes[l];
+        L->out = sp->sizes[l + 1];
+        L->act = sp->acts[l];
+        L->act_param = (float)(L->act == NN_ACT_LEAKY_RELU ? sp->leaky_slope
+                               : L->act == NN_ACT_ELU      ? sp->elu_alpha : 0);
+        L->has_bias = sp->bias;
+        L->dropout = (float)(sp->dropout && l < nlayers - 1 ? sp->dropout[l] : 0);
         L->w_off = off; off += (size_t)L->in * L->out;
-        L->b_off = off; off += (size_t)L->out;
+        L->b_off = off; off += L->has_bias ? (size_t)L->out : 0;
         if (L->out > widest) widest = L->out;
     }
     m->nparams = off;
@@ -33,14 +63,18 @@ int nn_model_create(nn_model *m, const int *sizes, int nlayers, nn_act hidden,
         if (!((p) = aligned_alloc(64, bytes_ ? bytes_ : 64))) goto fail;                 \
         memset((p), 0, bytes_); } while (0)
     ALLOC(m->params, m->nparams);
-    ALLOC(m->grads, m->nparams + nextra);
+    ALLOC(m->grads, m->nparams + sp->nextra);
     for (int l = 0; l < nlayers; l++) {
-        size_t n = (size_t)max_batch * m->layers[l].out;
+        size_t n = (size_t)sp->max_batch * m->layers[l].out;
         ALLOC(m->z[l], n);
         ALLOC(m->a[l], n);
+        if (m->layers[l].dropout > 0) {
+            ALLOC(m->drop[l], n);
+            ALLOC(m->mask[l], n);
+        }
     }
-    ALLOC(m->delta[0], (size_t)max_batch * widest);
-    ALLOC(m->delta[1], (size_t)max_batch * widest);
+    ALLOC(m->delta[0], (size_t)sp->max_batch * widest);
+    ALLOC(m->delta[1], (size_t)sp->max_batch * widest);
 #undef ALLOC
     return 0;
 fail:
@@ -53,57 +87,117 @@ void nn_model_free(nn_model *m)
     for (int l = 0; l < m->nlayers; l++) {
         if (m->z) free(m->z[l]);
         if (m->a) free(m->a[l]);
+        if (m->drop) free(m->drop[l]);
+        if (m->mask) free(m->mask[l]);
     }
-    free(m->z); free(m->a); free(m->layers);
+    free(m->z); free(m->a); free(m->drop); free(m->mask); free(m->layers);
     free(m->params); free(m->grads);
     free(m->delta[0]); free(m->delta[1]);
     memset(m, 0, sizeof *m);
 }
 
-void nn_model_init(nn_model *m, uint64_t seed)
+double nn_init_scale(const nn_model *m, int l, nn_init_kind k, double std)
+{
+    const nn_layer *L = &m->layers[l];
+    double fi = L->in, fo = L->out, gain = nn_act_gain(L->act, L->act_param);
+    switch (k) {
+    case NN_INIT_XAVIER_UNIFORM: return gain * sqrt(6.0 / (fi + fo));
+    case NN_INIT_XAVIER_NORMAL: return gain * sqrt(2.0 / (fi + fo));
+    case NN_INIT_KAIMING_UNIFORM: return gain * sqrt(3.0 / fi);
+    case NN_INIT_KAIMING_NORMAL: return gain / sqrt(fi);
+    case NN_INIT_NORMAL: return std;
+    default: return 1.0 / sqrt(fi); /* torch's nn.Linear default */
+    }
+}
+
+void nn_model_init_scheme(nn_model *m, uint64_t seed, nn_init_kind k, double std)
 {
     for (int l = 0; l < m->nlayers; l++) {
         const nn_layer *L = &m->layers[l];
-        double bound = 1.0 / sqrt((double)L->in);
+        double sc = nn_init_scale(m, l, k, std);
+        int normal = k == NN_INIT_XAVIER_NORMAL || k == NN_INIT_KAIMING_NORMAL || k == NN_INIT_NORMAL;
         uint64_t kw = nn_key(seed, NN_STREAM_INIT, (uint64_t)l, 0);
         uint64_t kb = nn_key(seed, NN_STREAM_INIT, (uint64_t)l, 1);
         float *w = m->params + L->w_off, *b = m->params + L->b_off;
         for (size_t i = 0; i < (size_t)L->in * L->out; i++)
-            w[i] = (float)((2 * nn_uniform(kw, i) - 1) * bound);
+            w[i] = (float)(normal ? sc * nn_normal(kw, i) : (2 * nn_uniform(kw, i) - 1) * sc);
+        if (!L->has_bias) continue;
         for (int i = 0; i < L->out; i++)
-            b[i] = (float)((2 * nn_uniform(kb, (uint64_t)i) - 1) * bound);
+            b[i] = k == NN_INIT_TORCH ? (float)((2 * nn_uniform(kb, (uint64_t)i) - 1) * sc) : 0.0f;
     }
 }
 
-const float *nn_forward(nn_model *m, const float *x, int B)
+void nn_model_init(nn_model *m, uint64_t seed)
+{
+    nn_model_init_scheme(m, seed, NN_INIT_TORCH, 0);
+}
+
+/* Draw layer l's mask for the batch and apply it: drop = a * mask. */
+static void apply_dropout(nn_model *m, int l, int B, const nn_dropout_ctx *ctx)
+{
+    const nn_layer *L = &m->layers[l];
+    const double p = L->dropout;
+    const float keep_scale = (float)(1.0 / (1.0 - p));
+    const uint64_t key = nn_key(ctx->seed, NN_STREAM_DROPOUT, ctx->epoch, (uint64_t)l);
+    const int W = L->out;
+    for (int i = 0; i < B; i++) {
+        const uint64_t base = (uint64_t)ctx->rows[i] * (uint64_t)W;
+        float *mk = m->mask[l] + (size_t)i * W;
+        const float *a = m->a[l] + (size_t)i * W;
+        float *d = m->drop[l] + (size_t)i * W;
+        for (int j = 0; j < W; j++) {
+            mk[j] = nn_uniform(key, base + (uint64_t)j) >= p ? keep_scale : 0.0f;
+            d[j] = a[j] * mk[j];
+        }
+    }
+}
+
+const float *nn_forward_train(nn_model *m, const float *x, int B, const nn_dropout_ctx *ctx)
 {
     const float *in = x;
     for (int l = 0; l < m->nlayers; l++) {
         const nn_layer *L = &m->layers[l];
-        nn_dense_forward(m->z[l], in, m->params + L->w_off, m->params + L->b_off, B, L->in,
-                         L->out);
-        nn_act_forward(m->a[l], m->z[l], (size_t)B * L->out, L->act);
+        nn_dense_forward(m->z[l], in, m->params + L->w_off, L->has_bias ? m->params + L->b_off : NULL,
+                         B, L->in, L->out);
+        nn_act_forward_p(m->a[l], m->z[l], (size_t)B * L->out, L->act, L->act_param);
         in = m->a[l];
+        if (ctx && L->dropout > 0) {
+            apply_dropout(m, l, B, ctx);
+            in = m->drop[l];
+        }
     }
+    m->last_dropout = ctx != NULL;
     return m->a[m->nlayers - 1];
+}
+
+const float *nn_forward(nn_model *m, const float *x, int B)
+{
+    return nn_forward_train(m, x, B, NULL);
 }
 
 void nn_backward(nn_model *m, const float *x, const float *dlogits, int B, int accumulate,
                  void (*done)(int layer, void *user), void *user)
 {
-    const float *dout = dlogits; /* gradient w.r.t. layer l's output a[l] */
+    const float *dout = dlogits; /* gradient w.r.t. layer l's (possibly dropped) output */
     int ping = 0;
     for (int l = m->nlayers - 1; l >= 0; l--) {
         const nn_layer *L = &m->layers[l];
         size_t n = (size_t)B * L->out;
         float *dz = m->delta[ping];
+        if (m->last_dropout && L->dropout > 0) {
+            /* through the dropout: dA = dDrop * mask (in place in dz, then activation) */
+            const float *mk = m->mask[l];
+            for (size_t i = 0; i < n; i++) dz[i] = dout[i] * mk[i];
+            dout = dz;
+        }
         /* dZ = dA * f'(Z) */
-        nn_act_backward(dz, dout, m->z[l], m->a[l], n, L->act);
-        const float *in = l > 0 ? m->a[l - 1] : x;
+        nn_act_backward_p(dz, dout, m->z[l], m->a[l], n, L->act, L->act_param);
+        const float *in = l == 0 ? x : (m->last_dropout && m->layers[l - 1].dropout > 0
+                                            ? m->drop[l - 1] : m->a[l - 1]);
         float *din = l > 0 ? m->delta[ping ^ 1] : NULL;
+        float *db = L->has_bias ? m->grads + L->b_off : NULL;
         (accumulate ? nn_dense_backward : nn_dense_backward_into)(
-            din, m->grads + L->w_off, m->grads + L->b_off, dz, in, m->params + L->w_off, B, L->in,
-            L->out);
+            din, m->grads + L->w_off, db, dz, in, m->params + L->w_off, B, L->in, L->out);
         if (done) done(l, user);
         dout = din;
         ping ^= 1;

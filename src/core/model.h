@@ -11,8 +11,32 @@
 typedef struct {
     int in, out;
     nn_act act;          /* applied to this layer's output (identity for the last layer) */
-    size_t w_off, b_off; /* offsets of weight (out*in) and bias (out) in params/grads */
+    float act_param;     /* leaky_relu slope / elu alpha */
+    int has_bias;
+    float dropout;       /* probability of zeroing an output in training (hidden layers) */
+    size_t w_off, b_off; /* offsets of weight (out*in) and bias (out) in params/grads;
+                          * without a bias b_off == w_off + out*in and the bias is empty */
 } nn_layer;
+
+typedef enum {
+    NN_INIT_TORCH = 0, NN_INIT_XAVIER_UNIFORM, NN_INIT_XAVIER_NORMAL, NN_INIT_KAIMING_UNIFORM,
+    NN_INIT_KAIMING_NORMAL, NN_INIT_NORMAL, NN_INIT_COUNT
+} nn_init_kind;
+const char *nn_init_name(nn_init_kind k);
+int nn_init_parse(const char *s, nn_init_kind *k);
+
+/* Everything that shapes a model. acts has nlayers entries; dropout has nlayers-1 (hidden
+ * layers) or is NULL. */
+typedef struct {
+    int nlayers;
+    const int *sizes;       /* nlayers + 1 widths, input first */
+    const nn_act *acts;
+    double leaky_slope, elu_alpha;
+    int bias;
+    const double *dropout;
+    int max_batch;
+    size_t nextra;
+} nn_model_spec;
 
 typedef struct {
     int nlayers;
@@ -24,23 +48,44 @@ typedef struct {
     int max_batch;
     float **z, **a;      /* per layer: pre-activation and output, (max_batch, out) each */
     float *delta[2];     /* backward ping-pong, (max_batch, widest layer) */
+    float **drop;        /* per layer with dropout: the dropped output (max_batch, out) */
+    float **mask;        /* per layer with dropout: 0 or 1/(1-p) per element */
+    int last_dropout;    /* the last forward applied dropout (backward must follow it) */
 } nn_model;
+
+/* Dropout masks are a pure function of (seed, epoch, layer, global sample index), so they do
+ * not depend on how a batch is split across ranks:
+ *   keep(r, j) = nn_uniform(nn_key(seed, NN_STREAM_DROPOUT, epoch, layer), r * out + j) >= p */
+typedef struct {
+    uint64_t seed, epoch;
+    const int64_t *rows; /* global sample index of each row of the batch */
+} nn_dropout_ctx;
 
 /* Builds the layer table from sizes[0..nlayers] (input width first); hidden layers use
  * `hidden`, the last is identity (logits). Returns 0, or -1 on allocation failure. */
 int nn_model_create(nn_model *m, const int *sizes, int nlayers, nn_act hidden,
                     int max_batch, size_t nextra);
+int nn_model_create_spec(nn_model *m, const nn_model_spec *spec);
 void nn_model_free(nn_model *m);
 
 /* torch.nn.Linear's default init: weight and bias ~ U(-1/sqrt(in), 1/sqrt(in)), drawn from
  * the counter-based stream (seed, INIT, layer, tensor), so it is identical on every rank. */
 void nn_model_init(nn_model *m, uint64_t seed);
+/* Any scheme: torch (as above); xavier_uniform/normal and kaiming_uniform/normal as
+ * torch.nn.init with gain = calculate_gain(layer activation); normal(0, std). Biases of the
+ * non-torch schemes start at 0. */
+void nn_model_init_scheme(nn_model *m, uint64_t seed, nn_init_kind k, double std);
+/* The bound (uniform schemes) or std (normal schemes) of layer l's weights under scheme k. */
+double nn_init_scale(const nn_model *m, int l, nn_init_kind k, double std);
 
 static inline float *nn_weight(const nn_model *m, int l) { return m->params + m->layers[l].w_off; }
 static inline float *nn_bias(const nn_model *m, int l) { return m->params + m->layers[l].b_off; }
 
-/* Forward x (B, in0) through all layers; returns the logits (B, out_last) (a workspace). */
+/* Forward x (B, in0) through all layers; returns the logits (B, out_last) (a workspace).
+ * No dropout (inference). */
 const float *nn_forward(nn_model *m, const float *x, int B);
+/* Training forward: dropout applied with masks from ctx (ctx == NULL: none). */
+const float *nn_forward_train(nn_model *m, const float *x, int B, const nn_dropout_ctx *ctx);
 
 /* Backward from dlogits (B, out_last) for the batch last passed to nn_forward. With
  * accumulate != 0 the parameter gradients are *added* into m->grads; with accumulate == 0

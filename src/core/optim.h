@@ -1,12 +1,16 @@
-/* Optimizers over the flat parameter buffer, with torch.optim's exact update formulas.
- * State (momentum / Adam moments) is one flat array, so a step is one loop and a
- * checkpoint is one dataset. Every rank runs the identical step on identical inputs. */
+/* Optimizers over the flat parameter buffer, with torch.optim's exact update formulas (the
+ * single-tensor implementations of torch 1.13). State is one flat array of up to three
+ * per-parameter slots, so a step is one loop per slot layout and a checkpoint is one dataset.
+ * Every rank runs the identical step on identical inputs. */
 #ifndef NN_OPTIM_H
 #define NN_OPTIM_H
 #include <stddef.h>
 #include <stdint.h>
 
-typedef enum { NN_OPT_SGD = 0, NN_OPT_ADAM } nn_opt_kind;
+typedef enum {
+    NN_OPT_SGD = 0, NN_OPT_ADAM, NN_OPT_ADAMW, NN_OPT_ADAMAX, NN_OPT_RMSPROP, NN_OPT_ADAGRAD,
+    NN_OPT_ADADELTA, NN_OPT_COUNT
+} nn_opt_kind;
 
 /* Hyper-parameters are doubles, like Python floats in torch.optim: derived constants such as
  * 1 - beta2 and lr / (1 - beta1^t) are computed in double and only then rounded to float,
@@ -14,27 +18,48 @@ typedef enum { NN_OPT_SGD = 0, NN_OPT_ADAM } nn_opt_kind;
 typedef struct {
     nn_opt_kind kind;
     double lr;
-    double momentum;     /* sgd */
-    double weight_decay; /* L2 added to the gradient (torch's coupled weight_decay) */
-    double beta1, beta2, eps; /* adam: 0.9, 0.999, 1e-8 */
+    double momentum;       /* sgd, rmsprop */
+    double dampening;      /* sgd */
+    int nesterov;          /* sgd */
+    double weight_decay;   /* coupled L2 (adamw: decoupled, p *= 1 - lr wd) */
+    double beta1, beta2, eps; /* adam, adamw, adamax (eps also rmsprop, adagrad, adadelta) */
+    int amsgrad;           /* adam, adamw */
+    double alpha;          /* rmsprop smoothing */
+    int centered;          /* rmsprop */
+    double lr_decay;       /* adagrad */
+    double initial_accumulator_value; /* adagrad */
+    double rho;            /* adadelta */
 } nn_opt_config;
+
+/* A slice of the parameters with its own weight decay (biases can be excluded). */
+typedef struct { size_t lo, hi; double weight_decay; } nn_opt_segment;
 
 typedef struct {
     nn_opt_config cfg;
     size_t n;
-    float *state;    /* sgd: momentum buffer (n) ; adam: m (n) then v (n) */
+    float *state;          /* nslots * n floats */
+    int nslots;
     size_t nstate;
-    int64_t step;    /* completed steps */
+    int64_t step;          /* completed steps */
+    nn_opt_segment *seg;   /* weight-decay segments covering [0, n); one by default */
+    int nseg;
 } nn_optim;
 
 const char *nn_opt_name(nn_opt_kind k);
 int nn_opt_parse(const char *s, nn_opt_kind *k);
-/* Fills torch's defaults for the kind (lr 1e-3 adam / 1e-2 sgd, betas, eps). */
+/* Fills torch's defaults for the kind (lr, betas, eps, alpha, rho ...). */
 void nn_opt_defaults(nn_opt_config *c, nn_opt_kind k);
 
 int nn_optim_create(nn_optim *o, const nn_opt_config *cfg, size_t n);
 void nn_optim_free(nn_optim *o);
-/* One update of params (n) from grads (n). */
+/* Replace the weight-decay segments (copied); they must cover [0, n) in order. */
+int nn_optim_set_segments(nn_optim *o, const nn_opt_segment *seg, int nseg);
+/* One update of params (n) from grads (n), with learning rate o->cfg.lr. */
 void nn_optim_step(nn_optim *o, float *params, const float *grads);
+
+/* Scale grads[0..n) so their global L2 norm is at most max_norm, as
+ * torch.nn.utils.clip_grad_norm_ (coefficient max_norm / (norm + 1e-6), clamped to 1).
+ * Returns the norm before clipping. */
+double nn_clip_grad_norm(float *grads, size_t n, double max_norm);
 
 #endif

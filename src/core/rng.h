@@ -6,7 +6,8 @@
 #include <stdint.h>
 
 /* Purposes that derive independent streams from one user seed. */
-enum { NN_STREAM_INIT = 1, NN_STREAM_EPOCH_PERM = 2, NN_STREAM_SPLIT = 3, NN_STREAM_DATA = 4 };
+enum { NN_STREAM_INIT = 1, NN_STREAM_EPOCH_PERM = 2, NN_STREAM_SPLIT = 3, NN_STREAM_DATA = 4,
+       NN_STREAM_DROPOUT = 5 };
 
 uint64_t nn_mix64(uint64_t x);
 /* A stream key from (seed, purpose, a, b); distinct arguments give unrelated streams. */

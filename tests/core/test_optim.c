@@ -201,7 +201,9 @@ static void test_defaults_and_names(void **state)
     assert_int_equal(k, NN_OPT_SGD);
     assert_int_equal(nn_opt_parse("adam", &k), 0);
     assert_int_equal(k, NN_OPT_ADAM);
-    assert_int_equal(nn_opt_parse("adamw", &k), -1);
+    assert_int_equal(nn_opt_parse("adamw", &k), 0);
+    assert_int_equal(k, NN_OPT_ADAMW);
+    assert_int_equal(nn_opt_parse("nadam", &k), -1);
     assert_int_equal(nn_opt_parse("", &k), -1);
     assert_string_equal(nn_opt_name(NN_OPT_SGD), "sgd");
     assert_string_equal(nn_opt_name(NN_OPT_ADAM), "adam");
