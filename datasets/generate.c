@@ -1,4 +1,4 @@
-/* make-moons / make-circles generators (see generate.h). Each point plus its noise is computed
+/* make-moons / make-circles / make-regression generators (see generate.h). Each point plus its noise is computed
  * in double and rounded to float32 once; then the rows are shuffled (Fisher-Yates). No
  * allocation: the caller's x and y are the only storage. */
 #include "generate.h"
@@ -9,9 +9,9 @@
 
 #define GEN_PI 3.14159265358979323846
 
-/* Sub-streams of NN_STREAM_DATA; the generator id keeps moons and circles independent. */
-enum { GEN_MOONS = 1, GEN_CIRCLES = 2 };
-enum { GEN_SUB_NOISE = 1, GEN_SUB_SHUFFLE = 2 };
+/* Sub-streams of NN_STREAM_DATA; the generator id keeps the generators independent. */
+enum { GEN_MOONS = 1, GEN_CIRCLES = 2, GEN_REGRESSION = 3 };
+enum { GEN_SUB_NOISE = 1, GEN_SUB_SHUFFLE = 2, GEN_SUB_INPUT = 3 };
 
 /* numpy.linspace(0, stop, m, endpoint)[i], computed as numpy does: i * (stop / div) with
  * div = m-1 (endpoint) or m, and the endpoint set to exactly stop (so sin(t) at t = pi is
@@ -78,4 +78,30 @@ void gen_circles(int64_t n, double noise, double factor, uint64_t seed, float *x
         put(x, y, n_out + i, factor * cos(t), factor * sin(t), 1, noise, knoise);
     }
     shuffle_rows(n, nn_key(seed, NN_STREAM_DATA, GEN_CIRCLES, GEN_SUB_SHUFFLE), x, y);
+}
+
+/* Uniform on the float32-exact grid k / 2^23 - 1 (k < 2^24): in [-1, 1), never rounded up to
+ * 1 as (float)(2u - 1) could be for u within 2^-25 of 1. */
+static float uniform_pm1(uint64_t key, uint64_t i)
+{
+    return (float)(floor(nn_uniform(key, i) * 0x1.0p24) * 0x1.0p-23 - 1.0);
+}
+
+void gen_regression(int64_t n, int64_t d, double noise, uint64_t seed, float *x, float *y)
+{
+    uint64_t kx = nn_key(seed, NN_STREAM_DATA, GEN_REGRESSION, GEN_SUB_INPUT);
+    uint64_t knoise = nn_key(seed, NN_STREAM_DATA, GEN_REGRESSION, GEN_SUB_NOISE);
+    for (int64_t i = 0; i < n; i++) {
+        float *row = x + i * d;
+        for (int64_t j = 0; j < d; j++) row[j] = uniform_pm1(kx, (uint64_t)(i * d + j));
+        double v = sin(GEN_PI * (double)row[0]);
+        if (d >= 2) v += 0.5 * (double)row[1] * (double)row[1];
+        if (d >= 3) {
+            double sum = 0.0;
+            for (int64_t j = 2; j < d; j++) sum += (double)row[j];
+            v += 0.25 * sum;
+        }
+        if (noise > 0) v += noise * nn_normal(knoise, (uint64_t)i);
+        y[i] = (float)v;
+    }
 }

@@ -1,6 +1,6 @@
 /* Synthetic 2-D classification sets built like sklearn.datasets.make_moons / make_circles,
- * with noise and shuffling drawn from the counter-based RNG (src/core/rng.h), so the output
- * is a pure function of the arguments. */
+ * and a smooth nonlinear regression set, with all randomness drawn from the counter-based
+ * RNG (src/core/rng.h), so the output is a pure function of the arguments. */
 #ifndef NN_GENERATE_H
 #define NN_GENERATE_H
 #include <stdint.h>
@@ -16,5 +16,15 @@ void gen_moons(int64_t n, double noise, uint64_t seed, float *x, int32_t *y);
  * (ceil(n/2) points), angles linspace(0, 2 pi, m) without the endpoint; then noise and
  * shuffle as for gen_moons. Requires n >= 0, noise >= 0, 0 <= factor < 1. */
 void gen_circles(int64_t n, double noise, double factor, uint64_t seed, float *x, int32_t *y);
+
+/* Regression with one target: x ~ U(-1, 1)^d and
+ *     y = sin(pi x0) + 0.5 x1^2 + 0.25 (x2 + ... + x{d-1}) + noise * N(0, 1)
+ * (the x1 term only when d >= 2, the sum only when d >= 3). Each x_ij is drawn on the grid
+ * k / 2^23 - 1, k = 0 .. 2^24-1, so it is exact in float32 and lies in [-1, 1). y is evaluated
+ * in double from the stored float x, in the order written (sin term, + x1 term, + 0.25 * sum
+ * accumulated from j = 2 upward, + noise), and rounded to float32 once. x and the noise come
+ * from separate streams, so x does not depend on noise. x has n*d floats (row-major), y n
+ * (one per row, i.e. shape (n, 1)). Requires n >= 0, d >= 1, noise >= 0. */
+void gen_regression(int64_t n, int64_t d, double noise, uint64_t seed, float *x, float *y);
 
 #endif

@@ -1,4 +1,5 @@
-/* Serial writer for the nntrain dataset layout (/X rows, /y labels, optional /X@scale).
+/* Serial writer for the nntrain dataset layout (/X rows, /y labels or regression targets,
+ * optional /X@scale).
  * Writes PATH.tmp with the sec2 driver (no MPI) and renames it into place, so a failure
  * never leaves a half-written PATH nor replaces an existing one. */
 #include "h5data.h"
@@ -111,8 +112,21 @@ static int sync_file(const char *path)
     return rc;
 }
 
-int h5data_write(const char *path, int64_t n, int64_t d, const uint8_t *x_u8,
-                 const float *x_f32, float scale, const int32_t *y, char *err, size_t errlen)
+/* What goes into /y: int32 labels of shape (N) (cols == 0) or float32 targets of shape
+ * (N, cols) with cols >= 1 (two_d). `what` names the array in messages. */
+struct ydesc {
+    hid_t ftype, mtype;
+    int two_d;
+    int64_t cols;
+    const void *buf;
+    const char *what;
+};
+
+/* The whole write, shared by the label and the regression writer: validate, write PATH.tmp
+ * (/X, its scale, /y), sync, rename into place; on any failure remove PATH.tmp. */
+static int write_set(const char *path, int64_t n, int64_t d, const uint8_t *x_u8,
+                     const float *x_f32, float scale, const struct ydesc *y, char *err,
+                     size_t errlen)
 {
     int rc = -1, created = 0, auto_saved = 0;
     char *tmp = NULL;
@@ -130,13 +144,18 @@ int h5data_write(const char *path, int64_t n, int64_t d, const uint8_t *x_u8,
                  (long long)d);
         return -1;
     }
+    if (y->two_d && y->cols < 1) {
+        snprintf(err, errlen, "%s: invalid number of %s per row (%lld)", path, y->what,
+                 (long long)y->cols);
+        return -1;
+    }
     if ((x_u8 == NULL) == (x_f32 == NULL)) {
         snprintf(err, errlen, "%s: exactly one of the uint8 / float32 inputs must be given",
                  path);
         return -1;
     }
-    if (!y && n > 0) {
-        snprintf(err, errlen, "%s: labels missing", path);
+    if (!y->buf && n > 0) {
+        snprintf(err, errlen, "%s: %s missing", path, y->what);
         return -1;
     }
 
@@ -188,9 +207,9 @@ int h5data_write(const char *path, int64_t n, int64_t d, const uint8_t *x_u8,
         h5_fail(err, errlen, path, "cannot write /X attribute scale");
         goto fail;
     }
-    yset = create_rows(file, "y", H5T_STD_I32LE, n, 0, 4, path, err, errlen);
+    yset = create_rows(file, "y", y->ftype, n, y->cols, 4, path, err, errlen);
     if (yset < 0) goto fail;
-    if (n > 0 && H5Dwrite(yset, H5T_NATIVE_INT32, H5S_ALL, H5S_ALL, H5P_DEFAULT, y) < 0) {
+    if (n > 0 && H5Dwrite(yset, y->mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, y->buf) < 0) {
         h5_fail(err, errlen, path, "cannot write /y");
         goto fail;
     }
@@ -229,4 +248,19 @@ fail:
     if (auto_saved) H5Eset_auto2(H5E_DEFAULT, old_func, old_data);
     free(tmp);
     return rc;
+}
+
+int h5data_write(const char *path, int64_t n, int64_t d, const uint8_t *x_u8,
+                 const float *x_f32, float scale, const int32_t *y, char *err, size_t errlen)
+{
+    struct ydesc yd = {H5T_STD_I32LE, H5T_NATIVE_INT32, 0, 0, y, "labels"};
+    return write_set(path, n, d, x_u8, x_f32, scale, &yd, err, errlen);
+}
+
+int h5data_write_regression(const char *path, int64_t n, int64_t d, const uint8_t *x_u8,
+                            const float *x_f32, float scale, const float *y, int64_t k,
+                            char *err, size_t errlen)
+{
+    struct ydesc yd = {H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1, k, y, "targets"};
+    return write_set(path, n, d, x_u8, x_f32, scale, &yd, err, errlen);
 }

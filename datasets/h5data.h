@@ -1,7 +1,9 @@
 /* The nntrain dataset layout, written serially (nndata and test helpers):
  *   /X  (N, D)  uint8 or float32, chunked by rows; optional float attribute "scale"
  *               (the reader multiplies by it; Fashion-MNIST: uint8 with scale 1/255)
- *   /y  (N)     int32 class labels 0..K-1
+ *   /y  (N)     int32 class labels 0..K-1 (classification), or
+ *   /y  (N, K)  float32 targets, K >= 1, chunked by rows like /X (regression; 2-D also
+ *               when K == 1)
  * The file is written to PATH.tmp and renamed into place, so a failed write never leaves a
  * half file and never replaces an existing good one. nntrain's parallel reader (src/worker)
  * reads this layout (and any integer /y, any float/uint8 /X) through MPI-IO. */
@@ -19,5 +21,12 @@ int64_t h5data_chunk_rows(int64_t n, int64_t row_bytes);
  * test helpers write deliberately bad files with it). */
 int h5data_write(const char *path, int64_t n, int64_t d, const uint8_t *x_u8,
                  const float *x_f32, float scale, const int32_t *y, char *err, size_t errlen);
+
+/* The same for regression: /y is float32 of shape (n, k) from y (row-major, n*k floats),
+ * k >= 1. Everything else (x arguments, scale, tmp + rename, messages) as h5data_write;
+ * y may be NULL only when n == 0. */
+int h5data_write_regression(const char *path, int64_t n, int64_t d, const uint8_t *x_u8,
+                            const float *x_f32, float scale, const float *y, int64_t k,
+                            char *err, size_t errlen);
 
 #endif

@@ -1,10 +1,12 @@
 /* nndata: build datasets in the nntrain HDF5 layout (datasets/h5data.h) from IDX files
- * (Fashion-MNIST) or from the synthetic make-moons / make-circles generators.
+ * (Fashion-MNIST) or from the synthetic make-moons / make-circles / make-regression
+ * generators.
  * Errors are one line "nndata: error: <file or arg>: <what>"; exit 2 = usage, 1 = runtime. */
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,7 +27,8 @@ enum { EXIT_OK = 0, EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
 
 static const char usage_text[] =
     "usage: nndata COMMAND ARGS...\n"
-    "Write a dataset in the nntrain HDF5 layout (/X rows, /y int32 labels).\n"
+    "Write a dataset in the nntrain HDF5 layout (/X rows; /y int32 labels, or float32\n"
+    "targets of shape (N, 1) for regression).\n"
     "\n"
     "  nndata import-idx IMAGES LABELS OUT.h5\n"
     "      convert IDX files (gzipped or plain), e.g. Fashion-MNIST; /X uint8 with\n"
@@ -34,6 +37,10 @@ static const char usage_text[] =
     "      two interleaving half circles, N float32 points in 2-D (noise 0.1, seed 1)\n"
     "  nndata make-circles N OUT.h5 [--noise S] [--seed S] [--factor F]\n"
     "      two concentric circles, radii 1 and F (noise 0.05, seed 1, factor 0.8)\n"
+    "  nndata make-regression N OUT.h5 [--features D] [--noise S] [--seed S]\n"
+    "      N float32 points x ~ U(-1, 1)^D, each with one float32 target\n"
+    "        y = sin(pi x0) + 0.5 x1^2 + 0.25 (x2 + ... + x{D-1}) + S * N(0, 1)\n"
+    "      (x1 term if D >= 2, sum if D >= 3; defaults D 2, noise 0.1, seed 1)\n"
     "  nndata --help | --version\n"
     "\n"
     "Options also take the form --name=VALUE. Exit status: 0 success, 1 input or write\n"
@@ -100,7 +107,7 @@ static int parse_double(const char *s, double *out)
 
 /* Options a command accepts; value pointers stay NULL when the option is absent. */
 struct opts {
-    const char *noise, *seed, *factor;
+    const char *noise, *seed, *factor, *features;
     const char *pos[4];
     int npos;
 };
@@ -141,6 +148,7 @@ static int split_args(int argc, char **argv, int first, const char *cmd, const c
         if (nlen == 5 && strncmp(name, "noise", 5) == 0) slot = &o->noise;
         else if (nlen == 4 && strncmp(name, "seed", 4) == 0) slot = &o->seed;
         else if (nlen == 6 && strncmp(name, "factor", 6) == 0) slot = &o->factor;
+        else if (nlen == 8 && strncmp(name, "features", 8) == 0) slot = &o->features;
         /* Accept only the options this command lists (whole comma-separated words). */
         int ok = 0;
         for (const char *p = allowed; slot && *p;) {
@@ -226,6 +234,24 @@ done:
     return rc;
 }
 
+/* The arguments every generator shares: N OUT.h5 [--noise S] [--seed S]. Returns -1 to
+ * continue, or an exit code. */
+static int parse_gen_args(const struct opts *o, const char *cmd, long long *n, double *noise,
+                          uint64_t *seed)
+{
+    if (o->npos != 2)
+        return fail(EXIT_USAGE, cmd, "expected N OUT.h5, got %d argument%s", o->npos,
+                    o->npos == 1 ? "" : "s");
+    if (parse_count(o->pos[0], n) < 0)
+        return fail(EXIT_USAGE, o->pos[0], "N must be a positive integer%s",
+                    all_digits(o->pos[0]) && o->pos[0][0] != '0' ? " (too large)" : "");
+    if (o->noise && (parse_double(o->noise, noise) < 0 || *noise < 0))
+        return fail(EXIT_USAGE, o->noise, "--noise must be a finite number >= 0");
+    if (o->seed && parse_u64(o->seed, seed) < 0)
+        return fail(EXIT_USAGE, o->seed, "--seed must be an unsigned 64-bit integer");
+    return -1;
+}
+
 /* make-moons and make-circles: same arguments except --factor. */
 static int cmd_generate(int argc, char **argv, int circles)
 {
@@ -233,20 +259,12 @@ static int cmd_generate(int argc, char **argv, int circles)
     struct opts o;
     int rc = split_args(argc, argv, 2, cmd, circles ? "noise,seed,factor" : "noise,seed", &o);
     if (rc >= 0) return rc;
-    if (o.npos != 2)
-        return fail(EXIT_USAGE, cmd, "expected N OUT.h5, got %d argument%s", o.npos,
-                    o.npos == 1 ? "" : "s");
 
     long long n;
     double noise = circles ? 0.05 : 0.1, factor = 0.8;
     uint64_t seed = 1;
-    if (parse_count(o.pos[0], &n) < 0)
-        return fail(EXIT_USAGE, o.pos[0], "N must be a positive integer%s",
-                    all_digits(o.pos[0]) && o.pos[0][0] != '0' ? " (too large)" : "");
-    if (o.noise && (parse_double(o.noise, &noise) < 0 || noise < 0))
-        return fail(EXIT_USAGE, o.noise, "--noise must be a finite number >= 0");
-    if (o.seed && parse_u64(o.seed, &seed) < 0)
-        return fail(EXIT_USAGE, o.seed, "--seed must be an unsigned 64-bit integer");
+    rc = parse_gen_args(&o, cmd, &n, &noise, &seed);
+    if (rc >= 0) return rc;
     if (o.factor && (parse_double(o.factor, &factor) < 0 || factor < 0 || factor >= 1))
         return fail(EXIT_USAGE, o.factor, "--factor must be a number in [0, 1)");
     const char *out = o.pos[1];
@@ -275,6 +293,51 @@ done:
     return rc;
 }
 
+/* make-regression: gen_regression's x (N, D) and one float32 target per row. */
+static int cmd_regression(int argc, char **argv)
+{
+    const char *cmd = "make-regression";
+    struct opts o;
+    int rc = split_args(argc, argv, 2, cmd, "noise,seed,features", &o);
+    if (rc >= 0) return rc;
+
+    long long n, d = 2;
+    double noise = 0.1;
+    uint64_t seed = 1;
+    rc = parse_gen_args(&o, cmd, &n, &noise, &seed);
+    if (rc >= 0) return rc;
+    if (o.features && parse_count(o.features, &d) < 0)
+        return fail(EXIT_USAGE, o.features, "--features must be a positive integer%s",
+                    all_digits(o.features) && o.features[0] != '0' ? " (too large)" : "");
+    const char *out = o.pos[1];
+
+    /* N, D <= 2^40 each, so N * D fits in 64 bits but may exceed what size_t can allocate. */
+    float *x = NULL, *y = NULL;
+    char err[512];
+    rc = EXIT_RUNTIME;
+    if ((unsigned long long)n > SIZE_MAX / sizeof *x / (unsigned long long)d) {
+        fail(EXIT_RUNTIME, o.pos[0], "out of memory for %lld x %lld values", n, d);
+        goto done;
+    }
+    x = malloc((size_t)n * (size_t)d * sizeof *x);
+    y = malloc((size_t)n * sizeof *y);
+    if (!x || !y) {
+        fail(EXIT_RUNTIME, o.pos[0], "out of memory for %lld x %lld values", n, d);
+        goto done;
+    }
+    gen_regression(n, d, noise, seed, x, y);
+    if (h5data_write_regression(out, n, d, NULL, x, 0.0f, y, 1, err, sizeof err) < 0) {
+        fprintf(stderr, "nndata: error: %s\n", err);
+        goto done;
+    }
+    printf("%s: %lld x %lld float32, regression (1 target)\n", out, n, d);
+    rc = EXIT_OK;
+done:
+    free(x);
+    free(y);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2)
@@ -291,5 +354,6 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "import-idx") == 0) return cmd_import_idx(argc, argv);
     if (strcmp(cmd, "make-moons") == 0) return cmd_generate(argc, argv, 0);
     if (strcmp(cmd, "make-circles") == 0) return cmd_generate(argc, argv, 1);
+    if (strcmp(cmd, "make-regression") == 0) return cmd_regression(argc, argv);
     return fail(EXIT_USAGE, cmd, "unknown command (try 'nndata --help')");
 }

@@ -4,7 +4,9 @@
 #ifndef NT_CONFIG_H
 #define NT_CONFIG_H
 #include "kernels.h"
+#include "model.h"
 #include "optim.h"
+#include "schedule.h"
 #include "util.h"
 #include <limits.h>
 #include <stdint.h>
@@ -21,10 +23,24 @@ typedef struct {
     /* [model] */
     int sizes[NT_MAX_LAYERS + 1]; /* layer widths, input first */
     int nsizes;
-    nn_act activation;
+    nn_act activation;            /* hidden-layer shorthand */
+    nn_act acts[NT_MAX_LAYERS];   /* per dense layer (filled from activation if not given) */
+    int nacts;                    /* entries given in `activations` (0 = not given) */
+    double leaky_slope, elu_alpha;
+    nn_init_kind init;
+    double init_std;
+    int bias;
+    double dropout[NT_MAX_LAYERS];/* per hidden layer */
+    int ndropout;                 /* entries given (1 = same for all hidden layers) */
+    /* [loss] */
+    nn_loss loss;
     /* [optimizer] */
     nn_opt_config opt;
-    int lr_set;
+    int decay_biases;
+    double clip_grad_norm;        /* 0 = off */
+    /* [schedule] */
+    nn_schedule sched;
+    int sched_per_step;           /* unit = step (else epoch) */
     /* [train] */
     int epochs;
     long batch_size;
@@ -34,6 +50,13 @@ typedef struct {
     /* [output] */
     char out_dir[PATH_MAX];
 } nt_config;
+
+/* Parse an INI string (sections and keys as in a file) into c, after defaults; origin names
+ * it in messages. Used for fixtures and by nt_config_load. */
+int nt_config_parse_string(nt_config *c, const char *text, const char *origin, nt_err *e);
+
+/* The nn_model_spec the configuration describes (pointers into c). */
+nn_model_spec nt_config_model_spec(const nt_config *c, int max_batch, size_t nextra);
 
 /* Defaults, then the file, then each "section.key=value" override in order. */
 int nt_config_load(nt_config *c, const char *path, char *const *sets, int nsets, nt_err *e);

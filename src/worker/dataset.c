@@ -145,9 +145,14 @@ int nt_data_open(nt_data *ds, const char *path, comm_t *c, nt_err *e)
     sy = H5Dget_space(ds->dy);
     hsize_t dims[2] = {0, 0}, ydims[2] = {0, 0};
     if (H5Sget_simple_extent_ndims(sx) != 2) { nt_fail(e, "%s: /X must be 2-D (N, D)", path); goto fail; }
-    if (H5Sget_simple_extent_ndims(sy) != 1) { nt_fail(e, "%s: /y must be 1-D (N)", path); goto fail; }
+    int ynd = H5Sget_simple_extent_ndims(sy);
+    if (ynd != 1 && ynd != 2) {
+        nt_fail(e, "%s: /y must be (N) class labels or (N, K) regression targets", path);
+        goto fail;
+    }
     H5Sget_simple_extent_dims(sx, dims, NULL);
     H5Sget_simple_extent_dims(sy, ydims, NULL);
+    ds->k = ynd == 2 ? (int64_t)ydims[1] : 1;
     ds->n = (int64_t)dims[0];
     ds->d = (int64_t)dims[1];
     if (ydims[0] != dims[0]) {
@@ -166,10 +171,16 @@ int nt_data_open(nt_data *ds, const char *path, comm_t *c, nt_err *e)
         nt_fail(e, "%s: /X must be uint8 or floating point", path);
         goto fail;
     }
-    if (cy != H5T_INTEGER) {
-        nt_fail(e, "%s: /y must hold integer class labels", path);
+    if (ynd == 1 && cy != H5T_INTEGER) {
+        nt_fail(e, "%s: /y (N) must hold integer class labels (regression targets are (N, K) floats)", path);
         goto fail;
     }
+    if (ynd == 2 && cy != H5T_FLOAT) {
+        nt_fail(e, "%s: /y (N, K) must hold floating-point regression targets", path);
+        goto fail;
+    }
+    if (ynd == 2 && ds->k < 1) { nt_fail(e, "%s: /y has 0 columns", path); goto fail; }
+    ds->y_float = ynd == 2;
     ds->scale = 1;
     if (H5Aexists(ds->dx, "scale") > 0) {
         hid_t a = H5Aopen(ds->dx, "scale", H5P_DEFAULT);
@@ -185,7 +196,8 @@ int nt_data_open(nt_data *ds, const char *path, comm_t *c, nt_err *e)
     /* fast path: both datasets directly addressable (same answer on every rank) */
     int rx = rowmap_build(ds->dx, ds->n, ds->d * (ds->x_u8 ? 1 : 4),
                           ds->x_u8 ? H5T_NATIVE_UINT8 : H5T_NATIVE_FLOAT, &ds->mx);
-    int ry = rowmap_build(ds->dy, ds->n, 4, H5T_NATIVE_INT32, &ds->my);
+    int ry = rowmap_build(ds->dy, ds->n, 4 * ds->k, ds->y_float ? H5T_NATIVE_FLOAT : H5T_NATIVE_INT32,
+                          &ds->my);
     if (rx < 0 || ry < 0) { nt_fail(e, "%s: cannot query the storage layout", path); goto fail; }
     if (rx == 0 && ry == 0 && !getenv("NNTRAIN_HDF5_READS")) {
         if (MPI_File_open(c->comm, path, MPI_MODE_RDONLY, MPI_INFO_NULL, &ds->fh) != MPI_SUCCESS) {
@@ -250,7 +262,7 @@ static int select_rows(hid_t space, const int64_t *rows, int64_t count, int64_t 
 /* Independent read of the sorted rows into xbuf/ybuf (contiguous, in sorted order). Not
  * collective: ranks read different numbers of pieces. */
 static int read_sorted(nt_data *ds, const int64_t *rows, int64_t count, void *xbuf,
-                       int32_t *ybuf, nt_err *e)
+                       void *ybuf, nt_err *e)
 {
     int rc = 0;
     const size_t elem = ds->x_u8 ? 1 : sizeof(float);
@@ -262,13 +274,14 @@ static int read_sorted(nt_data *ds, const int64_t *rows, int64_t count, void *xb
         for (int runs = 1; j < count; j++) {
             if (rows[j] != rows[j - 1] + 1 && ++runs > RUNS_PER_READ) break;
         }
-        hsize_t mx[2] = {(hsize_t)(j - i), (hsize_t)ds->d}, my = mx[0];
-        hid_t mxs = H5Screate_simple(2, mx, NULL), mys = H5Screate_simple(1, &my, NULL);
+        hsize_t mx[2] = {(hsize_t)(j - i), (hsize_t)ds->d}, my[2] = {mx[0], (hsize_t)ds->k};
+        hid_t mxs = H5Screate_simple(2, mx, NULL), mys = H5Screate_simple(ds->y_float ? 2 : 1, my, NULL);
         if (mxs < 0 || mys < 0 || select_rows(fx, rows + i, j - i, ds->d) ||
-            select_rows(fy, rows + i, j - i, 1) ||
+            select_rows(fy, rows + i, j - i, ds->k) ||
             H5Dread(ds->dx, ds->x_u8 ? H5T_NATIVE_UINT8 : H5T_NATIVE_FLOAT, mxs, fx, ds->xfer,
                     (char *)xbuf + (size_t)i * ds->d * elem) < 0 ||
-            H5Dread(ds->dy, H5T_NATIVE_INT32, mys, fy, ds->xfer, ybuf + i) < 0)
+            H5Dread(ds->dy, ds->y_float ? H5T_NATIVE_FLOAT : H5T_NATIVE_INT32, mys, fy, ds->xfer,
+                    (char *)ybuf + (size_t)i * ds->k * 4) < 0)
             rc = -1;
         if (mxs >= 0) H5Sclose(mxs);
         if (mys >= 0) H5Sclose(mys);
@@ -327,7 +340,7 @@ int nt_window_alloc(nt_window *w, const nt_data *ds, int64_t cap, nt_err *e)
     w->slot = malloc(sizeof(int64_t) * (size_t)cap);
     w->tmp = malloc(sizeof(int64_t) * 2 * (size_t)cap);
     w->x = malloc(elem * (size_t)cap * (size_t)ds->d);
-    w->y = malloc(sizeof(int32_t) * (size_t)cap);
+    w->y = malloc(4 * (size_t)cap * (size_t)ds->k); /* int32 or float */
     if (cap > ds->disp_cap) { /* view scratch sized for the largest window of this file */
         nt_data *mds = (nt_data *)ds;
         free(mds->disp); free(mds->blen);
@@ -379,9 +392,9 @@ int nt_window_read(nt_window *w, nt_data *ds, const int64_t *rows, int64_t count
 }
 
 void nt_window_gather(const nt_window *w, const nt_data *ds, int64_t first, int64_t count,
-                      float *x, int32_t *y)
+                      float *x, int32_t *labels, float *targets)
 {
-    const int64_t d = ds->d;
+    const int64_t d = ds->d, k = ds->k;
     for (int64_t i = 0; i < count; i++) {
         int64_t s = w->slot[first + i];
         float *dst = x + i * d;
@@ -394,6 +407,7 @@ void nt_window_gather(const nt_window *w, const nt_data *ds, int64_t first, int6
             if (ds->scale == 1) memcpy(dst, src, sizeof(float) * (size_t)d);
             else for (int64_t j = 0; j < d; j++) dst[j] = src[j] * ds->scale;
         }
-        y[i] = w->y[s];
+        if (ds->y_float) memcpy(targets + i * k, (const float *)w->y + s * k, sizeof(float) * (size_t)k);
+        else labels[i] = ((const int32_t *)w->y)[s];
     }
 }

@@ -27,6 +27,8 @@ typedef struct {
     hid_t file, dx, dy, xfer, xfer_coll; /* row reads independent, label scan collective */
     int64_t n, d;
     int x_u8;        /* stored as bytes: read as uint8, converted with scale on gather */
+    int y_float;     /* regression: /y is float (N, k); else integer labels (N), k = 1 */
+    int64_t k;
     float scale;     /* 1 when there is no scale attribute */
 } nt_data;
 
@@ -34,7 +36,7 @@ typedef struct {
 int nt_data_open(nt_data *ds, const char *path, comm_t *c, nt_err *e);
 void nt_data_close(nt_data *ds);
 
-/* Collective: check that every label is in [0, k). Each rank scans a contiguous slice of /y;
+/* Collective: check that every label is in [0, k) (classification files only). Each rank scans a contiguous slice of /y;
  * the error names the file, the first bad row and its value. Returns this rank's status. */
 int nt_data_check_labels(nt_data *ds, comm_t *c, int k, nt_err *e);
 
@@ -46,7 +48,7 @@ typedef struct {
     int64_t *slot;       /* request i is at buffer row slot[i] (cap) */
     int64_t *tmp;        /* scratch for sorting (2*cap) */
     void *x;             /* cap * d, uint8 or float */
-    int32_t *y;          /* cap */
+    void *y;             /* cap * k: int32 labels or float targets */
 } nt_window;
 
 int nt_window_alloc(nt_window *w, const nt_data *ds, int64_t cap, nt_err *e);
@@ -57,8 +59,8 @@ void nt_window_free(nt_window *w);
 int nt_window_read(nt_window *w, nt_data *ds, const int64_t *rows, int64_t count, nt_err *e);
 
 /* Copy requests [first, first+count) of the window into x (count, d) as float (scaled) and
- * their labels into y. */
+ * their labels into labels (classification) or targets into targets (count, k). */
 void nt_window_gather(const nt_window *w, const nt_data *ds, int64_t first, int64_t count,
-                      float *x, int32_t *y);
+                      float *x, int32_t *labels, float *targets);
 
 #endif

@@ -4,25 +4,38 @@
 #include <stdio.h>
 #include <string.h>
 
-int nt_metrics_open(nt_metrics *m, const char *dir, int has_test, nt_err *e)
+int nt_metrics_open(nt_metrics *m, const char *dir, int has_test, int regression, nt_err *e)
 {
     memset(m, 0, sizeof *m);
     m->has_test = has_test;
+    m->regression = regression;
     snprintf(m->path, sizeof m->path, "%s/metrics.csv", dir);
     m->f = fopen(m->path, "w");
     if (!m->f) return nt_fail(e, "%s: cannot create: %s", m->path, strerror(errno));
-    fprintf(m->f, "epoch,train_loss,train_acc,val_loss,val_acc,samples_per_s,elapsed_s%s\n",
-            has_test ? ",test_loss,test_acc" : "");
+    if (regression)
+        fprintf(m->f, "epoch,train_loss,train_rmse,train_mae,val_loss,val_rmse,val_mae,"
+                      "samples_per_s,elapsed_s,lr%s\n", has_test ? ",test_loss,test_rmse,test_mae" : "");
+    else
+        fprintf(m->f, "epoch,train_loss,train_acc,val_loss,val_acc,samples_per_s,elapsed_s,lr%s\n",
+                has_test ? ",test_loss,test_acc" : "");
     fflush(m->f);
     return 0;
+}
+
+static void set_cols(FILE *f, const double v[3], int regression)
+{
+    if (regression) fprintf(f, ",%.6f,%.6f,%.6f", v[0], v[1], v[2]);
+    else fprintf(f, ",%.6f,%.6f", v[0], v[1]);
 }
 
 void nt_metrics_row(nt_metrics *m, const nt_epoch_stats *s)
 {
     if (!m->f) return;
-    fprintf(m->f, "%d,%.6f,%.6f,%.6f,%.6f,%.1f,%.3f", s->epoch, s->train_loss, s->train_acc,
-            s->val_loss, s->val_acc, s->samples_per_s, s->elapsed_s);
-    if (m->has_test) fprintf(m->f, ",%.6f,%.6f", s->test_loss, s->test_acc);
+    fprintf(m->f, "%d", s->epoch);
+    set_cols(m->f, s->train, m->regression);
+    set_cols(m->f, s->val, m->regression);
+    fprintf(m->f, ",%.1f,%.3f,%.6g", s->samples_per_s, s->elapsed_s, s->lr);
+    if (m->has_test) set_cols(m->f, s->test, m->regression);
     fputc('\n', m->f);
     fflush(m->f);
 }

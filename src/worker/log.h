@@ -5,20 +5,25 @@
 #include <limits.h>
 #include <stdio.h>
 
+/* Per set: {loss, accuracy, NaN} for classification, {loss, rmse, mae} for regression. */
 typedef struct {
     int epoch;
-    double train_loss, train_acc, val_loss, val_acc, test_loss, test_acc;
+    double train[3], val[3], test[3];
     double samples_per_s, elapsed_s;
+    double lr;     /* learning rate of the epoch's last step */
     double data_s; /* time this rank spent reading training rows (rank 0's) */
 } nt_epoch_stats;
 
 typedef struct {
     FILE *f;
-    int has_test;
+    int has_test, regression;
     char path[PATH_MAX];
 } nt_metrics;
 
-int nt_metrics_open(nt_metrics *m, const char *dir, int has_test, nt_err *e);
+/* metrics.csv columns: classification
+ *   epoch,train_loss,train_acc,val_loss,val_acc,samples_per_s,elapsed_s,lr[,test_loss,test_acc]
+ * regression: train/val/test each loss,rmse,mae. */
+int nt_metrics_open(nt_metrics *m, const char *dir, int has_test, int regression, nt_err *e);
 void nt_metrics_row(nt_metrics *m, const nt_epoch_stats *s);
 void nt_metrics_close(nt_metrics *m);
 

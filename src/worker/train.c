@@ -12,6 +12,7 @@
 #include "optim.h"
 #include "rng.h"
 #include "sampler.h"
+#include "schedule.h"
 #include <cblas.h>
 #include <math.h>
 #include <sched.h>
@@ -20,7 +21,33 @@
 #include <string.h>
 #include <unistd.h>
 
-enum { X_LOSS, X_CORRECT, X_COUNT, X_ERROR, X_N }; /* ride-along slots */
+/* ride-along slots: loss sum, metric sums (correct | squared error, absolute error), rows,
+ * error flag */
+enum { X_LOSS, X_M0, X_M1, X_COUNT, X_ERROR, X_N };
+
+/* Per-step batch buffers, allocated once. */
+typedef struct {
+    float *x;        /* (bmax, D) */
+    int32_t *labels; /* (bmax) */
+    float *targets;  /* (bmax, K) */
+    float *dz;       /* (bmax, K) */
+    int bmax, K;
+    const nn_loss *loss;
+} batch_buf;
+
+/* Metrics from sums over n rows: classification acc = m0/n; regression rmse, mae over n*K. */
+static void finish_metrics(const nn_loss *L, int K, double n, double loss_sum, double m0,
+                           double m1, double *loss, double *a, double *b)
+{
+    *loss = loss_sum / n;
+    if (nn_loss_is_regression(L->kind)) {
+        *a = sqrt(m0 / (n * K));
+        *b = m1 / (n * K);
+    } else {
+        *a = m0 / n;
+        *b = NAN;
+    }
+}
 
 int nt_blas_threads(int cfg_threads, const comm_t *c)
 {
@@ -63,14 +90,12 @@ static int eval_init(eval_set *s, nt_data *d, const int64_t *rows, int64_t n,
     return nt_window_alloc(&s->win, d, s->per_window, e);
 }
 
-/* Collective. Sums loss and correct over the whole set; writes the means. */
-static int eval_run(eval_set *s, nn_model *m, comm_t *c, float *xb, int32_t *yb, int bmax,
-                    double *loss, double *acc, nt_err *e)
+/* Collective. Sums the loss and metrics over the whole set; writes the means. */
+static int eval_run(eval_set *s, nn_model *m, comm_t *c, batch_buf *bb, double out[3], nt_err *e)
 {
     int64_t lo, hi;
     nn_shard(s->n, s->n, c->size, c->rank, 0, &lo, &hi);
-    const int K = m->layers[m->nlayers - 1].out;
-    double sums[3] = {0, 0, 0}; /* loss, correct, failed */
+    double sums[4] = {0, 0, 0, 0}; /* loss, m0, m1, failed */
     int status = 0;
     for (int64_t w = 0; w < s->nwin; w++) {
         int64_t a = lo + w * s->per_window;
@@ -78,25 +103,24 @@ static int eval_run(eval_set *s, nn_model *m, comm_t *c, float *xb, int32_t *yb,
         int64_t cnt = b > a ? b - a : 0;
         if (!s->resident && nt_window_read(&s->win, s->data, s->rows + (a < hi ? a : hi), cnt, e))
             status = -1;
-        for (int64_t i = 0; i < cnt && !status; i += bmax) {
-            int nb = (int)(cnt - i < bmax ? cnt - i : bmax);
-            nt_window_gather(&s->win, s->data, i, nb, xb, yb);
-            const float *z = nn_forward(m, xb, nb);
-            int64_t ok = 0;
-            sums[0] += nn_softmax_xent(NULL, z, yb, nb, K, 1, &ok);
-            sums[1] += (double)ok;
+        for (int64_t i = 0; i < cnt && !status; i += bb->bmax) {
+            int nb = (int)(cnt - i < bb->bmax ? cnt - i : bb->bmax);
+            nt_window_gather(&s->win, s->data, i, nb, bb->x, bb->labels, bb->targets);
+            const float *z = nn_forward(m, bb->x, nb); /* inference: no dropout */
+            sums[0] += nn_loss_eval(NULL, z, bb->labels, bb->targets, nb, bb->K, bb->loss, 1,
+                                    &sums[1]);
         }
     }
     if (s->nwin == 1) s->resident = 1;
-    sums[2] = status ? 1 : 0;
-    if (comm_allreduce_sum_double(c, sums, 3) != MPI_SUCCESS)
+    sums[3] = status ? 1 : 0;
+    if (comm_allreduce_sum_double(c, sums, 4) != MPI_SUCCESS)
         return nt_fail(e, "MPI_Allreduce failed during evaluation");
-    if (sums[2] > 0) {
+    if (sums[3] > 0) {
         if (!status) nt_fail(e, "evaluation read failed on another rank");
         return -1;
     }
-    *loss = sums[0] / (double)s->n;
-    *acc = sums[1] / (double)s->n;
+    finish_metrics(bb->loss, bb->K, (double)s->n, sums[0], sums[1], sums[2], &out[0], &out[1],
+                   &out[2]);
     return 0;
 }
 
@@ -125,17 +149,29 @@ static int replicas_agree(comm_t *c, const nn_model *m)
     return lo == hi;
 }
 
-/* Collective: open a dataset and check it against the model (width D, K classes). Returns
- * the agreed status; on failure the file is closed and one rank has printed the reason. */
-static int open_dataset(nt_data *ds, const char *path, int D, int K, comm_t *c, nt_err *e)
+/* Collective: open a dataset and check it against the model and loss (width D, K outputs,
+ * labels vs regression targets). Returns the agreed status; on failure the file is closed
+ * and one rank has printed the reason. */
+static int open_dataset(nt_data *ds, const char *path, int D, int K, const nn_loss *L, comm_t *c,
+                        nt_err *e)
 {
     int st = nt_data_open(ds, path, c, e) ? NT_EXIT_INPUT : 0;
     if ((st = nt_agree(c, st, e))) return st;
+    const int regression = nn_loss_is_regression(L->kind);
     if (ds->d != D)
         st = nt_fail(e, "%s: /X has %lld columns but [model] layers starts with %d", path,
-                     (long long)ds->d, D) ? NT_EXIT_INPUT : 0;
-    if (!(st = nt_agree(c, st, e)))
-        st = nt_agree(c, nt_data_check_labels(ds, c, K, e), e);
+                     (long long)ds->d, D);
+    else if (regression && !ds->y_float)
+        st = nt_fail(e, "%s: /y holds class labels but [loss] %s needs (N, K) float targets",
+                     path, nn_loss_name(L->kind));
+    else if (!regression && ds->y_float)
+        st = nt_fail(e, "%s: /y holds float targets but [loss] %s needs integer class labels",
+                     path, nn_loss_name(L->kind));
+    else if (regression && ds->k != K)
+        st = nt_fail(e, "%s: /y has %lld target columns but the model has %d outputs", path,
+                     (long long)ds->k, K);
+    if (!(st = nt_agree(c, st ? NT_EXIT_INPUT : 0, e)) && !regression)
+        st = nt_agree(c, nt_data_check_labels(ds, c, L->kind == NN_LOSS_BCE_WITH_LOGITS ? 2 : K, e), e);
     if (st) nt_data_close(ds);
     return st;
 }
@@ -153,10 +189,9 @@ int nt_train(const nt_config *cfg, comm_t *c, const nt_train_opts *o, nt_result 
     eval_set vset = {0}, tset = {0};
     nt_window twin = {0};
     int64_t *split = NULL, *perm = NULL, *rows = NULL, *step_off = NULL, *test_rows = NULL;
-    float *xb = NULL, *dz = NULL;
-    int32_t *yb = NULL;
     const int64_t *val_rows = NULL, *train_rows = NULL;
     const int L = cfg->nsizes - 1, K = cfg->sizes[L], D = cfg->sizes[0];
+    batch_buf bb = {.loss = &cfg->loss, .K = K};
     const int64_t B = cfg->batch_size;
     const int P = c->size;
     char path[4200];
@@ -169,10 +204,10 @@ int nt_train(const nt_config *cfg, comm_t *c, const nt_train_opts *o, nt_result 
         log0(c, "nntrain: warning: %d ranks x %d BLAS threads on a node with %ld cores "
                 "oversubscribes it; set [train] threads = 0 (auto)\n", c->local_size, threads, cores);
 
-    if ((st = open_dataset(&train, cfg->train, D, K, c, &e))) goto out;
+    if ((st = open_dataset(&train, cfg->train, D, K, &cfg->loss, c, &e))) goto out;
     have_train = 1;
     if (cfg->test[0]) {
-        if ((st = open_dataset(&test, cfg->test, D, K, c, &e))) goto out;
+        if ((st = open_dataset(&test, cfg->test, D, K, &cfg->loss, c, &e))) goto out;
         have_test = 1;
     }
     const int64_t N = train.n;
@@ -209,7 +244,8 @@ int nt_train(const nt_config *cfg, comm_t *c, const nt_train_opts *o, nt_result 
     if (spw < 1) spw = 1;
     if (spw > steps) spw = steps;
 
-    if (nn_model_create(&m, cfg->sizes, L, cfg->activation, bmax, X_N)) {
+    nn_model_spec spec = nt_config_model_spec(cfg, bmax, X_N);
+    if (nn_model_create_spec(&m, &spec)) {
         st = nt_fail(&e, "out of memory creating the model");
         goto alloc_fail;
     }
@@ -219,6 +255,20 @@ int nt_train(const nt_config *cfg, comm_t *c, const nt_train_opts *o, nt_result 
         goto alloc_fail;
     }
     opt_ok = 1;
+    if (!cfg->decay_biases && cfg->bias && cfg->opt.weight_decay != 0) {
+        /* biases excluded from weight decay: one segment per weight block and bias block */
+        nn_opt_segment seg[2 * NT_MAX_LAYERS];
+        int ns = 0;
+        for (int l = 0; l < m.nlayers; l++) {
+            const nn_layer *Ly = &m.layers[l];
+            seg[ns++] = (nn_opt_segment){Ly->w_off, Ly->b_off, cfg->opt.weight_decay};
+            seg[ns++] = (nn_opt_segment){Ly->b_off, Ly->b_off + (size_t)Ly->out, 0.0};
+        }
+        if (nn_optim_set_segments(&opt, seg, ns)) {
+            st = nt_fail(&e, "out of memory");
+            goto alloc_fail;
+        }
+    }
     if (comm_reducer_init(&red, c, m.grads, m.nparams + X_N, (size_t)(cfg->bucket_mb * 1048576)) != MPI_SUCCESS) {
         st = nt_fail(&e, "out of memory creating the gradient reducer");
         goto alloc_fail;
@@ -228,10 +278,12 @@ int nt_train(const nt_config *cfg, comm_t *c, const nt_train_opts *o, nt_result 
     perm = malloc(sizeof(int64_t) * (size_t)n_train);
     rows = malloc(sizeof(int64_t) * (size_t)(spw * shard_max));
     step_off = malloc(sizeof(int64_t) * (size_t)(spw + 1));
-    xb = aligned_alloc(64, ((sizeof(float) * (size_t)bmax * D) + 63) & ~(size_t)63);
-    dz = malloc(sizeof(float) * (size_t)bmax * K);
-    yb = malloc(sizeof(int32_t) * (size_t)bmax);
-    if (!split || !perm || !rows || !step_off || !xb || !dz || !yb) {
+    bb.bmax = bmax;
+    bb.x = aligned_alloc(64, ((sizeof(float) * (size_t)bmax * D) + 63) & ~(size_t)63);
+    bb.dz = malloc(sizeof(float) * (size_t)bmax * K);
+    bb.labels = malloc(sizeof(int32_t) * (size_t)bmax);
+    bb.targets = malloc(sizeof(float) * (size_t)bmax * K);
+    if (!split || !perm || !rows || !step_off || !bb.x || !bb.dz || !bb.labels || !bb.targets) {
         st = nt_fail(&e, "out of memory");
         goto alloc_fail;
     }
@@ -250,11 +302,13 @@ int nt_train(const nt_config *cfg, comm_t *c, const nt_train_opts *o, nt_result 
 alloc_fail:
     if ((st = nt_agree(c, st ? NT_EXIT_RUNTIME : 0, &e))) goto out;
     /* the first write into the output directory: every start-up check has passed */
-    st = c->rank == 0 && nt_metrics_open(&metrics, cfg->out_dir, have_test, &e) ? NT_EXIT_RUNTIME : 0;
+    st = c->rank == 0 && nt_metrics_open(&metrics, cfg->out_dir, have_test,
+                                         nn_loss_is_regression(cfg->loss.kind), &e)
+             ? NT_EXIT_RUNTIME : 0;
     if ((st = nt_agree(c, st, &e))) goto out;
 
     /* rank 0 initialises; everyone receives the same bits */
-    if (c->rank == 0) nn_model_init(&m, cfg->seed);
+    if (c->rank == 0) nn_model_init_scheme(&m, cfg->seed, cfg->init, cfg->init_std);
     if (comm_bcast_floats(c, m.params, m.nparams, 0) != MPI_SUCCESS) {
         nt_fail(&e, "MPI_Bcast of the initial parameters failed");
         st = nt_agree(c, NT_EXIT_RUNTIME, &e);
@@ -280,8 +334,12 @@ alloc_fail:
     if (fenv && sscanf(fenv, "%ld:%ld", &fault.rank, &fault.step) != 2) fault.rank = -1;
     nt_epoch_stats es = {0};
     float *xs = m.grads + m.nparams; /* the ride-along slots */
+    const int regression = nn_loss_is_regression(cfg->loss.kind);
+    nn_schedule sched = cfg->sched;
+    if (sched.kind == NN_SCHED_COSINE && sched.t_max <= 0) /* default: the whole run */
+        sched.t_max = (double)(cfg->sched_per_step ? steps * cfg->epochs : cfg->epochs);
     for (int epoch = 1; epoch <= cfg->epochs; epoch++) {
-        double t0 = nt_now(), loss_sum = 0, correct = 0, seen = 0, data_s = 0;
+        double t0 = nt_now(), loss_sum = 0, m0 = 0, m1 = 0, seen = 0, data_s = 0;
         nn_permutation(perm, n_train, nn_key(cfg->seed, NN_STREAM_EPOCH_PERM, (uint64_t)epoch, 0));
         for (int64_t s0 = 0; s0 < steps; s0 += spw) {
             /* this rank's rows for steps [s0, s1), read in one collective call */
@@ -303,19 +361,26 @@ alloc_fail:
                             c->rank, (long long)gstep);
                     read_err = 1;
                 }
+                /* learning rate of this step: the schedule at the epoch or step counter */
+                opt.cfg.lr = nn_schedule_lr(&sched, cfg->opt.lr,
+                                            cfg->sched_per_step ? gstep - 1 : epoch - 1);
                 gstep++;
                 int64_t bglob = (s + 1) * B < n_train ? B : n_train - s * B;
                 if (read_err) nb = 0; /* still join the allreduce; the flag stops everyone */
-                nt_window_gather(&twin, &train, step_off[s - s0], nb, xb, yb);
-                const float *z = nn_forward(&m, xb, nb);
-                int64_t ok = 0;
+                nt_window_gather(&twin, &train, step_off[s - s0], nb, bb.x, bb.labels, bb.targets);
+                /* dropout masks keyed by (seed, epoch, layer, file row): rank-independent */
+                nn_dropout_ctx dctx = {cfg->seed, (uint64_t)epoch, rows + step_off[s - s0]};
+                const float *z = nn_forward_train(&m, bb.x, nb, &dctx);
+                double st3[2] = {0, 0};
                 /* mean over the *global* batch: the allreduce sum is then the exact mean */
-                xs[X_LOSS] = (float)nn_softmax_xent(dz, z, yb, nb, K, 1.0f / (float)bglob, &ok);
-                xs[X_CORRECT] = (float)ok;
+                xs[X_LOSS] = (float)nn_loss_eval(bb.dz, z, bb.labels, bb.targets, nb, K,
+                                                 &cfg->loss, 1.0f / (float)bglob, st3);
+                xs[X_M0] = (float)st3[0];
+                xs[X_M1] = (float)st3[1];
                 xs[X_COUNT] = (float)nb;
                 xs[X_ERROR] = (float)read_err;
                 bwd_ctx bc = {&red, &m, MPI_SUCCESS};
-                nn_backward(&m, xb, dz, nb, 0, layer_done, &bc); /* overwrites the gradients */
+                nn_backward(&m, bb.x, bb.dz, nb, 0, layer_done, &bc); /* overwrites the gradients */
                 int rc = comm_reducer_wait(&red);
                 if (rc != MPI_SUCCESS || bc.rc != MPI_SUCCESS) {
                     nt_fail(&e, "gradient allreduce failed (MPI error %d)", rc ? rc : bc.rc);
@@ -333,22 +398,23 @@ alloc_fail:
                     goto out;
                 }
                 loss_sum += (double)xs[X_LOSS]; /* sum of per-sample losses */
-                correct += xs[X_CORRECT];
+                m0 += xs[X_M0];
+                m1 += xs[X_M1];
                 seen += xs[X_COUNT];
+                /* clipping after the allreduce: the same norm, the same factor on every rank */
+                if (cfg->clip_grad_norm > 0) nn_clip_grad_norm(m.grads, m.nparams, cfg->clip_grad_norm);
                 nn_optim_step(&opt, m.params, m.grads);
             }
         }
         double t_train = nt_now() - t0;
         es.epoch = epoch;
-        es.train_loss = loss_sum / seen;
-        es.train_acc = correct / seen;
+        es.lr = opt.cfg.lr;
+        finish_metrics(&cfg->loss, K, seen, loss_sum, m0, m1, &es.train[0], &es.train[1], &es.train[2]);
         es.samples_per_s = (double)n_train / t_train;
         es.data_s = data_s;
-        es.val_loss = es.val_acc = NAN;
-        if (n_val > 0 && eval_run(&vset, &m, c, xb, yb, bmax, &es.val_loss, &es.val_acc, &e))
-            st = NT_EXIT_RUNTIME;
-        if (!st && have_test && eval_run(&tset, &m, c, xb, yb, bmax, &es.test_loss, &es.test_acc, &e))
-            st = NT_EXIT_RUNTIME;
+        es.val[0] = es.val[1] = es.val[2] = NAN;
+        if (n_val > 0 && eval_run(&vset, &m, c, &bb, es.val, &e)) st = NT_EXIT_RUNTIME;
+        if (!st && have_test && eval_run(&tset, &m, c, &bb, es.test, &e)) st = NT_EXIT_RUNTIME;
         if ((st = nt_agree(c, st, &e))) goto out;
         if (!replicas_agree(c, &m)) {
             nt_fail(&e, "model replicas differ across ranks after epoch %d (non-deterministic "
@@ -358,10 +424,13 @@ alloc_fail:
         }
         es.elapsed_s = nt_now() - t_start;
         if (!o->quiet) {
-            log0(c, "epoch %d/%d  train loss %.4f acc %.4f", epoch, cfg->epochs, es.train_loss, es.train_acc);
-            if (n_val > 0) log0(c, "  val loss %.4f acc %.4f", es.val_loss, es.val_acc);
-            if (have_test) log0(c, "  test loss %.4f acc %.4f", es.test_loss, es.test_acc);
-            log0(c, "  %.0f samples/s (read %.2f s)  %.1f s\n", es.samples_per_s, es.data_s, es.elapsed_s);
+            const char *fmt = regression ? "  %s loss %.4f rmse %.4f mae %.4f" : "  %s loss %.4f acc %.4f";
+            log0(c, "epoch %d/%d", epoch, cfg->epochs);
+            log0(c, fmt, "train", es.train[0], es.train[1], es.train[2]);
+            if (n_val > 0) log0(c, fmt, "val", es.val[0], es.val[1], es.val[2]);
+            if (have_test) log0(c, fmt, "test", es.test[0], es.test[1], es.test[2]);
+            log0(c, "  lr %.3g  %.0f samples/s (read %.2f s)  %.1f s\n", es.lr, es.samples_per_s,
+                 es.data_s, es.elapsed_s);
         }
         if (c->rank == 0) nt_metrics_row(&metrics, &es);
     }
@@ -371,7 +440,8 @@ alloc_fail:
     if ((st = nt_agree(c, st, &e))) goto out;
     if (!o->quiet) {
         log0(c, "model written to %s\n", path);
-        if (have_test) log0(c, "test accuracy: %.4f\n", es.test_acc);
+        if (have_test && regression) log0(c, "test rmse: %.4f  mae: %.4f\n", es.test[1], es.test[2]);
+        else if (have_test) log0(c, "test accuracy: %.4f\n", es.test[1]);
     }
     if (res) {
         res->nparams = m.nparams;
@@ -386,7 +456,8 @@ out:
     nt_window_free(&twin);
     nt_window_free(&vset.win);
     nt_window_free(&tset.win);
-    free(split); free(perm); free(rows); free(step_off); free(xb); free(dz); free(yb);
+    free(split); free(perm); free(rows); free(step_off);
+    free(bb.x); free(bb.dz); free(bb.labels); free(bb.targets);
     free(test_rows);
     if (red_ok) comm_reducer_free(&red);
     if (opt_ok) nn_optim_free(&opt);

@@ -1,6 +1,7 @@
 /* End-to-end tests of the nndata CLI (binary path in argv[1]): import-idx round trips from IDX
  * files written here (plain and gzip); malformed inputs and bad arguments (exit code, one error
- * line naming the culprit, no OUT left, an existing OUT unchanged); make-moons/make-circles. */
+ * line naming the culprit, no OUT left, an existing OUT unchanged); make-moons/make-circles;
+ * make-regression (compared with gen_regression called directly). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "generate.h"
 #include "testutil.h"
 
 #ifndef NN_VERSION
@@ -397,6 +399,8 @@ static void test_help_version(void **state)
     assert_int_equal(nd("--help", NULL), 0);
     assert_non_null(strstr(out_buf, "usage: nndata"));
     assert_non_null(strstr(out_buf, "make-circles"));
+    assert_non_null(strstr(out_buf, "make-regression N OUT.h5 [--features D]"));
+    assert_non_null(strstr(out_buf, "y = sin(pi x0) + 0.5 x1^2 + 0.25 (x2 + ... + x{D-1})"));
     assert_int_equal(nd("make-moons", "--help", NULL), 0);
     assert_non_null(strstr(out_buf, "usage: nndata"));
     assert_int_equal(nd("--version", NULL), 0);
@@ -459,6 +463,118 @@ static void test_make_circles_cli(void **state)
     tu_free_set(&s);
 }
 
+/* ---- make-regression ------------------------------------------------------------------------ */
+
+/* OUT holds gen_regression(n, d, noise, seed) as /X float32 (n, d) and /y float32 (n, 1). */
+static void expect_regression(const char *out, int64_t n, int64_t d, double noise,
+                              uint64_t seed)
+{
+    float *x = malloc((size_t)(n * d) * sizeof *x), *y = malloc((size_t)n * sizeof *y);
+    assert_non_null(x);
+    assert_non_null(y);
+    gen_regression(n, d, noise, seed, x, y);
+    struct tu_set s;
+    tu_read_regression(out, &s);
+    assert_int_equal(s.n, n);
+    assert_int_equal(s.d, d);
+    assert_int_equal(s.k, 1);
+    assert_false(s.is_u8);
+    assert_false(s.has_scale);
+    assert_true(s.y_is_f32le);
+    assert_memory_equal(s.x, x, (size_t)(n * d) * sizeof *x);
+    assert_memory_equal(s.yf, y, (size_t)n * sizeof *y);
+    tu_free_set(&s);
+    free(x);
+    free(y);
+}
+
+static void test_make_regression_cli(void **state)
+{
+    const char *a = tu_path(*state, "reg.h5");
+    char want[4300];
+    /* defaults: D = 2, noise 0.1, seed 1 */
+    assert_int_equal(nd("make-regression", "300", a, NULL), 0);
+    snprintf(want, sizeof want, "%s: 300 x 2 float32, regression (1 target)\n", a);
+    assert_string_equal(out_buf, want);
+    assert_string_equal(err_buf, "");
+    assert_false(tu_exists(tu_path(*state, "reg.h5.tmp")));
+    expect_regression(a, 300, 2, 0.1, 1);
+    /* every option, both spellings, in any position */
+    assert_int_equal(nd("make-regression", "--features=5", "120", a, "--noise", "0", "--seed",
+                        "9", NULL), 0);
+    snprintf(want, sizeof want, "%s: 120 x 5 float32, regression (1 target)\n", a);
+    assert_string_equal(out_buf, want);
+    expect_regression(a, 120, 5, 0.0, 9);
+    assert_int_equal(nd("make-regression", "1", a, "--features", "1", "--noise=2.5", NULL), 0);
+    expect_regression(a, 1, 1, 2.5, 1);
+}
+
+/* Same seed, same file contents; another seed, other data. */
+static void test_make_regression_seed(void **state)
+{
+    const char *a = tu_path(*state, "a.h5"), *b = tu_path(*state, "b.h5");
+    const char *c = tu_path(*state, "c.h5");
+    assert_int_equal(nd("make-regression", "200", a, "--seed", "3", "--features", "3", NULL), 0);
+    assert_int_equal(nd("make-regression", "200", b, "--seed", "3", "--features", "3", NULL), 0);
+    assert_int_equal(nd("make-regression", "200", c, "--seed", "4", "--features", "3", NULL), 0);
+    struct tu_set sa, sb, sc;
+    tu_read_regression(a, &sa);
+    tu_read_regression(b, &sb);
+    tu_read_regression(c, &sc);
+    assert_memory_equal(sa.x, sb.x, 200 * 3 * sizeof(float));
+    assert_memory_equal(sa.yf, sb.yf, 200 * sizeof(float));
+    assert_memory_not_equal(sa.x, sc.x, 200 * 3 * sizeof(float));
+    assert_memory_not_equal(sa.yf, sc.yf, 200 * sizeof(float));
+    tu_free_set(&sa);
+    tu_free_set(&sb);
+    tu_free_set(&sc);
+}
+
+static void test_make_regression_bad_args(void **state)
+{
+    const char *bad_n[] = {"abc", "-3", "0", "", " 5", "+5", "2.5", "0x10",
+                           "99999999999999999999999"};
+    for (size_t i = 0; i < sizeof bad_n / sizeof bad_n[0]; i++) {
+        USAGE(bad_n[i], "make-regression", bad_n[i], "OUT");
+        assert_non_null(strstr(err_buf, "N must be a positive integer"));
+    }
+    const char *bad_d[] = {"0", "-1", "abc", "1.5", "", " 2", "2 ", "+2", "1e2", "0x4",
+                           "99999999999999999999999"};
+    for (size_t i = 0; i < sizeof bad_d / sizeof bad_d[0]; i++) {
+        USAGE(bad_d[i], "make-regression", "10", "OUT", "--features", bad_d[i]);
+        assert_non_null(strstr(err_buf, "--features must be a positive integer"));
+    }
+    USAGE("-2", "make-regression", "10", "OUT", "--features=-2");
+    USAGE("--features", "make-regression", "10", "OUT", "--features"); /* missing value */
+    USAGE("-0.5", "make-regression", "10", "OUT", "--noise", "-0.5");
+    USAGE("nan", "make-regression", "10", "OUT", "--noise", "nan");
+    USAGE("x", "make-regression", "10", "OUT", "--seed", "x");
+    USAGE("--factor", "make-regression", "10", "OUT", "--factor", "0.5");
+    USAGE("--features", "make-moons", "10", "OUT", "--features", "2"); /* regression only */
+    USAGE("--features", "make-circles", "10", "OUT", "--features", "2");
+    USAGE("make-regression", "make-regression", "10");
+    USAGE("make-regression", "make-regression", "10", "OUT", "extra");
+}
+
+/* Runtime errors (exit 1): N x D beyond what can be allocated, and an unwritable OUT. One
+ * error line, nothing on stdout, no OUT or OUT.tmp. */
+static void test_make_regression_runtime_errors(void **state)
+{
+    const char *out = tu_path(*state, "big.h5");
+    assert_int_equal(nd("make-regression", "1099511627776", out, "--features", "1099511627776",
+                        NULL), 1);
+    expect_error_line("1099511627776", "out of memory for 1099511627776 x 1099511627776");
+    assert_string_equal(out_buf, "");
+    assert_false(tu_exists(out));
+    assert_false(tu_exists(tu_path(*state, "big.h5.tmp")));
+
+    const char *bad = tu_path(*state, "nodir/out.h5");
+    assert_int_equal(nd("make-regression", "10", bad, NULL), 1);
+    expect_error_line(bad, "cannot create");
+    assert_string_equal(out_buf, "");
+    assert_false(tu_exists(bad));
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -476,6 +592,8 @@ int main(int argc, char **argv)
         T(test_bad_n),            T(test_bad_options),
         T(test_bad_arity_and_command), T(test_help_version),
         T(test_make_moons_cli),   T(test_make_circles_cli),
+        T(test_make_regression_cli), T(test_make_regression_seed),
+        T(test_make_regression_bad_args), T(test_make_regression_runtime_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,5 +1,6 @@
 /* Test helpers for the dataset tests (see testutil.h): temp dirs, subprocesses with captured
- * output, raw and gzip file writing, and an HDF5 read-back of the /X, /y layout. */
+ * output, raw and gzip file writing, and an HDF5 read-back of the /X, /y layout (labels or
+ * regression targets). */
 #include "testutil.h"
 
 #include <setjmp.h>
@@ -161,7 +162,8 @@ int tu_exists(const char *path)
     return stat(path, &st) == 0;
 }
 
-void tu_read_set(const char *path, struct tu_set *s)
+/* Open PATH and read /X and /X@scale into s (zeroed first); returns the open file. */
+static hid_t read_x(const char *path, struct tu_set *s)
 {
     memset(s, 0, sizeof *s);
     hid_t file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
@@ -219,14 +221,19 @@ void tu_read_set(const char *path, struct tu_set *s)
     }
     H5Sclose(xsp);
     H5Dclose(xs);
+    return file;
+}
 
+void tu_read_set(const char *path, struct tu_set *s)
+{
+    hid_t file = read_x(path, s);
     hid_t ys = H5Dopen2(file, "y", H5P_DEFAULT);
     if (ys < 0) fail_msg("%s: no /y", path);
     hid_t ysp = H5Dget_space(ys);
     assert_int_equal(H5Sget_simple_extent_ndims(ysp), 1);
     hsize_t ny;
     assert_int_equal(H5Sget_simple_extent_dims(ysp, &ny, NULL), 1);
-    assert_int_equal(ny, dims[0]);
+    assert_int_equal(ny, s->n);
     hid_t yt = H5Dget_type(ys);
     s->y_is_i32le = H5Tequal(yt, H5T_STD_I32LE) > 0;
     H5Tclose(yt);
@@ -239,10 +246,50 @@ void tu_read_set(const char *path, struct tu_set *s)
     assert_true(H5Fclose(file) >= 0);
 }
 
+void tu_read_regression(const char *path, struct tu_set *s)
+{
+    hid_t file = read_x(path, s);
+    hid_t ys = H5Dopen2(file, "y", H5P_DEFAULT);
+    if (ys < 0) fail_msg("%s: no /y", path);
+    hid_t ysp = H5Dget_space(ys);
+    assert_true(ysp >= 0);
+    if (H5Sget_simple_extent_ndims(ysp) != 2) fail_msg("%s: /y is not 2-D", path);
+    hsize_t dims[2], maxdims[2];
+    assert_int_equal(H5Sget_simple_extent_dims(ysp, dims, maxdims), 2);
+    assert_int_equal(dims[0], s->n);
+    s->k = (int64_t)dims[1];
+    s->y_unlimited_rows = maxdims[0] == H5S_UNLIMITED;
+    hid_t yt = H5Dget_type(ys);
+    assert_true(yt >= 0);
+    s->y_is_f32le = H5Tequal(yt, H5T_IEEE_F32LE) > 0;
+    H5Tclose(yt);
+
+    hid_t dcpl = H5Dget_create_plist(ys);
+    assert_true(dcpl >= 0);
+    assert_int_equal(H5Pget_layout(dcpl), H5D_CHUNKED);
+    hsize_t chunk[2];
+    assert_int_equal(H5Pget_chunk(dcpl, 2, chunk), 2);
+    assert_int_equal(chunk[1], dims[1]);
+    s->y_chunk_rows = (int64_t)chunk[0];
+    assert_int_equal(H5Pget_nfilters(dcpl), 0);
+    H5Pclose(dcpl);
+
+    size_t count = (size_t)(dims[0] * dims[1]);
+    s->yf = malloc(count ? count * sizeof *s->yf : 1);
+    assert_non_null(s->yf);
+    if (count)
+        assert_true(H5Dread(ys, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, s->yf) >= 0);
+    H5Sclose(ysp);
+    H5Dclose(ys);
+    assert_true(H5Fclose(file) >= 0);
+}
+
 void tu_free_set(struct tu_set *s)
 {
     free(s->x);
     free(s->y);
+    free(s->yf);
     s->x = NULL;
     s->y = NULL;
+    s->yf = NULL;
 }

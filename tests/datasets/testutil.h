@@ -6,7 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* A dataset read back from disk. x is uint8 (is_u8) or float32, n*d elements. */
+/* A dataset read back from disk. x is uint8 (is_u8) or float32, n*d elements. y holds the
+ * int32 labels (tu_read_set); yf the float targets, n*k elements (tu_read_regression). */
 struct tu_set {
     int64_t n, d;
     int is_u8;
@@ -15,8 +16,13 @@ struct tu_set {
     int64_t chunk_rows;    /* chunk extent along the row axis of /X */
     int unlimited_rows;    /* /X row axis has maxdims H5S_UNLIMITED */
     int y_is_i32le;        /* /y stored as H5T_STD_I32LE */
+    int64_t k;             /* regression: targets per row (/y is (n, k)) */
+    int y_is_f32le;        /* regression: /y stored as H5T_IEEE_F32LE */
+    int64_t y_chunk_rows;  /* regression: chunk extent along the row axis of /y */
+    int y_unlimited_rows;  /* regression: /y row axis has maxdims H5S_UNLIMITED */
     void *x;
     int32_t *y;
+    float *yf;
 };
 
 /* Fresh directory under $TMPDIR (or /tmp); free() the result after tu_rmtree. */
@@ -41,6 +47,9 @@ int tu_exists(const char *path);
 
 /* Read /X, /y and /X@scale; fails the test if the layout is wrong. */
 void tu_read_set(const char *path, struct tu_set *s);
+/* Read /X, /X@scale and a 2-D /y (N, K) as float; fails the test if /y is not 2-D or /X or
+ * /y is not chunked by whole rows. Check y_is_f32le for the stored type. */
+void tu_read_regression(const char *path, struct tu_set *s);
 void tu_free_set(struct tu_set *s);
 
 #endif

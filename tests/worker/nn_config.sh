@@ -33,7 +33,7 @@ batch_size = 32
 dir = $T/run
 INI
 "$MPIEXEC" -np 1 $MPI_PREFLAGS "$NNTRAIN" train --config "$T/job.ini" > "$T/out" 2>&1 || { fail "tiny run failed"; cat "$T/out"; }
-head -1 "$T/run/metrics.csv" | grep -qx "epoch,train_loss,train_acc,val_loss,val_acc,samples_per_s,elapsed_s,test_loss,test_acc" || fail "metrics.csv header: $(head -1 "$T/run/metrics.csv")"
+head -1 "$T/run/metrics.csv" | grep -qx "epoch,train_loss,train_acc,val_loss,val_acc,samples_per_s,elapsed_s,lr,test_loss,test_acc" || fail "metrics.csv header: $(head -1 "$T/run/metrics.csv")"
 [ "$(wc -l < "$T/run/metrics.csv")" = 41 ] || fail "metrics.csv should have 40 epoch rows"
 grep -q "^epoch 40/40" "$T/out" || fail "no per-epoch line"
 grep -q "^test accuracy: " "$T/out" || fail "no final test accuracy line"
@@ -44,12 +44,12 @@ grep -q 'GROUP "layer1"' "$T/h" || fail "no /model/layer1"
 h5dump -a /model/layer0/activation "$T/run/model.h5" | grep -q '"tanh"' || fail "layer0 activation attribute"
 h5dump -a /model/layer1/activation "$T/run/model.h5" | grep -q '"identity"' || fail "layer1 activation attribute"
 # the model must have learned the circles (better than chance by far)
-acc=$(tail -1 "$T/run/metrics.csv" | awk -F, '{print $9}')
+acc=$(tail -1 "$T/run/metrics.csv" | awk -F, '{print $10}')
 (( $(echo "$acc > 0.9" | bc) )) || fail "test accuracy $acc on circles should exceed 0.9"
 # the same config and seed reproduce the run bit for bit (h5diff compares exactly by default)
 "$MPIEXEC" -np 2 $MPI_PREFLAGS "$NNTRAIN" train --config "$T/job.ini" --quiet --set output.dir="$T/r1" --set train.epochs=3 || fail "run r1"
 "$MPIEXEC" -np 2 $MPI_PREFLAGS "$NNTRAIN" train --config "$T/job.ini" --quiet --set output.dir="$T/r2" --set train.epochs=3 || fail "run r2"
 h5diff -q "$T/r1/model.h5" "$T/r2/model.h5" || fail "two identical runs gave different model.h5"
-cmp -s <(cut -d, -f1-5,8,9 "$T/r1/metrics.csv") <(cut -d, -f1-5,8,9 "$T/r2/metrics.csv") || fail "two identical runs gave different metrics"
+cmp -s <(cut -d, -f1-5,8-10 "$T/r1/metrics.csv") <(cut -d, -f1-5,8-10 "$T/r2/metrics.csv") || fail "two identical runs gave different metrics"
 echo "$fails failure(s)"
 [ $fails = 0 ]
