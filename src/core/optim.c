@@ -36,7 +36,7 @@ void nn_opt_defaults(nn_opt_config *c, nn_opt_kind k)
     }
 }
 
-static int slots_for(const nn_opt_config *c)
+int nn_optim_slots(const nn_opt_config *c)
 {
     switch (c->kind) {
     case NN_OPT_SGD: return c->momentum != 0 ? 1 : 0;
@@ -55,7 +55,7 @@ int nn_optim_create(nn_optim *o, const nn_opt_config *cfg, size_t n)
     memset(o, 0, sizeof *o);
     o->cfg = *cfg;
     o->n = n;
-    o->nslots = slots_for(cfg);
+    o->nslots = nn_optim_slots(cfg);
     o->nstate = (size_t)o->nslots * n;
     if (o->nstate) {
         o->state = calloc(o->nstate, sizeof(float));

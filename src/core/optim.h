@@ -50,6 +50,8 @@ int nn_opt_parse(const char *s, nn_opt_kind *k);
 /* Fills torch's defaults for the kind (lr, betas, eps, alpha, rho ...). */
 void nn_opt_defaults(nn_opt_config *c, nn_opt_kind k);
 
+/* Per-parameter state slots the optimizer keeps (e.g. adam 2, amsgrad 3, plain sgd 0). */
+int nn_optim_slots(const nn_opt_config *c);
 int nn_optim_create(nn_optim *o, const nn_opt_config *cfg, size_t n);
 void nn_optim_free(nn_optim *o);
 /* Replace the weight-decay segments (copied); they must cover [0, n) in order. */

@@ -2,6 +2,7 @@
  * Every rank parses the same arguments; failures are agreed on so all ranks exit together
  * with one message. */
 #include "config.h"
+#include "summary.h"
 #include "train.h"
 #include "util.h"
 #include <mpi.h>
@@ -11,6 +12,7 @@
 
 static const char *usage =
     "usage: nntrain train --config FILE [--set section.key=value]... [--overwrite] [--quiet]\n"
+    "       nntrain summary --config FILE [--set section.key=value]... [--batch B]\n"
     "       nntrain --help | --version\n"
     "\n"
     "Trains a multilayer perceptron data-parallel over MPI ranks:\n"
@@ -21,9 +23,38 @@ static const char *usage =
     "  --set sec.key=value    override one configuration key (repeatable)\n"
     "  --overwrite            allow replacing metrics.csv/model.h5 of an earlier run in [output] dir\n"
     "  --quiet                no per-epoch lines\n"
+    "  --batch B              summary: batch size for the shapes (default [train] batch_size)\n"
     "  --help, --version\n"
     "\n"
     "exit codes: 0 ok, 1 runtime failure, 2 usage error, 3 bad input (config or data)\n";
+
+static int summary_main(int argc, char **argv)
+{
+    const char *config = NULL;
+    char **sets = calloc((size_t)argc, sizeof *sets);
+    int nsets = 0;
+    long batch = -1;
+    nt_err e = {{0}};
+    int st = 0;
+    for (int i = 2; i < argc && !st; i++) {
+        if (!strcmp(argv[i], "--config") && i + 1 < argc) config = argv[++i];
+        else if (!strcmp(argv[i], "--set") && i + 1 < argc) sets[nsets++] = argv[++i];
+        else if (!strcmp(argv[i], "--batch") && i + 1 < argc) {
+            if (nt_parse_long(argv[++i], &batch) || batch < 1)
+                st = NT_EXIT_USAGE, nt_fail(&e, "--batch '%s' must be an integer >= 1", argv[i]);
+        } else {
+            st = NT_EXIT_USAGE;
+            nt_fail(&e, "unknown option '%s' for summary (try: nntrain --help)", argv[i]);
+        }
+    }
+    if (!st && !config) { st = NT_EXIT_USAGE; nt_fail(&e, "summary needs --config FILE"); }
+    nt_config cfg;
+    if (!st && nt_config_load(&cfg, config, sets, nsets, &e)) st = NT_EXIT_INPUT;
+    if (st) fprintf(stderr, "nntrain: error: %s\n", e.msg);
+    else nt_summary_print(&cfg, batch > 0 ? batch : cfg.batch_size, stdout);
+    free(sets);
+    return st;
+}
 
 int main(int argc, char **argv)
 {
@@ -32,6 +63,8 @@ int main(int argc, char **argv)
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) { fputs(usage, stdout); return 0; }
         if (!strcmp(argv[i], "--version")) { printf("nntrain %s\n", NN_VERSION); return 0; }
     }
+    /* summary: configuration only, no MPI and no data */
+    if (argc >= 2 && !strcmp(argv[1], "summary")) return summary_main(argc, argv);
     MPI_Init(&argc, &argv);
     comm_t c;
     if (comm_init(&c, MPI_COMM_WORLD) != MPI_SUCCESS) {

@@ -46,6 +46,15 @@ h5dump -a /model/layer1/activation "$T/run/model.h5" | grep -q '"identity"' || f
 # the model must have learned the circles (better than chance by far)
 acc=$(tail -1 "$T/run/metrics.csv" | awk -F, '{print $10}')
 (( $(echo "$acc > 0.9" | bc) )) || fail "test accuracy $acc on circles should exceed 0.9"
+# summary: 2-16-2 has 2*16+16 + 16*2+2 = 82 parameters, 64 without biases; mult-adds per
+# forward of 4 rows = (2*16 + 16*2) * 4 = 256; no MPI needed
+"$NNTRAIN" summary --config "$T/job.ini" --batch 4 > "$T/sum" 2>&1 || fail "summary exit"
+grep -q "^Total params: 82 " "$T/sum" || fail "summary total: $(grep Total "$T/sum")"
+grep -q "Mult-adds per forward pass of 4: 256 " "$T/sum" || fail "summary mult-adds"
+grep -Eq "^layer0 \(Linear\) +\[4, 2\] +\[4, 16\] +tanh" "$T/sum" || fail "summary layer0 row"
+"$NNTRAIN" summary --config "$T/job.ini" --set model.bias=false | grep -q "^Total params: 64 " || fail "summary without bias"
+"$NNTRAIN" summary --config "$T/job.ini" --set optimizer.rho=0.5 2> "$T/e"; [ $? = 3 ] && grep -q "rho does not apply to adam" "$T/e" || fail "summary: key for another optimizer"
+
 # the same config and seed reproduce the run bit for bit (h5diff compares exactly by default)
 "$MPIEXEC" -np 2 $MPI_PREFLAGS "$NNTRAIN" train --config "$T/job.ini" --quiet --set output.dir="$T/r1" --set train.epochs=3 || fail "run r1"
 "$MPIEXEC" -np 2 $MPI_PREFLAGS "$NNTRAIN" train --config "$T/job.ini" --quiet --set output.dir="$T/r2" --set train.epochs=3 || fail "run r2"
