@@ -176,6 +176,25 @@ static int open_dataset(nt_data *ds, const char *path, int D, int K, const nn_lo
     return st;
 }
 
+int nt_make_optimizer(nn_optim *o, const nt_config *cfg, const nn_model *m)
+{
+    if (nn_optim_create(o, &cfg->opt, m->nparams)) return -1;
+    if (cfg->decay_biases || !cfg->bias || cfg->opt.weight_decay == 0) return 0;
+    /* biases excluded from weight decay: one segment per weight block and bias block */
+    nn_opt_segment seg[2 * NT_MAX_LAYERS];
+    int ns = 0;
+    for (int l = 0; l < m->nlayers; l++) {
+        const nn_layer *Ly = &m->layers[l];
+        seg[ns++] = (nn_opt_segment){Ly->w_off, Ly->b_off, cfg->opt.weight_decay};
+        seg[ns++] = (nn_opt_segment){Ly->b_off, Ly->b_off + (size_t)Ly->out, 0.0};
+    }
+    if (nn_optim_set_segments(o, seg, ns)) {
+        nn_optim_free(o);
+        return -1;
+    }
+    return 0;
+}
+
 int nt_train(const nt_config *cfg, comm_t *c, const nt_train_opts *o, nt_result *res)
 {
     nt_err e = {{0}};
@@ -250,25 +269,11 @@ int nt_train(const nt_config *cfg, comm_t *c, const nt_train_opts *o, nt_result 
         goto alloc_fail;
     }
     model_ok = 1;
-    if (nn_optim_create(&opt, &cfg->opt, m.nparams)) {
+    if (nt_make_optimizer(&opt, cfg, &m)) {
         st = nt_fail(&e, "out of memory creating the optimizer");
         goto alloc_fail;
     }
     opt_ok = 1;
-    if (!cfg->decay_biases && cfg->bias && cfg->opt.weight_decay != 0) {
-        /* biases excluded from weight decay: one segment per weight block and bias block */
-        nn_opt_segment seg[2 * NT_MAX_LAYERS];
-        int ns = 0;
-        for (int l = 0; l < m.nlayers; l++) {
-            const nn_layer *Ly = &m.layers[l];
-            seg[ns++] = (nn_opt_segment){Ly->w_off, Ly->b_off, cfg->opt.weight_decay};
-            seg[ns++] = (nn_opt_segment){Ly->b_off, Ly->b_off + (size_t)Ly->out, 0.0};
-        }
-        if (nn_optim_set_segments(&opt, seg, ns)) {
-            st = nt_fail(&e, "out of memory");
-            goto alloc_fail;
-        }
-    }
     if (comm_reducer_init(&red, c, m.grads, m.nparams + X_N, (size_t)(cfg->bucket_mb * 1048576)) != MPI_SUCCESS) {
         st = nt_fail(&e, "out of memory creating the gradient reducer");
         goto alloc_fail;

@@ -6,6 +6,8 @@
 #include "comm.h"
 #include "config.h"
 #include "log.h"
+#include "model.h"
+#include "optim.h"
 
 typedef struct {
     int overwrite;     /* allow replacing metrics.csv / model.h5 of an earlier run */
@@ -22,6 +24,10 @@ typedef struct {
 /* Collective. Returns 0 or an NT_EXIT_* code (the same on every rank); on failure exactly
  * one rank has printed "nntrain: error: ...". res may be NULL. */
 int nt_train(const nt_config *cfg, comm_t *c, const nt_train_opts *o, nt_result *res);
+
+/* The optimizer the configuration describes for model m (weight-decay segments without the
+ * biases when [optimizer] decay_biases = false). Returns 0 or -1 (out of memory). */
+int nt_make_optimizer(nn_optim *o, const nt_config *cfg, const nn_model *m);
 
 /* BLAS threads for this rank: cfg threads if > 0, else $OPENBLAS_NUM_THREADS if set, else
  * max(1, cores_per_node / ranks_per_node), never more than the CPUs this rank may run on. */
