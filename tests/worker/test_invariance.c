@@ -39,7 +39,7 @@ static double compare(const char *tag, char **sets, int nsets)
     snprintf(cfgpath, sizeof cfgpath, "%s/job.ini", dir);
     snprintf(outp, sizeof outp, "%s/%s-np", dir, tag);
     snprintf(out1, sizeof out1, "%s/%s-np1", dir, tag);
-    char *all[16];
+    char *all[24];
     for (int i = 0; i < nsets; i++) all[i] = sets[i];
     snprintf(setp, sizeof setp, "output.dir=%s", outp);
     snprintf(set1, sizeof set1, "output.dir=%s", out1);
@@ -120,6 +120,49 @@ static void test_relu_wider(void **s)
                     "model.activation=relu", "model.layers=2, 64, 32, 2"};
     check("sgd-relu-64-32-b11", 1e-5, sets, 5);
 }
+/* The catalogue keeps the promise: dropout (masks keyed by sample, not rank), clipping
+ * (after the allreduce), weight decay, every optimizer, a schedule, other losses. */
+static void test_dropout_clip_wd(void **s)
+{
+    (void)s;
+    char *sets[] = {"train.batch_size=9", "optimizer.name=sgd", "optimizer.lr=0.1",
+                    "optimizer.momentum=0.9", "optimizer.weight_decay=0.01",
+                    "optimizer.clip_grad_norm=0.5", "model.dropout=0.3, 0.2",
+                    "model.activation=relu"};
+    check("dropout-clip-wd-b9", 1e-5, sets, 8);
+}
+static void test_every_optimizer(void **s)
+{
+    (void)s;
+    static const char *opts[] = {"adamw", "adamax", "rmsprop", "adagrad", "adadelta"};
+    for (size_t i = 0; i < sizeof opts / sizeof opts[0]; i++) {
+        char name[64], tag[64];
+        snprintf(name, sizeof name, "optimizer.name=%s", opts[i]);
+        snprintf(tag, sizeof tag, "%s-dropout-b9", opts[i]);
+        char *sets[] = {"train.batch_size=9", name, "optimizer.lr=0.01", "model.dropout=0.2",
+                        "schedule.name=cosine", "schedule.unit=step", "schedule.warmup=5"};
+        /* adaptive optimizers divide by running moments: float rounding grows, 1e-4 */
+        check(tag, 1e-4, sets, 7);
+    }
+}
+static void test_bce(void **s)
+{
+    (void)s;
+    char *sets[] = {"train.batch_size=10", "optimizer.name=sgd", "optimizer.lr=0.2",
+                    "model.layers=2, 16, 16, 1", "loss.name=bce_with_logits"};
+    check("bce-b10", 1e-5, sets, 5);
+}
+static void test_regression(void **s)
+{
+    (void)s;
+    char tr[320];
+    snprintf(tr, sizeof tr, "data.train=%s/reg.h5", dir);
+    char te[320];
+    snprintf(te, sizeof te, "data.test=%s/reg.h5", dir);
+    char *sets[] = {"train.batch_size=7", "optimizer.name=sgd", "optimizer.lr=0.05",
+                    "model.layers=3, 16, 2", "loss.name=huber", tr, te, "model.activation=gelu"};
+    check("huber-regression-b7", 1e-5, sets, 8);
+}
 static void test_tiny_cache_windows(void **s)
 {
     (void)s;
@@ -142,6 +185,15 @@ static int setup(void **s)
         char p[300], err[256];
         snprintf(p, sizeof p, "%s/moons.h5", dir);
         if (h5data_write(p, n, 2, NULL, x, 0, y, err, sizeof err)) return -1;
+        /* a 2-target regression set: y = (sin(x0 + x1), x0 x2) */
+        float xr[203 * 3], yr[203 * 2];
+        for (int i = 0; i < 203; i++) {
+            for (int j = 0; j < 3; j++) xr[3 * i + j] = (float)(((i * 37 + j * 11) % 101) / 50.0 - 1);
+            yr[2 * i] = sinf(xr[3 * i] + xr[3 * i + 1]);
+            yr[2 * i + 1] = xr[3 * i] * xr[3 * i + 2];
+        }
+        snprintf(p, sizeof p, "%s/reg.h5", dir);
+        if (h5data_write_regression(p, n, 3, NULL, xr, 0, yr, 2, err, sizeof err)) return -1;
         snprintf(p, sizeof p, "%s/job.ini", dir);
         FILE *f = fopen(p, "w");
         fprintf(f, "[data]\ntrain = %s/moons.h5\ntest = %s/moons.h5\nval_fraction = 0.1\n"
@@ -162,7 +214,9 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_sgd_even),          cmocka_unit_test(test_sgd_uneven),
         cmocka_unit_test(test_sgd_momentum_wd),   cmocka_unit_test(test_batch_smaller_than_ranks),
         cmocka_unit_test(test_adam_uneven),       cmocka_unit_test(test_tiny_cache_windows),
-        cmocka_unit_test(test_relu_wider),
+        cmocka_unit_test(test_relu_wider),        cmocka_unit_test(test_dropout_clip_wd),
+        cmocka_unit_test(test_every_optimizer),   cmocka_unit_test(test_bce),
+        cmocka_unit_test(test_regression),
     };
     int failed = cmocka_run_group_tests_name("np_invariance", tests, setup, NULL);
     comm_free(&SELF);
