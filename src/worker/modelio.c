@@ -20,6 +20,16 @@ static int write_attr_str(hid_t obj, const char *name, const char *val)
     return st < 0 ? -1 : 0;
 }
 
+static int write_attr_float(hid_t obj, const char *name, float val)
+{
+    hid_t s = H5Screate(H5S_SCALAR);
+    hid_t a = H5Acreate2(obj, name, H5T_IEEE_F32LE, s, H5P_DEFAULT, H5P_DEFAULT); /* collective */
+    herr_t st = a >= 0 ? H5Awrite(a, H5T_NATIVE_FLOAT, &val) : -1;
+    if (a >= 0) H5Aclose(a);
+    H5Sclose(s);
+    return st < 0 ? -1 : 0;
+}
+
 static int write_attr_int(hid_t obj, const char *name, int val)
 {
     hid_t s = H5Screate(H5S_SCALAR);
@@ -79,15 +89,21 @@ int nt_model_save(const nn_model *m, const char *path, comm_t *c, nt_err *e)
         hid_t lg = H5Gcreate2(g, name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT); /* collective */
         if (lg < 0) { status = -1; break; }
         if (write_attr_str(lg, "activation", nn_act_name(L->act))) status = -1;
+        /* leaky_relu's slope / elu's alpha, so a reader can rebuild the layer exactly */
+        if ((L->act == NN_ACT_LEAKY_RELU || L->act == NN_ACT_ELU) &&
+            write_attr_float(lg, L->act == NN_ACT_ELU ? "alpha" : "negative_slope", L->act_param))
+            status = -1;
         hsize_t wd[2] = {(hsize_t)L->out, (hsize_t)L->in}, bd = (hsize_t)L->out;
         hid_t ws = H5Screate_simple(2, wd, NULL), bs = H5Screate_simple(1, &bd, NULL);
         hid_t dw = H5Dcreate2(lg, "weight", H5T_IEEE_F32LE, ws, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-        hid_t db = H5Dcreate2(lg, "bias", H5T_IEEE_F32LE, bs, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        /* a layer without bias has no bias dataset */
+        hid_t db = L->has_bias ? H5Dcreate2(lg, "bias", H5T_IEEE_F32LE, bs, H5P_DEFAULT,
+                                            H5P_DEFAULT, H5P_DEFAULT) : H5I_INVALID_HID;
         int64_t lo, hi;
         nn_shard(L->out, L->out, c->size, c->rank, 0, &lo, &hi);
-        if (dw < 0 || db < 0 ||
+        if (dw < 0 || (L->has_bias && db < 0) ||
             rows_io(dw, 1, m->params + L->w_off, L->out, L->in, lo, hi, xfer) ||
-            rows_io(db, 1, m->params + L->b_off, L->out, 0, lo, hi, xfer))
+            (L->has_bias && rows_io(db, 1, m->params + L->b_off, L->out, 0, lo, hi, xfer)))
             status = -1;
         if (dw >= 0) H5Dclose(dw);
         if (db >= 0) H5Dclose(db);
@@ -124,22 +140,27 @@ int nt_model_load(nn_model *m, const char *path, comm_t *c, nt_err *e)
         char wn[64], bn[64];
         snprintf(wn, sizeof wn, "/model/layer%d/weight", l);
         snprintf(bn, sizeof bn, "/model/layer%d/bias", l);
-        hid_t dw = H5Dopen2(f, wn, H5P_DEFAULT), db = H5Dopen2(f, bn, H5P_DEFAULT);
-        if (dw < 0 || db < 0) {
+        hid_t dw = H5Dopen2(f, wn, H5P_DEFAULT);
+        hid_t db = L->has_bias ? H5Dopen2(f, bn, H5P_DEFAULT) : H5I_INVALID_HID;
+        if (dw < 0 || (L->has_bias && db < 0)) {
             status = nt_fail(e, "%s: missing %s or %s", path, wn, bn);
         } else {
             hsize_t d[2] = {0, 0}, bd = 0;
             hid_t s = H5Dget_space(dw);
             int nd = H5Sget_simple_extent_dims(s, d, NULL);
             H5Sclose(s);
-            s = H5Dget_space(db);
-            H5Sget_simple_extent_dims(s, &bd, NULL);
-            H5Sclose(s);
+            if (L->has_bias) {
+                s = H5Dget_space(db);
+                H5Sget_simple_extent_dims(s, &bd, NULL);
+                H5Sclose(s);
+            } else {
+                bd = (hsize_t)L->out;
+            }
             if (nd != 2 || d[0] != (hsize_t)L->out || d[1] != (hsize_t)L->in || bd != (hsize_t)L->out)
                 status = nt_fail(e, "%s: %s has shape (%llu, %llu), the model needs (%d, %d)", path,
                                  wn, (unsigned long long)d[0], (unsigned long long)d[1], L->out, L->in);
             else if (rows_io(dw, 0, m->params + L->w_off, L->out, L->in, 0, L->out, xfer) ||
-                     rows_io(db, 0, m->params + L->b_off, L->out, 0, 0, L->out, xfer))
+                     (L->has_bias && rows_io(db, 0, m->params + L->b_off, L->out, 0, 0, L->out, xfer)))
                 status = nt_fail(e, "%s: cannot read layer %d", path, l);
         }
         if (dw >= 0) H5Dclose(dw);

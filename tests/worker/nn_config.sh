@@ -55,6 +55,13 @@ grep -Eq "^layer0 \(Linear\) +\[4, 2\] +\[4, 16\] +tanh" "$T/sum" || fail "summa
 "$NNTRAIN" summary --config "$T/job.ini" --set model.bias=false | grep -q "^Total params: 64 " || fail "summary without bias"
 "$NNTRAIN" summary --config "$T/job.ini" --set optimizer.rho=0.5 2> "$T/e"; [ $? = 3 ] && grep -q "rho does not apply to adam" "$T/e" || fail "summary: key for another optimizer"
 
+# bias = false: model.h5 has no bias datasets; leaky_relu records its slope
+"$MPIEXEC" -np 2 $MPI_PREFLAGS "$NNTRAIN" train --config "$T/job.ini" --quiet --set output.dir="$T/nb" \
+    --set train.epochs=1 --set model.bias=false --set model.activation=leaky_relu --set model.leaky_slope=0.2 || fail "bias=false run"
+h5dump -H "$T/nb/model.h5" > "$T/nbh" || fail "h5dump bias=false model"
+grep -q 'DATASET "bias"' "$T/nbh" && fail "bias=false model.h5 has bias datasets"
+h5dump -a /model/layer0/negative_slope "$T/nb/model.h5" | grep -q "0.2" || fail "negative_slope attribute"
+
 # the same config and seed reproduce the run bit for bit (h5diff compares exactly by default)
 "$MPIEXEC" -np 2 $MPI_PREFLAGS "$NNTRAIN" train --config "$T/job.ini" --quiet --set output.dir="$T/r1" --set train.epochs=3 || fail "run r1"
 "$MPIEXEC" -np 2 $MPI_PREFLAGS "$NNTRAIN" train --config "$T/job.ini" --quiet --set output.dir="$T/r2" --set train.epochs=3 || fail "run r2"
