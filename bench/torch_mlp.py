@@ -82,6 +82,8 @@ def parse_args(argv):
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--warmup-steps", type=nonneg_int, default=20,
                    help="untimed training steps before the timed epochs (default %(default)s)")
+    p.add_argument("--flush-denormal", action="store_true",
+                   help="torch.set_flush_denormal(True), as nntrain's default flush_denormals")
     p.add_argument("--json", action="store_true", help="print one JSON object line instead of the human line")
     return p.parse_args(argv)
 
@@ -146,6 +148,8 @@ def main(argv=None):
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
+    if args.flush_denormal:
+        torch.set_flush_denormal(True)
 
     Xtr_np, ytr_np = load(args.train, "train")
     check_data(args.train, Xtr_np, ytr_np, args.layers)

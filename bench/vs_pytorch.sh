@@ -7,7 +7,8 @@
 # nntrain runs in two layouts under the same budget: P ranks x 1 BLAS thread (P = cores) and
 # 1 rank x P threads. Its samples/s is the training phase of each epoch (HDF5 reads included,
 # evaluation excluded) from metrics.csv over epochs 2..EPOCHS (epoch 1 is its warm-up); torch's
-# is its timed epochs after 20 untimed warm-up steps (bench/torch_mlp.py). Each figure is the
+# is its timed epochs after 20 untimed warm-up steps (bench/torch_mlp.py). Both flush denormals
+# to zero (nntrain's default flush_denormals; torch.set_flush_denormal(True) for torch). Each figure is the
 # best of ROUNDS runs, torch and nntrain interleaved so machine noise hits both.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -34,7 +35,7 @@ CONFIGS=(
 torch_run() { # layers act opt lr mom batch -> samples/s
     $PY bench/torch_mlp.py --train data/fashion-train.h5 --test data/fashion-test.h5 \
         --layers "$1" --activation "$2" --optimizer "$3" --lr "$4" --momentum "$5" --batch "$6" \
-        --epochs "$EPOCHS" --threads "$CORES" --json |
+        --epochs "$EPOCHS" --threads "$CORES" --flush-denormal --json |
         $PY -c 'import json,sys; print(json.loads(sys.stdin.read())["samples_per_s"])'
 }
 

@@ -71,6 +71,7 @@ static const key_spec keys[] = {
     {"train", "seed", K_U64, F(seed), 0},
     {"train", "threads", K_NONNEGINT, F(threads), 0},
     {"train", "bucket_mb", K_POSDOUBLE, F(bucket_mb), 0},
+    {"train", "flush_denormals", K_BOOL, F(flush_denormals), 0},
     {"output", "dir", K_PATH, F(out_dir), 0},
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
@@ -278,6 +279,7 @@ static void defaults(nt_config *c)
     c->batch_size = 128;
     c->seed = 1;
     c->bucket_mb = 25; /* PyTorch DDP's default bucket_cap_mb */
+    c->flush_denormals = 1;
     strcpy(c->out_dir, "runs/default");
 }
 
@@ -453,7 +455,8 @@ void nt_config_print(const nt_config *c, FILE *f)
         fprintf(f, "t_max = %.17g\neta_min = %.17g\n", c->sched.t_max, c->sched.eta_min);
     fprintf(f, "warmup = %lld\nwarmup_start_factor = %.17g\n", (long long)c->sched.warmup,
             c->sched.warmup_start_factor);
-    fprintf(f, "[train]\nepochs = %d\nbatch_size = %ld\nseed = %llu\nthreads = %d\nbucket_mb = %.17g\n",
-            c->epochs, c->batch_size, (unsigned long long)c->seed, c->threads, c->bucket_mb);
+    fprintf(f, "[train]\nepochs = %d\nbatch_size = %ld\nseed = %llu\nthreads = %d\nbucket_mb = %.17g\n"
+               "flush_denormals = %s\n", c->epochs, c->batch_size, (unsigned long long)c->seed,
+            c->threads, c->bucket_mb, c->flush_denormals ? "true" : "false");
     fprintf(f, "[output]\ndir = %s\n", c->out_dir);
 }

@@ -47,6 +47,7 @@ typedef struct {
     uint64_t seed;
     int threads;                  /* BLAS threads per rank; 0 = cores per node / ranks per node */
     double bucket_mb;             /* allreduce bucket size */
+    int flush_denormals;          /* FTZ/DAZ on the training thread */
     /* [output] */
     char out_dir[PATH_MAX];
 } nt_config;

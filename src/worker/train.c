@@ -14,6 +14,9 @@
 #include "sampler.h"
 #include "schedule.h"
 #include <cblas.h>
+#if defined(__SSE__)
+#include <xmmintrin.h>
+#endif
 #include <math.h>
 #include <sched.h>
 #include <stdio.h>
@@ -216,6 +219,12 @@ int nt_train(const nt_config *cfg, comm_t *c, const nt_train_opts *o, nt_result 
     char path[4200];
 
     /* ---- start-up: every check agreed on by all ranks before anything is written ---- */
+#if defined(__SSE__)
+    /* Flush denormals to zero (FTZ) and read them as zero (DAZ) in this thread, as TensorFlow
+     * does by default and torch.set_flush_denormal(True) offers: Adam's second moments of tiny
+     * gradients become denormal and made later epochs ~40 % slower (measured). */
+    if (cfg->flush_denormals) _mm_setcsr(_mm_getcsr() | 0x8040);
+#endif
     int threads = nt_blas_threads(cfg->threads, c);
     openblas_set_num_threads(threads);
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
