@@ -13,6 +13,9 @@ const char *nn_init_name(nn_init_kind k) { return (unsigned)k < NN_INIT_COUNT ? 
 
 int nn_init_parse(const char *s, nn_init_kind *k)
 {
+    /* He et al. is the same scheme as kaiming */
+    if (strcmp(s, "he_uniform") == 0) { *k = NN_INIT_KAIMING_UNIFORM; return 0; }
+    if (strcmp(s, "he_normal") == 0) { *k = NN_INIT_KAIMING_NORMAL; return 0; }
     for (int i = 0; i < NN_INIT_COUNT; i++)
         if (strcmp(s, init_names[i]) == 0) { *k = (nn_init_kind)i; return 0; }
     return -1;

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef enum { K_PATH, K_FRACTION, K_POSDOUBLE, K_NONNEG, K_POS, K_ANY, K_LAYERS, K_ACT,
+typedef enum { K_PATH, K_FRACTION, K_POSDOUBLE, K_NONNEG, K_ANY, K_LAYERS, K_ACT,
                K_ACTLIST, K_DROPLIST, K_OPT, K_LOSS, K_INIT, K_SCHED, K_UNIT, K_BOOL,
                K_POSINT, K_NONNEGINT, K_LONG1, K_U64, K_UNIT_FRACTION } kind;
 
@@ -127,7 +127,6 @@ static int set_value(nt_config *c, const key_spec *k, const char *v, nt_err *e,
         if (nt_parse_double(v, &d) || d < 0) return BAD("must be a non-negative number");
         *(double *)base = d;
         return 0;
-    case K_POS:
     case K_ANY:
         if (nt_parse_double(v, &d)) return BAD("must be a number");
         *(double *)base = d;
@@ -166,8 +165,8 @@ static int set_value(nt_config *c, const key_spec *k, const char *v, nt_err *e,
         return 0;
     case K_INIT:
         if (nn_init_parse(v, (nn_init_kind *)base))
-            return BAD("is not one of torch, xavier_uniform, xavier_normal, kaiming_uniform, "
-                       "kaiming_normal, normal");
+            return BAD("is not one of torch, xavier_uniform, xavier_normal, kaiming_uniform "
+                       "(he_uniform), kaiming_normal (he_normal), normal");
         return 0;
     case K_SCHED:
         if (nn_sched_parse(v, (nn_sched_kind *)base))

@@ -62,6 +62,9 @@ h5dump -H "$T/nb/model.h5" > "$T/nbh" || fail "h5dump bias=false model"
 grep -q 'DATASET "bias"' "$T/nbh" && fail "bias=false model.h5 has bias datasets"
 h5dump -a /model/layer0/negative_slope "$T/nb/model.h5" | grep -q "0.2" || fail "negative_slope attribute"
 
+# init aliases: he_normal is kaiming_normal
+"$NNTRAIN" summary --config "$T/job.ini" --set model.init=he_normal | grep -q "Init: kaiming_normal" || fail "he_normal alias"
+
 # the same config and seed reproduce the run bit for bit (h5diff compares exactly by default)
 "$MPIEXEC" -np 2 $MPI_PREFLAGS "$NNTRAIN" train --config "$T/job.ini" --quiet --set output.dir="$T/r1" --set train.epochs=3 || fail "run r1"
 "$MPIEXEC" -np 2 $MPI_PREFLAGS "$NNTRAIN" train --config "$T/job.ini" --quiet --set output.dir="$T/r2" --set train.epochs=3 || fail "run r2"
