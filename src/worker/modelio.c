@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-static int write_attr_str(hid_t obj, const char *name, const char *val)
+int nt_h5_attr_str(hid_t obj, const char *name, const char *val)
 {
     hid_t t = H5Tcopy(H5T_C_S1);
     H5Tset_size(t, strlen(val) + 1);
@@ -20,7 +20,7 @@ static int write_attr_str(hid_t obj, const char *name, const char *val)
     return st < 0 ? -1 : 0;
 }
 
-static int write_attr_float(hid_t obj, const char *name, float val)
+int nt_h5_attr_float(hid_t obj, const char *name, float val)
 {
     hid_t s = H5Screate(H5S_SCALAR);
     hid_t a = H5Acreate2(obj, name, H5T_IEEE_F32LE, s, H5P_DEFAULT, H5P_DEFAULT); /* collective */
@@ -30,7 +30,7 @@ static int write_attr_float(hid_t obj, const char *name, float val)
     return st < 0 ? -1 : 0;
 }
 
-static int write_attr_int(hid_t obj, const char *name, int val)
+int nt_h5_attr_int(hid_t obj, const char *name, int val)
 {
     hid_t s = H5Screate(H5S_SCALAR);
     hid_t a = H5Acreate2(obj, name, H5T_STD_I32LE, s, H5P_DEFAULT, H5P_DEFAULT); /* collective */
@@ -41,7 +41,7 @@ static int write_attr_int(hid_t obj, const char *name, int val)
 }
 
 /* Rows [lo,hi) of a (rows, cols) float tensor go to/from the same rows of dataset d. */
-static int rows_io(hid_t d, int write, float *buf, int64_t rows, int64_t cols, int64_t lo,
+int nt_h5_rows_io(hid_t d, int write, float *buf, int64_t rows, int64_t cols, int64_t lo,
                    int64_t hi, hid_t xfer)
 {
     int rank = cols > 0 ? 2 : 1;
@@ -65,56 +65,28 @@ static int rows_io(hid_t d, int write, float *buf, int64_t rows, int64_t cols, i
     return st < 0 ? -1 : 0;
 }
 
-int nt_model_save(const nn_model *m, const char *path, comm_t *c, nt_err *e)
+hid_t nt_h5_create(const char *tmp, comm_t *c)
 {
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    int status = 0;
     hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
     H5Pset_fapl_mpio(fapl, c->comm, MPI_INFO_NULL);
     hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl); /* collective */
     H5Pclose(fapl);
-    if (f < 0) return nt_fail(e, "%s: cannot create", tmp);
-    hid_t xfer = H5Pcreate(H5P_DATASET_XFER);
-    H5Pset_dxpl_mpio(xfer, H5FD_MPIO_COLLECTIVE);
-    if (write_attr_int(f, "format_version", NT_MODEL_FORMAT_VERSION) ||
-        write_attr_str(f, "nntrain_version", NN_VERSION))
-        status = -1;
-    hid_t g = H5Gcreate2(f, "model", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT); /* collective */
-    if (g < 0) status = -1;
-    for (int l = 0; l < m->nlayers && !status; l++) {
-        const nn_layer *L = &m->layers[l];
-        char name[32];
-        snprintf(name, sizeof name, "layer%d", l);
-        hid_t lg = H5Gcreate2(g, name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT); /* collective */
-        if (lg < 0) { status = -1; break; }
-        if (write_attr_str(lg, "activation", nn_act_name(L->act))) status = -1;
-        /* leaky_relu's slope / elu's alpha, so a reader can rebuild the layer exactly */
-        if ((L->act == NN_ACT_LEAKY_RELU || L->act == NN_ACT_ELU) &&
-            write_attr_float(lg, L->act == NN_ACT_ELU ? "alpha" : "negative_slope", L->act_param))
-            status = -1;
-        hsize_t wd[2] = {(hsize_t)L->out, (hsize_t)L->in}, bd = (hsize_t)L->out;
-        hid_t ws = H5Screate_simple(2, wd, NULL), bs = H5Screate_simple(1, &bd, NULL);
-        hid_t dw = H5Dcreate2(lg, "weight", H5T_IEEE_F32LE, ws, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-        /* a layer without bias has no bias dataset */
-        hid_t db = L->has_bias ? H5Dcreate2(lg, "bias", H5T_IEEE_F32LE, bs, H5P_DEFAULT,
-                                            H5P_DEFAULT, H5P_DEFAULT) : H5I_INVALID_HID;
-        int64_t lo, hi;
-        nn_shard(L->out, L->out, c->size, c->rank, 0, &lo, &hi);
-        if (dw < 0 || (L->has_bias && db < 0) ||
-            rows_io(dw, 1, m->params + L->w_off, L->out, L->in, lo, hi, xfer) ||
-            (L->has_bias && rows_io(db, 1, m->params + L->b_off, L->out, 0, lo, hi, xfer)))
-            status = -1;
-        if (dw >= 0) H5Dclose(dw);
-        if (db >= 0) H5Dclose(db);
-        H5Sclose(ws);
-        H5Sclose(bs);
-        H5Gclose(lg);
-    }
-    if (g >= 0) H5Gclose(g);
-    H5Pclose(xfer);
+    return f;
+}
+
+hid_t nt_h5_open(const char *path, comm_t *c)
+{
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    H5Pset_fapl_mpio(fapl, c->comm, MPI_INFO_NULL);
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, fapl); /* collective */
+    H5Pclose(fapl);
+    return f;
+}
+
+int nt_h5_commit(hid_t f, const char *tmp, const char *path, int status, comm_t *c, nt_err *e)
+{
     if (H5Fclose(f) < 0) status = -1; /* collective: all data is on disk after this */
-    /* rename only when every rank succeeded, so model.h5 is always a complete file */
+    /* rename only when every rank succeeded, so PATH is always a complete file */
     int first;
     if (comm_agree(c, status ? 1 : 0, &first) != 0) {
         if (c->rank == 0) remove(tmp);
@@ -125,13 +97,70 @@ int nt_model_save(const nn_model *m, const char *path, comm_t *c, nt_err *e)
     return status ? NT_EXIT_RUNTIME : 0;
 }
 
+int nt_model_save(const nn_model *m, const char *path, comm_t *c, nt_err *e)
+{
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    hid_t f = nt_h5_create(tmp, c);
+    if (f < 0) return nt_fail(e, "%s: cannot create", tmp);
+    return nt_h5_commit(f, tmp, path, nt_model_write(f, m, c), c, e);
+}
+
+int nt_model_write(hid_t f, const nn_model *m, comm_t *c)
+{
+    int status = 0;
+    hid_t xfer = H5Pcreate(H5P_DATASET_XFER);
+    H5Pset_dxpl_mpio(xfer, H5FD_MPIO_COLLECTIVE);
+    if (nt_h5_attr_int(f, "format_version", NT_MODEL_FORMAT_VERSION) ||
+        nt_h5_attr_str(f, "nntrain_version", NN_VERSION))
+        status = -1;
+    hid_t g = H5Gcreate2(f, "model", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT); /* collective */
+    if (g < 0) status = -1;
+    for (int l = 0; l < m->nlayers && !status; l++) {
+        const nn_layer *L = &m->layers[l];
+        char name[32];
+        snprintf(name, sizeof name, "layer%d", l);
+        hid_t lg = H5Gcreate2(g, name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT); /* collective */
+        if (lg < 0) { status = -1; break; }
+        if (nt_h5_attr_str(lg, "activation", nn_act_name(L->act))) status = -1;
+        /* leaky_relu's slope / elu's alpha, so a reader can rebuild the layer exactly */
+        if ((L->act == NN_ACT_LEAKY_RELU || L->act == NN_ACT_ELU) &&
+            nt_h5_attr_float(lg, L->act == NN_ACT_ELU ? "alpha" : "negative_slope", L->act_param))
+            status = -1;
+        hsize_t wd[2] = {(hsize_t)L->out, (hsize_t)L->in}, bd = (hsize_t)L->out;
+        hid_t ws = H5Screate_simple(2, wd, NULL), bs = H5Screate_simple(1, &bd, NULL);
+        hid_t dw = H5Dcreate2(lg, "weight", H5T_IEEE_F32LE, ws, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        /* a layer without bias has no bias dataset */
+        hid_t db = L->has_bias ? H5Dcreate2(lg, "bias", H5T_IEEE_F32LE, bs, H5P_DEFAULT,
+                                            H5P_DEFAULT, H5P_DEFAULT) : H5I_INVALID_HID;
+        int64_t lo, hi;
+        nn_shard(L->out, L->out, c->size, c->rank, 0, &lo, &hi);
+        if (dw < 0 || (L->has_bias && db < 0) ||
+            nt_h5_rows_io(dw, 1, m->params + L->w_off, L->out, L->in, lo, hi, xfer) ||
+            (L->has_bias && nt_h5_rows_io(db, 1, m->params + L->b_off, L->out, 0, lo, hi, xfer)))
+            status = -1;
+        if (dw >= 0) H5Dclose(dw);
+        if (db >= 0) H5Dclose(db);
+        H5Sclose(ws);
+        H5Sclose(bs);
+        H5Gclose(lg);
+    }
+    if (g >= 0) H5Gclose(g);
+    H5Pclose(xfer);
+    return status;
+}
+
 int nt_model_load(nn_model *m, const char *path, comm_t *c, nt_err *e)
 {
-    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
-    H5Pset_fapl_mpio(fapl, c->comm, MPI_INFO_NULL);
-    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, fapl); /* collective */
-    H5Pclose(fapl);
+    hid_t f = nt_h5_open(path, c);
     if (f < 0) return nt_fail(e, "%s: cannot open as HDF5", path);
+    int st = nt_model_read(f, path, m, e);
+    H5Fclose(f); /* collective */
+    return st;
+}
+
+int nt_model_read(hid_t f, const char *path, nn_model *m, nt_err *e)
+{
     hid_t xfer = H5Pcreate(H5P_DATASET_XFER);
     H5Pset_dxpl_mpio(xfer, H5FD_MPIO_COLLECTIVE);
     int status = 0;
@@ -159,14 +188,13 @@ int nt_model_load(nn_model *m, const char *path, comm_t *c, nt_err *e)
             if (nd != 2 || d[0] != (hsize_t)L->out || d[1] != (hsize_t)L->in || bd != (hsize_t)L->out)
                 status = nt_fail(e, "%s: %s has shape (%llu, %llu), the model needs (%d, %d)", path,
                                  wn, (unsigned long long)d[0], (unsigned long long)d[1], L->out, L->in);
-            else if (rows_io(dw, 0, m->params + L->w_off, L->out, L->in, 0, L->out, xfer) ||
-                     (L->has_bias && rows_io(db, 0, m->params + L->b_off, L->out, 0, 0, L->out, xfer)))
+            else if (nt_h5_rows_io(dw, 0, m->params + L->w_off, L->out, L->in, 0, L->out, xfer) ||
+                     (L->has_bias && nt_h5_rows_io(db, 0, m->params + L->b_off, L->out, 0, 0, L->out, xfer)))
                 status = nt_fail(e, "%s: cannot read layer %d", path, l);
         }
         if (dw >= 0) H5Dclose(dw);
         if (db >= 0) H5Dclose(db);
     }
     H5Pclose(xfer);
-    H5Fclose(f);
     return status ? NT_EXIT_INPUT : 0;
 }

@@ -7,6 +7,7 @@
 #include "comm.h"
 #include "model.h"
 #include "util.h"
+#include <hdf5.h>
 
 #define NT_MODEL_FORMAT_VERSION 1
 
@@ -15,5 +16,20 @@ int nt_model_save(const nn_model *m, const char *path, comm_t *c, nt_err *e);
 
 /* Collective read of a model.h5 into m's parameters (shapes must match). */
 int nt_model_load(nn_model *m, const char *path, comm_t *c, nt_err *e);
+
+/* Building blocks shared with checkpoints (all collective): create TMP / open PATH with the
+ * MPI-IO driver; write the root attributes and the /model group; read /model (shapes must
+ * match m, else an error naming PATH and the layer); close, agree and rename TMP to PATH. */
+hid_t nt_h5_create(const char *tmp, comm_t *c);
+hid_t nt_h5_open(const char *path, comm_t *c);
+int nt_model_write(hid_t f, const nn_model *m, comm_t *c);
+int nt_model_read(hid_t f, const char *path, nn_model *m, nt_err *e);
+int nt_h5_commit(hid_t f, const char *tmp, const char *path, int status, comm_t *c, nt_err *e);
+int nt_h5_attr_str(hid_t obj, const char *name, const char *val);
+int nt_h5_attr_float(hid_t obj, const char *name, float val);
+int nt_h5_attr_int(hid_t obj, const char *name, int val);
+/* rows [lo, hi) of a (rows, cols) float tensor (cols 0: 1-D) to/from dataset d */
+int nt_h5_rows_io(hid_t d, int write, float *buf, int64_t rows, int64_t cols, int64_t lo,
+                  int64_t hi, hid_t xfer);
 
 #endif
