@@ -11,7 +11,7 @@
 
 typedef enum { K_PATH, K_FRACTION, K_POSDOUBLE, K_NONNEG, K_ANY, K_LAYERS, K_ACT,
                K_ACTLIST, K_DROPLIST, K_OPT, K_LOSS, K_INIT, K_SCHED, K_UNIT, K_BOOL,
-               K_POSINT, K_NONNEGINT, K_LONG1, K_U64, K_UNIT_FRACTION } kind;
+               K_POSINT, K_NONNEGINT, K_LONG1, K_LONG0, K_U64, K_UNIT_FRACTION, K_RESUME } kind;
 
 #define O(k) (1u << (k))
 #define ADAMS (O(NN_OPT_ADAM) | O(NN_OPT_ADAMW) | O(NN_OPT_ADAMAX))
@@ -73,6 +73,11 @@ static const key_spec keys[] = {
     {"train", "bucket_mb", K_POSDOUBLE, F(bucket_mb), 0},
     {"train", "flush_denormals", K_BOOL, F(flush_denormals), 0},
     {"output", "dir", K_PATH, F(out_dir), 0},
+    {"checkpoint", "dir", K_PATH, F(ckpt_dir), 0},
+    {"checkpoint", "every_steps", K_LONG0, F(ckpt_every_steps), 0},
+    {"checkpoint", "every_epochs", K_LONG0, F(ckpt_every_epochs), 0},
+    {"checkpoint", "keep", K_POSINT, F(ckpt_keep), 0},
+    {"checkpoint", "resume", K_RESUME, F(resume_auto), 0},
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
 
@@ -146,6 +151,15 @@ static int set_value(nt_config *c, const key_spec *k, const char *v, nt_err *e,
     case K_LONG1:
         if (nt_parse_long(v, &l) || l < 1 || l > (1L << 30)) return BAD("must be an integer >= 1");
         *(long *)base = l;
+        return 0;
+    case K_LONG0:
+        if (nt_parse_long(v, &l) || l < 0) return BAD("must be an integer >= 0");
+        *(long *)base = l;
+        return 0;
+    case K_RESUME:
+        if (!strcmp(v, "auto")) *(int *)base = 1;
+        else if (!strcmp(v, "never") || !strcmp(v, "false")) *(int *)base = 0;
+        else return BAD("must be auto or never");
         return 0;
     case K_U64:
         if (nt_parse_u64(v, (uint64_t *)base)) return BAD("must be a non-negative integer");
@@ -279,6 +293,8 @@ static void defaults(nt_config *c)
     c->seed = 1;
     c->bucket_mb = 25; /* PyTorch DDP's default bucket_cap_mb */
     c->flush_denormals = 1;
+    c->ckpt_every_epochs = 1;
+    c->ckpt_keep = 3;
     strcpy(c->out_dir, "runs/default");
 }
 
@@ -346,6 +362,11 @@ static int finish(nt_config *c, const parse_ctx *p, nt_err *e)
         return nt_fail(e, "%s: [loss] label_smoothing applies to cross_entropy", path);
     if (c->sched.kind == NN_SCHED_COSINE && c->sched.t_max <= 0)
         c->sched.t_max = c->sched_per_step ? 0 : c->epochs; /* steps: filled in by train */
+    if (!c->ckpt_dir[0]) {
+        if (strlen(c->out_dir) + 13 >= sizeof c->ckpt_dir)
+            return nt_fail(e, "%s: [output] dir is too long", path);
+        snprintf(c->ckpt_dir, sizeof c->ckpt_dir, "%s/checkpoints", c->out_dir);
+    }
 #undef SEEN
     return 0;
 }
@@ -458,4 +479,7 @@ void nt_config_print(const nt_config *c, FILE *f)
                "flush_denormals = %s\n", c->epochs, c->batch_size, (unsigned long long)c->seed,
             c->threads, c->bucket_mb, c->flush_denormals ? "true" : "false");
     fprintf(f, "[output]\ndir = %s\n", c->out_dir);
+    fprintf(f, "[checkpoint]\ndir = %s\nevery_steps = %ld\nevery_epochs = %ld\nkeep = %d\nresume = %s\n",
+            c->ckpt_dir, c->ckpt_every_steps, c->ckpt_every_epochs, c->ckpt_keep,
+            c->resume_auto ? "auto" : "never");
 }

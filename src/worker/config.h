@@ -50,6 +50,12 @@ typedef struct {
     int flush_denormals;          /* FTZ/DAZ on the training thread */
     /* [output] */
     char out_dir[PATH_MAX];
+    /* [checkpoint] */
+    char ckpt_dir[PATH_MAX];      /* "" = <output.dir>/checkpoints */
+    long ckpt_every_steps;        /* 0 = off */
+    long ckpt_every_epochs;       /* 0 = off */
+    int ckpt_keep;
+    int resume_auto;              /* resume = auto */
 } nt_config;
 
 /* Parse an INI string (sections and keys as in a file) into c, after defaults; origin names

@@ -4,12 +4,20 @@
 #include <stdio.h>
 #include <string.h>
 
-int nt_metrics_open(nt_metrics *m, const char *dir, int has_test, int regression, nt_err *e)
+int nt_metrics_open(nt_metrics *m, const char *dir, int has_test, int regression, int append,
+                    nt_err *e)
 {
     memset(m, 0, sizeof *m);
     m->has_test = has_test;
     m->regression = regression;
     snprintf(m->path, sizeof m->path, "%s/metrics.csv", dir);
+    FILE *probe = append ? fopen(m->path, "r") : NULL;
+    if (probe) { /* continue the resumed run's file */
+        fclose(probe);
+        m->f = fopen(m->path, "a");
+        if (!m->f) return nt_fail(e, "%s: cannot append: %s", m->path, strerror(errno));
+        return 0;
+    }
     m->f = fopen(m->path, "w");
     if (!m->f) return nt_fail(e, "%s: cannot create: %s", m->path, strerror(errno));
     if (regression)

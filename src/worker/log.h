@@ -23,7 +23,9 @@ typedef struct {
 /* metrics.csv columns: classification
  *   epoch,train_loss,train_acc,val_loss,val_acc,samples_per_s,elapsed_s,lr[,test_loss,test_acc]
  * regression: train/val/test each loss,rmse,mae. */
-int nt_metrics_open(nt_metrics *m, const char *dir, int has_test, int regression, nt_err *e);
+/* append != 0 (a resumed run): continue an existing metrics.csv (header written if new). */
+int nt_metrics_open(nt_metrics *m, const char *dir, int has_test, int regression, int append,
+                    nt_err *e);
 void nt_metrics_row(nt_metrics *m, const nt_epoch_stats *s);
 void nt_metrics_close(nt_metrics *m);
 

@@ -11,7 +11,7 @@
 #include <string.h>
 
 static const char *usage =
-    "usage: nntrain train --config FILE [--set section.key=value]... [--overwrite] [--quiet]\n"
+    "usage: nntrain train --config FILE [--set section.key=value]... [--resume] [--overwrite] [--quiet]\n"
     "       nntrain summary --config FILE [--set section.key=value]... [--batch B]\n"
     "       nntrain --help | --version\n"
     "\n"
@@ -21,6 +21,7 @@ static const char *usage =
     "options:\n"
     "  --config FILE          INI configuration (sections [data] [model] [optimizer] [train] [output])\n"
     "  --set sec.key=value    override one configuration key (repeatable)\n"
+    "  --resume               continue from the newest checkpoint in [checkpoint] dir\n"
     "  --overwrite            allow replacing metrics.csv/model.h5 of an earlier run in [output] dir\n"
     "  --quiet                no per-epoch lines\n"
     "  --batch B              summary: batch size for the shapes (default [train] batch_size)\n"
@@ -89,6 +90,7 @@ int main(int argc, char **argv)
         else if (!strncmp(argv[i], "--config=", 9)) config = argv[i] + 9;
         else if (!strcmp(argv[i], "--overwrite")) o.overwrite = 1;
         else if (!strcmp(argv[i], "--quiet")) o.quiet = 1;
+        else if (!strcmp(argv[i], "--resume")) o.resume = 1;
         else {
             st = NT_EXIT_USAGE;
             nt_fail(&e, "%s '%s' (try: nntrain --help)",
@@ -100,7 +102,10 @@ int main(int argc, char **argv)
     nt_config cfg;
     if (!st && nt_config_load(&cfg, config, sets, nsets, &e)) st = NT_EXIT_INPUT;
     st = nt_agree(&c, st, &e);
-    if (!st) st = nt_train(&cfg, &c, &o, NULL);
+    if (!st) {
+        nt_install_signal_handlers();
+        st = nt_train(&cfg, &c, &o, NULL);
+    }
     free(sets);
     comm_free(&c);
     MPI_Finalize();

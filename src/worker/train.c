@@ -8,6 +8,7 @@
 #include "train.h"
 #include "dataset.h"
 #include "model.h"
+#include "ckpt.h"
 #include "modelio.h"
 #include "optim.h"
 #include "rng.h"
@@ -26,7 +27,7 @@
 
 /* ride-along slots: loss sum, metric sums (correct | squared error, absolute error), rows,
  * error flag */
-enum { X_LOSS, X_M0, X_M1, X_COUNT, X_ERROR, X_N };
+enum { X_LOSS, X_M0, X_M1, X_COUNT, X_ERROR, X_STOP, X_N }; /* + stop request */
 
 /* Per-step batch buffers, allocated once. */
 typedef struct {
@@ -212,6 +213,9 @@ int nt_train(const nt_config *cfg, comm_t *c, const nt_train_opts *o, nt_result 
     nt_window twin = {0};
     int64_t *split = NULL, *perm = NULL, *rows = NULL, *step_off = NULL, *test_rows = NULL;
     const int64_t *val_rows = NULL, *train_rows = NULL;
+    double *hist = NULL; /* per-epoch metrics, NT_METRIC_COLS each (for checkpoints) */
+    int nhist = 0;
+    nt_ckpt_state cs = {0};
     const int L = cfg->nsizes - 1, K = cfg->sizes[L], D = cfg->sizes[0];
     batch_buf bb = {.loss = &cfg->loss, .K = K};
     const int64_t B = cfg->batch_size;
@@ -228,7 +232,7 @@ int nt_train(const nt_config *cfg, comm_t *c, const nt_train_opts *o, nt_result 
     int threads = nt_blas_threads(cfg->threads, c);
     openblas_set_num_threads(threads);
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    if (!o->quiet && (long)threads * c->local_size > cores)
+    if (!o->quiet && threads > 1 && (long)threads * c->local_size > cores)
         log0(c, "nntrain: warning: %d ranks x %d BLAS threads on a node with %ld cores "
                 "oversubscribes it; set [train] threads = 0 (auto)\n", c->local_size, threads, cores);
 
@@ -248,13 +252,30 @@ int nt_train(const nt_config *cfg, comm_t *c, const nt_train_opts *o, nt_result 
         goto out;
     }
 
-    /* output directory: never replace an earlier run's results unless asked to */
+    /* resume: the newest complete checkpoint, if asked for (or [checkpoint] resume = auto) */
+    char resume_path[4300] = "";
+    int resuming = (o->resume || cfg->resume_auto) &&
+                   nt_ckpt_find(cfg->ckpt_dir, c, resume_path, sizeof resume_path);
+    if (o->resume && !resuming) {
+        nt_fail(&e, "%s: no checkpoint to resume from (ckpt-<step>.h5)", cfg->ckpt_dir);
+        st = nt_agree(c, NT_EXIT_INPUT, &e);
+        goto out;
+    }
+    /* output directory: never replace an earlier run's results unless asked to (a resumed
+     * run continues its own) */
     st = 0;
-    if (c->rank == 0) {
+    if (c->rank == 0 && resuming) {
+        if (nt_mkdirs(cfg->out_dir, &e)) st = -1;
+    } else if (c->rank == 0) {
         char mp[4200];
         snprintf(path, sizeof path, "%s/metrics.csv", cfg->out_dir);
         snprintf(mp, sizeof mp, "%s/model.h5", cfg->out_dir);
-        if (!o->overwrite && (nt_path_exists(path) || nt_path_exists(mp)))
+        char oldck[4300];
+        int has_ck = nt_ckpt_find_local(cfg->ckpt_dir, oldck, sizeof oldck);
+        if (!o->overwrite && has_ck)
+            st = nt_fail(&e, "%s: holds checkpoints of an earlier run (%s); continue it with "
+                         "--resume, or pass --overwrite to start over", cfg->ckpt_dir, oldck);
+        else if (!o->overwrite && (nt_path_exists(path) || nt_path_exists(mp)))
             st = nt_fail(&e, "%s: already holds a run (%s); choose another [output] dir or pass "
                          "--overwrite", cfg->out_dir, nt_path_exists(path) ? "metrics.csv" : "model.h5");
         else if (nt_mkdirs(cfg->out_dir, &e))
@@ -288,6 +309,7 @@ int nt_train(const nt_config *cfg, comm_t *c, const nt_train_opts *o, nt_result 
         goto alloc_fail;
     }
     red_ok = 1;
+    hist = calloc((size_t)cfg->epochs * NT_METRIC_COLS + 1, sizeof(double));
     split = malloc(sizeof(int64_t) * (size_t)N);
     perm = malloc(sizeof(int64_t) * (size_t)n_train);
     rows = malloc(sizeof(int64_t) * (size_t)(spw * shard_max));
@@ -297,7 +319,7 @@ int nt_train(const nt_config *cfg, comm_t *c, const nt_train_opts *o, nt_result 
     bb.dz = malloc(sizeof(float) * (size_t)bmax * K);
     bb.labels = malloc(sizeof(int32_t) * (size_t)bmax);
     bb.targets = malloc(sizeof(float) * (size_t)bmax * K);
-    if (!split || !perm || !rows || !step_off || !bb.x || !bb.dz || !bb.labels || !bb.targets) {
+    if (!hist || !split || !perm || !rows || !step_off || !bb.x || !bb.dz || !bb.labels || !bb.targets) {
         st = nt_fail(&e, "out of memory");
         goto alloc_fail;
     }
@@ -315,18 +337,46 @@ int nt_train(const nt_config *cfg, comm_t *c, const nt_train_opts *o, nt_result 
     }
 alloc_fail:
     if ((st = nt_agree(c, st ? NT_EXIT_RUNTIME : 0, &e))) goto out;
-    /* the first write into the output directory: every start-up check has passed */
-    st = c->rank == 0 && nt_metrics_open(&metrics, cfg->out_dir, have_test,
-                                         nn_loss_is_regression(cfg->loss.kind), &e)
-             ? NT_EXIT_RUNTIME : 0;
-    if ((st = nt_agree(c, st, &e))) goto out;
 
-    /* rank 0 initialises; everyone receives the same bits */
-    if (c->rank == 0) nn_model_init_scheme(&m, cfg->seed, cfg->init, cfg->init_std);
-    if (comm_bcast_floats(c, m.params, m.nparams, 0) != MPI_SUCCESS) {
+    if (resuming) {
+        /* every rank reads the checkpoint: parameters, optimizer state, counters, history */
+        if ((st = nt_ckpt_load(resume_path, &m, &opt, &cs, hist, cfg->epochs, &nhist, c, &e)))
+            goto out;
+        if (cs.steps_per_epoch != steps || cs.seed != cfg->seed) {
+            nt_fail(&e, "%s: written for %lld steps per epoch and seed %llu; this configuration "
+                    "has %lld and %llu (batch_size, data or seed changed)", resume_path,
+                    (long long)cs.steps_per_epoch, (unsigned long long)cs.seed, (long long)steps,
+                    (unsigned long long)cfg->seed);
+            st = nt_agree(c, NT_EXIT_INPUT, &e);
+            goto out;
+        }
+        log0(c, "resuming from %s: epoch %lld, step %lld of %lld (written by %d rank%s)\n",
+             resume_path, (long long)cs.epoch, (long long)cs.step_in_epoch, (long long)steps,
+             cs.world_size, cs.world_size == 1 ? "" : "s");
+    } else if (c->rank == 0) {
+        nn_model_init_scheme(&m, cfg->seed, cfg->init, cfg->init_std);
+    }
+    /* rank 0 initialised (or everyone loaded the same bits): broadcast keeps them identical */
+    if (!resuming && comm_bcast_floats(c, m.params, m.nparams, 0) != MPI_SUCCESS) {
         nt_fail(&e, "MPI_Bcast of the initial parameters failed");
         st = nt_agree(c, NT_EXIT_RUNTIME, &e);
         goto out;
+    }
+
+    if (!resuming && o->overwrite && c->rank == 0) nt_ckpt_remove_all(cfg->ckpt_dir);
+    /* the first write into the output directory: every start-up check (and the checkpoint
+     * load) has passed. A resumed run's metrics.csv is rewritten from the checkpoint's
+     * history, so epochs after the checkpoint are not listed twice. */
+    st = c->rank == 0 && nt_metrics_open(&metrics, cfg->out_dir, have_test,
+                                         nn_loss_is_regression(cfg->loss.kind), 0, &e)
+             ? NT_EXIT_RUNTIME : 0;
+    if ((st = nt_agree(c, st, &e))) goto out;
+    for (int i = 0; i < nhist && c->rank == 0; i++) {
+        const double *r = hist + (size_t)i * NT_METRIC_COLS;
+        nt_epoch_stats h = {.epoch = (int)r[0], .train = {r[1], r[2], r[3]},
+                            .val = {r[4], r[5], r[6]}, .test = {r[7], r[8], r[9]},
+                            .samples_per_s = r[10], .elapsed_s = r[11], .lr = r[12]};
+        nt_metrics_row(&metrics, &h);
     }
 
     if (!o->quiet) log0(c, "nntrain %s: %d rank%s x %d BLAS thread%s | model ", NN_VERSION, P, P > 1 ? "s" : "",
@@ -339,12 +389,16 @@ alloc_fail:
     if (have_test && !o->quiet) log0(c, "  test set %s: %lld rows\n", cfg->test, (long long)test.n);
 
     /* ---- epochs ---- */
-    const double t_start = nt_now();
-    int64_t gstep = 1; /* global step counter, from 1 */
+    const double t_start = nt_now() - cs.elapsed_s;
+    int64_t gstep = cs.global_step + 1; /* global step counter, from 1 */
+    const int64_t first_epoch = resuming ? cs.epoch : 1;
     /* Testing aid: NNTRAIN_FAULT=RANK:STEP makes RANK fail at global step STEP as a failed
      * read would, exercising the path where one rank fails mid-run and all stop together. */
     struct { long rank; long step; } fault = {-1, -1};
     const char *fenv = getenv("NNTRAIN_FAULT");
+    /* Testing aid: NNTRAIN_STOP_AT_STEP=K behaves like a SIGTERM arriving during step K. */
+    const char *senv = getenv("NNTRAIN_STOP_AT_STEP");
+    long stop_at = senv ? atol(senv) : 0;
     if (fenv && sscanf(fenv, "%ld:%ld", &fault.rank, &fault.step) != 2) fault.rank = -1;
     nt_epoch_stats es = {0};
     float *xs = m.grads + m.nparams; /* the ride-along slots */
@@ -352,10 +406,18 @@ alloc_fail:
     nn_schedule sched = cfg->sched;
     if (sched.kind == NN_SCHED_COSINE && sched.t_max <= 0) /* default: the whole run */
         sched.t_max = (double)(cfg->sched_per_step ? steps * cfg->epochs : cfg->epochs);
-    for (int epoch = 1; epoch <= cfg->epochs; epoch++) {
-        double t0 = nt_now(), loss_sum = 0, m0 = 0, m1 = 0, seen = 0, data_s = 0;
+    int stop_requested = 0;
+    char ckpt_written[4300] = "";
+    for (int epoch = (int)first_epoch; epoch <= cfg->epochs; epoch++) {
+        double t0 = nt_now(), loss_sum = 0, m0 = 0, m1 = 0, seen = 0, data_s = 0, seen_now = 0;
+        int64_t first_step = 0;
+        if (resuming && epoch == first_epoch) { /* continue inside the interrupted epoch */
+            first_step = cs.step_in_epoch;
+            loss_sum = cs.partial[0]; m0 = cs.partial[1]; m1 = cs.partial[2]; seen = cs.partial[3];
+        }
+        int64_t done_steps = first_step;
         nn_permutation(perm, n_train, nn_key(cfg->seed, NN_STREAM_EPOCH_PERM, (uint64_t)epoch, 0));
-        for (int64_t s0 = 0; s0 < steps; s0 += spw) {
+        for (int64_t s0 = first_step; s0 < steps && !stop_requested; s0 += spw) {
             /* this rank's rows for steps [s0, s1), read in one collective call */
             int64_t s1 = s0 + spw < steps ? s0 + spw : steps, cnt = 0;
             for (int64_t s = s0; s < s1; s++) {
@@ -368,7 +430,7 @@ alloc_fail:
             double tr = nt_now();
             int read_err = nt_window_read(&twin, &train, rows, cnt, &e) ? 1 : 0;
             data_s += nt_now() - tr;
-            for (int64_t s = s0; s < s1; s++) {
+            for (int64_t s = s0; s < s1 && !stop_requested; s++) {
                 int nb = (int)(step_off[s - s0 + 1] - step_off[s - s0]);
                 if (!read_err && fault.rank == c->rank && fault.step == gstep) {
                     nt_fail(&e, "fault injected by NNTRAIN_FAULT on rank %d at step %lld",
@@ -393,6 +455,8 @@ alloc_fail:
                 xs[X_M1] = (float)st3[1];
                 xs[X_COUNT] = (float)nb;
                 xs[X_ERROR] = (float)read_err;
+                /* a signal on any rank (or NNTRAIN_STOP_AT_STEP, a testing aid) asks all to stop */
+                xs[X_STOP] = nt_stop_signal != 0 || (stop_at > 0 && c->rank == 0 && gstep - 1 == stop_at);
                 bwd_ctx bc = {&red, &m, MPI_SUCCESS};
                 nn_backward(&m, bb.x, bb.dz, nb, 0, layer_done, &bc); /* overwrites the gradients */
                 int rc = comm_reducer_wait(&red);
@@ -415,16 +479,35 @@ alloc_fail:
                 m0 += xs[X_M0];
                 m1 += xs[X_M1];
                 seen += xs[X_COUNT];
+                seen_now += xs[X_COUNT];
                 /* clipping after the allreduce: the same norm, the same factor on every rank */
                 if (cfg->clip_grad_norm > 0) nn_clip_grad_norm(m.grads, m.nparams, cfg->clip_grad_norm);
                 nn_optim_step(&opt, m.params, m.grads);
+                done_steps = s + 1;
+                stop_requested = xs[X_STOP] > 0;
+                /* periodic or requested checkpoint, after the step (every rank agrees) */
+                if (stop_requested ||
+                    (cfg->ckpt_every_steps > 0 && (gstep - 1) % cfg->ckpt_every_steps == 0)) {
+                    cs = (nt_ckpt_state){.epoch = epoch, .step_in_epoch = done_steps,
+                                         .global_step = gstep - 1, .steps_per_epoch = steps,
+                                         .partial = {loss_sum, m0, m1, seen},
+                                         .elapsed_s = nt_now() - t_start, .world_size = P,
+                                         .seed = cfg->seed};
+                    if ((st = nt_ckpt_save(cfg->ckpt_dir, cfg->ckpt_keep, &m, &opt, &cs, cfg, hist,
+                                           nhist, c, ckpt_written, sizeof ckpt_written, &e)))
+                        goto out;
+                }
             }
         }
+        if (stop_requested) break;
         double t_train = nt_now() - t0;
         es.epoch = epoch;
-        es.lr = opt.cfg.lr;
+        /* the lr of the epoch's last step, from the schedule (also right when a resumed
+         * epoch had no steps left to run) */
+        es.lr = nn_schedule_lr(&sched, cfg->opt.lr,
+                               cfg->sched_per_step ? (int64_t)epoch * steps - 1 : epoch - 1);
         finish_metrics(&cfg->loss, K, seen, loss_sum, m0, m1, &es.train[0], &es.train[1], &es.train[2]);
-        es.samples_per_s = (double)n_train / t_train;
+        es.samples_per_s = seen_now / t_train;
         es.data_s = data_s;
         es.val[0] = es.val[1] = es.val[2] = NAN;
         if (n_val > 0 && eval_run(&vset, &m, c, &bb, es.val, &e)) st = NT_EXIT_RUNTIME;
@@ -447,6 +530,31 @@ alloc_fail:
                  es.data_s, es.elapsed_s);
         }
         if (c->rank == 0) nt_metrics_row(&metrics, &es);
+        double row[NT_METRIC_COLS] = {epoch, es.train[0], es.train[1], es.train[2], es.val[0],
+                                      es.val[1], es.val[2], es.test[0], es.test[1], es.test[2],
+                                      es.samples_per_s, es.elapsed_s, es.lr};
+        memcpy(hist + (size_t)nhist * NT_METRIC_COLS, row, sizeof row);
+        nhist++;
+        if (cfg->ckpt_every_epochs > 0 && epoch % cfg->ckpt_every_epochs == 0) {
+            /* the next epoch, from its first step */
+            cs = (nt_ckpt_state){.epoch = epoch + 1, .step_in_epoch = 0, .global_step = gstep - 1,
+                                 .steps_per_epoch = steps, .elapsed_s = nt_now() - t_start,
+                                 .world_size = P, .seed = cfg->seed};
+            if ((st = nt_ckpt_save(cfg->ckpt_dir, cfg->ckpt_keep, &m, &opt, &cs, cfg, hist, nhist,
+                                   c, ckpt_written, sizeof ckpt_written, &e)))
+                goto out;
+        }
+    }
+    if (stop_requested) {
+        /* rank 0 may not be the rank that was signalled: say what it knows */
+        log0(c, "nntrain: stopped early (%s): checkpoint %s written; continue with\n"
+                "  nntrain train --config %s --resume\n",
+             nt_stop_signal == SIGUSR1 ? "SIGUSR1" : nt_stop_signal == SIGTERM ? "SIGTERM"
+                                                    : "stop requested on a rank",
+             ckpt_written, cfg->path);
+        if (res) res->stopped = 1;
+        st = 0;
+        goto out;
     }
 
     snprintf(path, sizeof path, "%s/model.h5", cfg->out_dir);
@@ -471,7 +579,7 @@ out:
     nt_window_free(&vset.win);
     nt_window_free(&tset.win);
     free(split); free(perm); free(rows); free(step_off);
-    free(bb.x); free(bb.dz); free(bb.labels); free(bb.targets);
+    free(bb.x); free(bb.dz); free(bb.labels); free(bb.targets); free(hist);
     free(test_rows);
     if (red_ok) comm_reducer_free(&red);
     if (opt_ok) nn_optim_free(&opt);

@@ -12,6 +12,7 @@
 typedef struct {
     int overwrite;     /* allow replacing metrics.csv / model.h5 of an earlier run */
     int quiet;         /* no per-epoch console lines (tests) */
+    int resume;        /* --resume: continue from the newest checkpoint (error if none) */
 } nt_train_opts;
 
 typedef struct {
@@ -19,6 +20,7 @@ typedef struct {
     size_t nparams;
     nt_epoch_stats last;
     int has_test;
+    int stopped;       /* preempted: a checkpoint was written, training is unfinished */
 } nt_result;
 
 /* Collective. Returns 0 or an NT_EXIT_* code (the same on every rank); on failure exactly

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 int nt_fail(nt_err *e, const char *fmt, ...)
 {
@@ -105,4 +106,28 @@ int nt_mkdirs(const char *path, nt_err *e)
     if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))
         return nt_fail(e, "%s: not a directory", path);
     return 0;
+}
+
+volatile sig_atomic_t nt_stop_signal = 0;
+
+static void on_signal(int sig)
+{
+    if (sig == SIGTERM && nt_stop_signal) {
+        /* second SIGTERM: leave now (async-signal-safe calls only) */
+        static const char msg[] = "nntrain: second SIGTERM, exiting without a checkpoint\n";
+        ssize_t r = write(2, msg, sizeof msg - 1);
+        (void)r;
+        _exit(143);
+    }
+    nt_stop_signal = sig;
+}
+
+void nt_install_signal_handlers(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGUSR1, &sa, NULL);
 }

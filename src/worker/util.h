@@ -3,6 +3,7 @@
 #ifndef NT_UTIL_H
 #define NT_UTIL_H
 #include "comm.h"
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -30,6 +31,12 @@ int nt_parse_u64(const char *s, uint64_t *out);
 int nt_parse_double(const char *s, double *out);
 
 double nt_now(void); /* monotonic seconds */
+
+/* Preemption: SIGTERM/SIGUSR1 set this flag (the only process-wide state, because a signal
+ * handler can reach nothing else); a second SIGTERM exits at once. Training reads it at each
+ * step and all ranks agree through the gradient allreduce. */
+extern volatile sig_atomic_t nt_stop_signal;
+void nt_install_signal_handlers(void);
 int nt_path_exists(const char *path);
 int nt_mkdirs(const char *path, nt_err *e); /* mkdir -p */
 

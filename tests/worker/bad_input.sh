@@ -110,7 +110,7 @@ base_ini "$T/big.h5" "2, 256, 256, 2" | sed "s#^dir = .*#dir = $T/killrun#; s/^e
 "$MPIEXEC" -np $NP $MPI_PREFLAGS "$NNTRAIN" train --config "$T/kill.ini" > "$T/kill.out" 2> "$T/kill.err" &
 mpipid=$!
 for i in $(seq 1 100); do grep -q "^epoch 1/" "$T/kill.out" 2>/dev/null && break; sleep 0.2; done
-victim=$(pgrep -f "nntrain train --config $T/kill.ini" | grep -v "^$mpipid$" | tail -1)
+victim=$(pgrep -f "^$NNTRAIN train --config $T/kill.ini" | tail -1)  # a rank, never mpirun
 t0=$(date +%s.%N)
 kill -9 "$victim"
 for i in $(seq 1 150); do kill -0 $mpipid 2>/dev/null || break; sleep 0.1; done

@@ -1,0 +1,57 @@
+/* Checkpoints: one parallel-HDF5 file per checkpoint, written collectively (each rank writes
+ * its slice of the flat arrays), to NAME.tmp and renamed when complete. Layout (extends
+ * model.h5; documented in docs/checkpoints.md):
+ *   /                  format_version, nntrain_version, kind = "checkpoint"
+ *   /model/layer{i}/   weight (out, in), bias (out), activation   (as model.h5)
+ *   /optimizer         attrs name, step, slots; dataset state (slots, nparams) float32
+ *   /state             attrs epoch, step_in_epoch, global_step, steps_per_epoch, seed,
+ *                      world_size, elapsed_s, schedule, schedule_unit, base_lr;
+ *                      dataset partial (4) float64: this epoch's loss/metric sums so far
+ *   /config            the effective configuration (INI text, string attribute "text")
+ *   /metrics           (epochs done, 13) float64, attribute columns
+ * Because every random choice is a function of (seed, epoch, index), (epoch, step_in_epoch)
+ * is all the data-order state there is, and it does not depend on the rank count. */
+#ifndef NT_CKPT_H
+#define NT_CKPT_H
+#include "comm.h"
+#include "config.h"
+#include "model.h"
+#include "optim.h"
+#include "util.h"
+
+#define NT_CKPT_FORMAT_VERSION 1
+#define NT_METRIC_COLS 13 /* epoch, train[3], val[3], test[3], samples_per_s, elapsed_s, lr */
+
+typedef struct {
+    int64_t epoch;          /* the epoch in progress (1-based) */
+    int64_t step_in_epoch;  /* optimizer steps of that epoch already done */
+    int64_t global_step;    /* optimizer steps done in the whole run */
+    int64_t steps_per_epoch;
+    double partial[4];      /* sums over this epoch's done steps: loss, m0, m1, rows */
+    double elapsed_s;
+    int world_size;
+    uint64_t seed;
+} nt_ckpt_state;
+
+/* Collective. Writes DIR/ckpt-<global_step>.h5 (via .tmp) and, on rank 0, removes all but
+ * the newest `keep` complete checkpoints. hist has nhist rows of NT_METRIC_COLS (rank 0's
+ * values are written). *written gets the path. Returns the agreed status. */
+int nt_ckpt_save(const char *dir, int keep, const nn_model *m, const nn_optim *o,
+                 const nt_ckpt_state *s, const nt_config *cfg, const double *hist, int nhist,
+                 comm_t *c, char *written, size_t wlen, nt_err *e);
+
+/* Rank 0 looks for the newest complete checkpoint (highest step) in dir; the name is
+ * broadcast. Returns 1 and fills path when found, 0 when there is none. Collective. */
+int nt_ckpt_find(const char *dir, comm_t *c, char *path, size_t n);
+
+/* Rank-local helpers: the newest checkpoint in dir (returns 0 when none); remove all. */
+int nt_ckpt_find_local(const char *dir, char *path, size_t n);
+void nt_ckpt_remove_all(const char *dir);
+
+/* Collective. Reads a checkpoint into m (shapes must match), o (same optimizer and slots),
+ * s, and the metric history (hist must hold NT_METRIC_COLS * max_hist doubles). Errors name
+ * the file and what does not match. Returns the agreed status. */
+int nt_ckpt_load(const char *path, nn_model *m, nn_optim *o, nt_ckpt_state *s, double *hist,
+                 int max_hist, int *nhist, comm_t *c, nt_err *e);
+
+#endif
