@@ -109,7 +109,7 @@ int nt_ckpt_save(const char *dir, int keep, const nn_model *m, const nn_optim *o
     hid_t f = nt_h5_create(tmp, c);
     if ((st = nt_agree(c, f < 0 ? (nt_fail(e, "%s: cannot create", tmp), NT_EXIT_RUNTIME) : 0, e)))
         return st;
-    int status = nt_model_write(f, m, c);
+    int status = nt_model_write(f, m, nn_loss_name(cfg->loss.kind), c);
     hid_t xfer = H5Pcreate(H5P_DATASET_XFER);
     H5Pset_dxpl_mpio(xfer, H5FD_MPIO_COLLECTIVE);
     status |= nt_h5_attr_str(f, "kind", "checkpoint");

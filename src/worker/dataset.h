@@ -16,7 +16,7 @@ typedef struct {
     haddr_t *chunk_addr;           /* file address of chunk k (rows k*chunk_rows ...) */
 } nt_rowmap;
 
-typedef struct {
+typedef struct nt_data_s {
     char path[4096];
     int direct;          /* rows are read with MPI-IO at addresses HDF5 reported */
     MPI_File fh;

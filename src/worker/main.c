@@ -2,6 +2,7 @@
  * Every rank parses the same arguments; failures are agreed on so all ranks exit together
  * with one message. */
 #include "config.h"
+#include "infer.h"
 #include "summary.h"
 #include "train.h"
 #include "util.h"
@@ -13,6 +14,8 @@
 static const char *usage =
     "usage: nntrain train --config FILE [--set section.key=value]... [--resume] [--overwrite] [--quiet]\n"
     "       nntrain summary --config FILE [--set section.key=value]... [--batch B]\n"
+    "       nntrain eval --checkpoint FILE --data D.h5 [--out metrics.csv] [--loss NAME]\n"
+    "       nntrain predict --checkpoint FILE --data D.h5 --out P.h5 [--overwrite] [--loss NAME]\n"
     "       nntrain --help | --version\n"
     "\n"
     "Trains a multilayer perceptron data-parallel over MPI ranks:\n"
@@ -22,6 +25,9 @@ static const char *usage =
     "  --config FILE          INI configuration (sections [data] [model] [optimizer] [train] [output])\n"
     "  --set sec.key=value    override one configuration key (repeatable)\n"
     "  --resume               continue from the newest checkpoint in [checkpoint] dir\n"
+    "  --init-from FILE.h5    start from the weights in FILE's /model (model.h5, checkpoint, h5py)\n"
+    "  --checkpoint FILE      eval/predict: a checkpoint or model.h5\n"
+    "  --loss NAME            eval/predict: how to read outputs when FILE does not record it\n"
     "  --overwrite            allow replacing metrics.csv/model.h5 of an earlier run in [output] dir\n"
     "  --quiet                no per-epoch lines\n"
     "  --batch B              summary: batch size for the shapes (default [train] batch_size)\n"
@@ -78,6 +84,26 @@ int main(int argc, char **argv)
     char **sets = calloc((size_t)argc, sizeof *sets);
     int nsets = 0;
     nt_train_opts o = {0};
+    if (argc >= 2 && (!strcmp(argv[1], "eval") || !strcmp(argv[1], "predict"))) {
+        nt_infer_opts io = {0};
+        for (int i = 2; i < argc && !st; i++) {
+            if (!strcmp(argv[i], "--checkpoint") && i + 1 < argc) io.checkpoint = argv[++i];
+            else if (!strcmp(argv[i], "--data") && i + 1 < argc) io.data = argv[++i];
+            else if (!strcmp(argv[i], "--out") && i + 1 < argc) io.out = argv[++i];
+            else if (!strcmp(argv[i], "--loss") && i + 1 < argc) io.loss = argv[++i];
+            else if (!strcmp(argv[i], "--overwrite")) io.overwrite = 1;
+            else if (!strcmp(argv[i], "--quiet")) io.quiet = 1;
+            else st = NT_EXIT_USAGE, nt_fail(&e, "unknown option '%s' for %s (try: nntrain --help)", argv[i], argv[1]);
+        }
+        if (!st && (!io.checkpoint || !io.data))
+            st = NT_EXIT_USAGE, nt_fail(&e, "%s needs --checkpoint FILE and --data FILE", argv[1]);
+        st = nt_agree(&c, st, &e);
+        if (!st) st = !strcmp(argv[1], "eval") ? nt_eval(&io, &c) : nt_predict(&io, &c);
+        free(sets);
+        comm_free(&c);
+        MPI_Finalize();
+        return st;
+    }
     if (argc < 2 || strcmp(argv[1], "train") != 0) {
         st = NT_EXIT_USAGE;
         nt_fail(&e, argc < 2 ? "no command given (try: nntrain train --config FILE; nntrain --help)"
@@ -91,6 +117,7 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--overwrite")) o.overwrite = 1;
         else if (!strcmp(argv[i], "--quiet")) o.quiet = 1;
         else if (!strcmp(argv[i], "--resume")) o.resume = 1;
+        else if (!strcmp(argv[i], "--init-from") && i + 1 < argc) o.init_from = argv[++i];
         else {
             st = NT_EXIT_USAGE;
             nt_fail(&e, "%s '%s' (try: nntrain --help)",

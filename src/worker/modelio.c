@@ -97,16 +97,16 @@ int nt_h5_commit(hid_t f, const char *tmp, const char *path, int status, comm_t 
     return status ? NT_EXIT_RUNTIME : 0;
 }
 
-int nt_model_save(const nn_model *m, const char *path, comm_t *c, nt_err *e)
+int nt_model_save(const nn_model *m, const char *loss, const char *path, comm_t *c, nt_err *e)
 {
     char tmp[4200];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     hid_t f = nt_h5_create(tmp, c);
     if (f < 0) return nt_fail(e, "%s: cannot create", tmp);
-    return nt_h5_commit(f, tmp, path, nt_model_write(f, m, c), c, e);
+    return nt_h5_commit(f, tmp, path, nt_model_write(f, m, loss, c), c, e);
 }
 
-int nt_model_write(hid_t f, const nn_model *m, comm_t *c)
+int nt_model_write(hid_t f, const nn_model *m, const char *loss, comm_t *c)
 {
     int status = 0;
     hid_t xfer = H5Pcreate(H5P_DATASET_XFER);
@@ -115,7 +115,7 @@ int nt_model_write(hid_t f, const nn_model *m, comm_t *c)
         nt_h5_attr_str(f, "nntrain_version", NN_VERSION))
         status = -1;
     hid_t g = H5Gcreate2(f, "model", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT); /* collective */
-    if (g < 0) status = -1;
+    if (g < 0 || nt_h5_attr_str(g, "loss", loss)) status = -1; /* how to read the outputs */
     for (int l = 0; l < m->nlayers && !status; l++) {
         const nn_layer *L = &m->layers[l];
         char name[32];

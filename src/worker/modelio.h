@@ -12,7 +12,7 @@
 #define NT_MODEL_FORMAT_VERSION 1
 
 /* Collective. Returns this rank's status; the caller agrees. */
-int nt_model_save(const nn_model *m, const char *path, comm_t *c, nt_err *e);
+int nt_model_save(const nn_model *m, const char *loss, const char *path, comm_t *c, nt_err *e);
 
 /* Collective read of a model.h5 into m's parameters (shapes must match). */
 int nt_model_load(nn_model *m, const char *path, comm_t *c, nt_err *e);
@@ -22,7 +22,7 @@ int nt_model_load(nn_model *m, const char *path, comm_t *c, nt_err *e);
  * match m, else an error naming PATH and the layer); close, agree and rename TMP to PATH. */
 hid_t nt_h5_create(const char *tmp, comm_t *c);
 hid_t nt_h5_open(const char *path, comm_t *c);
-int nt_model_write(hid_t f, const nn_model *m, comm_t *c);
+int nt_model_write(hid_t f, const nn_model *m, const char *loss, comm_t *c);
 int nt_model_read(hid_t f, const char *path, nn_model *m, nt_err *e);
 int nt_h5_commit(hid_t f, const char *tmp, const char *path, int status, comm_t *c, nt_err *e);
 int nt_h5_attr_str(hid_t obj, const char *name, const char *val);

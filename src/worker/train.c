@@ -156,8 +156,8 @@ static int replicas_agree(comm_t *c, const nn_model *m)
 /* Collective: open a dataset and check it against the model and loss (width D, K outputs,
  * labels vs regression targets). Returns the agreed status; on failure the file is closed
  * and one rank has printed the reason. */
-static int open_dataset(nt_data *ds, const char *path, int D, int K, const nn_loss *L, comm_t *c,
-                        nt_err *e)
+int nt_open_dataset(nt_data *ds, const char *path, int D, int K, const nn_loss *L, comm_t *c,
+                    nt_err *e)
 {
     int st = nt_data_open(ds, path, c, e) ? NT_EXIT_INPUT : 0;
     if ((st = nt_agree(c, st, e))) return st;
@@ -236,10 +236,10 @@ int nt_train(const nt_config *cfg, comm_t *c, const nt_train_opts *o, nt_result 
         log0(c, "nntrain: warning: %d ranks x %d BLAS threads on a node with %ld cores "
                 "oversubscribes it; set [train] threads = 0 (auto)\n", c->local_size, threads, cores);
 
-    if ((st = open_dataset(&train, cfg->train, D, K, &cfg->loss, c, &e))) goto out;
+    if ((st = nt_open_dataset(&train, cfg->train, D, K, &cfg->loss, c, &e))) goto out;
     have_train = 1;
     if (cfg->test[0]) {
-        if ((st = open_dataset(&test, cfg->test, D, K, &cfg->loss, c, &e))) goto out;
+        if ((st = nt_open_dataset(&test, cfg->test, D, K, &cfg->loss, c, &e))) goto out;
         have_test = 1;
     }
     const int64_t N = train.n;
@@ -353,11 +353,15 @@ alloc_fail:
         log0(c, "resuming from %s: epoch %lld, step %lld of %lld (written by %d rank%s)\n",
              resume_path, (long long)cs.epoch, (long long)cs.step_in_epoch, (long long)steps,
              cs.world_size, cs.world_size == 1 ? "" : "s");
+    } else if (o->init_from) {
+        /* every rank reads the same weights (shape mismatch: one clear error) */
+        if ((st = nt_agree(c, nt_model_load(&m, o->init_from, c, &e), &e))) goto out;
+        log0(c, "starting from the weights in %s\n", o->init_from);
     } else if (c->rank == 0) {
         nn_model_init_scheme(&m, cfg->seed, cfg->init, cfg->init_std);
     }
     /* rank 0 initialised (or everyone loaded the same bits): broadcast keeps them identical */
-    if (!resuming && comm_bcast_floats(c, m.params, m.nparams, 0) != MPI_SUCCESS) {
+    if (!resuming && !o->init_from && comm_bcast_floats(c, m.params, m.nparams, 0) != MPI_SUCCESS) {
         nt_fail(&e, "MPI_Bcast of the initial parameters failed");
         st = nt_agree(c, NT_EXIT_RUNTIME, &e);
         goto out;
@@ -558,7 +562,7 @@ alloc_fail:
     }
 
     snprintf(path, sizeof path, "%s/model.h5", cfg->out_dir);
-    st = nt_model_save(&m, path, c, &e);
+    st = nt_model_save(&m, nn_loss_name(cfg->loss.kind), path, c, &e);
     if ((st = nt_agree(c, st, &e))) goto out;
     if (!o->quiet) {
         log0(c, "model written to %s\n", path);

@@ -13,6 +13,7 @@ typedef struct {
     int overwrite;     /* allow replacing metrics.csv / model.h5 of an earlier run */
     int quiet;         /* no per-epoch console lines (tests) */
     int resume;        /* --resume: continue from the newest checkpoint (error if none) */
+    const char *init_from; /* start from the /model weights of this file */
 } nt_train_opts;
 
 typedef struct {
@@ -30,6 +31,13 @@ int nt_train(const nt_config *cfg, comm_t *c, const nt_train_opts *o, nt_result 
 /* The optimizer the configuration describes for model m (weight-decay segments without the
  * biases when [optimizer] decay_biases = false). Returns 0 or -1 (out of memory). */
 int nt_make_optimizer(nn_optim *o, const nt_config *cfg, const nn_model *m);
+
+/* Collective: open a dataset and check it against the model and loss (width D, K outputs,
+ * labels vs regression targets, label range). Returns the agreed status; on failure the file
+ * is closed and one rank has printed the reason. */
+struct nt_data_s;
+int nt_open_dataset(struct nt_data_s *ds, const char *path, int D, int K, const nn_loss *L,
+                    comm_t *c, nt_err *e);
 
 /* BLAS threads for this rank: cfg threads if > 0, else $OPENBLAS_NUM_THREADS if set, else
  * max(1, cores_per_node / ranks_per_node), never more than the CPUs this rank may run on. */
