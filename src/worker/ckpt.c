@@ -11,22 +11,12 @@
 
 static int attr_i64(hid_t obj, const char *name, int64_t v)
 {
-    hid_t s = H5Screate(H5S_SCALAR);
-    hid_t a = H5Acreate2(obj, name, H5T_STD_I64LE, s, H5P_DEFAULT, H5P_DEFAULT); /* collective */
-    herr_t st = a >= 0 ? H5Awrite(a, H5T_NATIVE_INT64, &v) : -1;
-    if (a >= 0) H5Aclose(a);
-    H5Sclose(s);
-    return st < 0 ? -1 : 0;
+    return nt_h5_attr_num(obj, name, H5T_STD_I64LE, H5T_NATIVE_INT64, &v);
 }
 
 static int attr_f64(hid_t obj, const char *name, double v)
 {
-    hid_t s = H5Screate(H5S_SCALAR);
-    hid_t a = H5Acreate2(obj, name, H5T_IEEE_F64LE, s, H5P_DEFAULT, H5P_DEFAULT); /* collective */
-    herr_t st = a >= 0 ? H5Awrite(a, H5T_NATIVE_DOUBLE, &v) : -1;
-    if (a >= 0) H5Aclose(a);
-    H5Sclose(s);
-    return st < 0 ? -1 : 0;
+    return nt_h5_attr_num(obj, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, &v);
 }
 
 static int read_attr(hid_t obj, const char *name, hid_t type, void *v)
@@ -35,22 +25,6 @@ static int read_attr(hid_t obj, const char *name, hid_t type, void *v)
     herr_t st = a >= 0 ? H5Aread(a, type, v) : -1;
     if (a >= 0) H5Aclose(a);
     return st < 0 ? -1 : 0;
-}
-
-static char *read_str(hid_t obj, const char *name)
-{
-    hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
-    if (a < 0) return NULL;
-    hid_t t = H5Aget_type(a);
-    size_t n = H5Tget_size(t);
-    char *out = calloc(n + 1, 1);
-    hid_t mt = H5Tcopy(H5T_C_S1);
-    H5Tset_size(mt, n + 1);
-    if (out && H5Aread(a, mt, out) < 0) { free(out); out = NULL; }
-    H5Tclose(mt);
-    H5Tclose(t);
-    H5Aclose(a);
-    return out;
 }
 
 /* A small float64 dataset written by rank 0 only (others select nothing). Collective. */
@@ -235,7 +209,7 @@ int nt_ckpt_load(const char *path, nn_model *m, nn_optim *o, nt_ckpt_state *s, d
     hid_t f = nt_h5_open(path, c);
     int st = f < 0 ? (nt_fail(e, "%s: cannot open checkpoint", path), NT_EXIT_INPUT) : 0;
     if ((st = nt_agree(c, st, e))) return st;
-    char *kind = read_str(f, "kind");
+    char *kind = nt_h5_read_str(f, "kind");
     if (!kind || strcmp(kind, "checkpoint"))
         st = nt_fail(e, "%s: not an nntrain checkpoint (no kind = \"checkpoint\")", path);
     free(kind);
@@ -244,7 +218,7 @@ int nt_ckpt_load(const char *path, nn_model *m, nn_optim *o, nt_ckpt_state *s, d
     H5Pset_dxpl_mpio(xfer, H5FD_MPIO_COLLECTIVE);
     hid_t og = st ? H5I_INVALID_HID : H5Gopen2(f, "optimizer", H5P_DEFAULT);
     if (!st) {
-        char *name = read_str(og, "name");
+        char *name = nt_h5_read_str(og, "name");
         int slots = -1;
         int64_t step = 0;
         read_attr(og, "slots", H5T_NATIVE_INT, &slots);

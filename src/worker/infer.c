@@ -13,28 +13,6 @@
 
 #define EVAL_BATCH 256
 
-static char *read_str_attr(hid_t obj, const char *name)
-{
-    if (H5Aexists(obj, name) <= 0) return NULL;
-    hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
-    hid_t t = H5Aget_type(a), mt = H5Tcopy(H5T_C_S1);
-    char *out = NULL;
-    if (H5Tis_variable_str(t) > 0) { /* h5py writes variable-length strings */
-        char *v = NULL;
-        H5Tset_size(mt, H5T_VARIABLE);
-        if (H5Aread(a, mt, &v) >= 0 && v) { out = strdup(v); H5free_memory(v); }
-    } else {
-        size_t n = H5Tget_size(t);
-        out = calloc(n + 1, 1);
-        H5Tset_size(mt, n + 1);
-        if (out && H5Aread(a, mt, out) < 0) { free(out); out = NULL; }
-    }
-    H5Tclose(mt);
-    H5Tclose(t);
-    H5Aclose(a);
-    return out;
-}
-
 int nt_model_config_from_file(const char *path, const char *loss_override, nt_config *cfg,
                               comm_t *c, nt_err *e)
 {
@@ -46,7 +24,7 @@ int nt_model_config_from_file(const char *path, const char *loss_override, nt_co
     char *text = NULL;
     if (H5Lexists(f, "config", H5P_DEFAULT) > 0) {
         hid_t g = H5Gopen2(f, "config", H5P_DEFAULT);
-        text = read_str_attr(g, "text");
+        text = nt_h5_read_str(g, "text");
         H5Gclose(g);
     }
     if (text) { /* a checkpoint: its full configuration */
@@ -57,7 +35,7 @@ int nt_model_config_from_file(const char *path, const char *loss_override, nt_co
     } else { /* a model.h5 (ours or exported with h5py): rebuild from shapes and attributes */
         char ini[8192], acts[2048] = "", sizes[1024] = "";
         hid_t mg = H5Gopen2(f, "model", H5P_DEFAULT);
-        char *loss = read_str_attr(mg, "loss");
+        char *loss = nt_h5_read_str(mg, "loss");
         int L = 0, bias = 1, in0 = 0, k = 0;
         double slope = 0.01, alpha = 1.0;
         for (;; L++) {
@@ -76,7 +54,7 @@ int nt_model_config_from_file(const char *path, const char *loss_override, nt_co
             if (L == 0) in0 = (int)dims[1];
             k = (int)dims[0];
             bias &= H5Lexists(lg, "bias", H5P_DEFAULT) > 0;
-            char *act = read_str_attr(lg, "activation");
+            char *act = nt_h5_read_str(lg, "activation");
             if (H5Aexists(lg, "negative_slope") > 0) {
                 hid_t a = H5Aopen(lg, "negative_slope", H5P_DEFAULT);
                 H5Aread(a, H5T_NATIVE_DOUBLE, &slope);

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <hdf5.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 int nt_h5_attr_str(hid_t obj, const char *name, const char *val)
@@ -20,24 +21,46 @@ int nt_h5_attr_str(hid_t obj, const char *name, const char *val)
     return st < 0 ? -1 : 0;
 }
 
-int nt_h5_attr_float(hid_t obj, const char *name, float val)
+int nt_h5_attr_num(hid_t obj, const char *name, hid_t ftype, hid_t mtype, const void *v)
 {
     hid_t s = H5Screate(H5S_SCALAR);
-    hid_t a = H5Acreate2(obj, name, H5T_IEEE_F32LE, s, H5P_DEFAULT, H5P_DEFAULT); /* collective */
-    herr_t st = a >= 0 ? H5Awrite(a, H5T_NATIVE_FLOAT, &val) : -1;
+    hid_t a = H5Acreate2(obj, name, ftype, s, H5P_DEFAULT, H5P_DEFAULT); /* collective */
+    herr_t st = a >= 0 ? H5Awrite(a, mtype, v) : -1;
     if (a >= 0) H5Aclose(a);
     H5Sclose(s);
     return st < 0 ? -1 : 0;
 }
 
+int nt_h5_attr_float(hid_t obj, const char *name, float val)
+{
+    return nt_h5_attr_num(obj, name, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, &val);
+}
+
 int nt_h5_attr_int(hid_t obj, const char *name, int val)
 {
-    hid_t s = H5Screate(H5S_SCALAR);
-    hid_t a = H5Acreate2(obj, name, H5T_STD_I32LE, s, H5P_DEFAULT, H5P_DEFAULT); /* collective */
-    herr_t st = a >= 0 ? H5Awrite(a, H5T_NATIVE_INT, &val) : -1;
-    if (a >= 0) H5Aclose(a);
-    H5Sclose(s);
-    return st < 0 ? -1 : 0;
+    return nt_h5_attr_num(obj, name, H5T_STD_I32LE, H5T_NATIVE_INT, &val);
+}
+
+char *nt_h5_read_str(hid_t obj, const char *name)
+{
+    if (H5Aexists(obj, name) <= 0) return NULL;
+    hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
+    hid_t t = H5Aget_type(a), mt = H5Tcopy(H5T_C_S1);
+    char *out = NULL;
+    if (H5Tis_variable_str(t) > 0) { /* h5py writes variable-length strings */
+        char *v = NULL;
+        H5Tset_size(mt, H5T_VARIABLE);
+        if (H5Aread(a, mt, &v) >= 0 && v) { out = strdup(v); H5free_memory(v); }
+    } else {
+        size_t n = H5Tget_size(t);
+        out = calloc(n + 1, 1);
+        H5Tset_size(mt, n + 1);
+        if (out && H5Aread(a, mt, out) < 0) { free(out); out = NULL; }
+    }
+    H5Tclose(mt);
+    H5Tclose(t);
+    H5Aclose(a);
+    return out;
 }
 
 /* Rows [lo,hi) of a (rows, cols) float tensor go to/from the same rows of dataset d. */

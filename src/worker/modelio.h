@@ -27,6 +27,10 @@ int nt_model_read(hid_t f, const char *path, nn_model *m, nt_err *e);
 int nt_h5_commit(hid_t f, const char *tmp, const char *path, int status, comm_t *c, nt_err *e);
 int nt_h5_attr_str(hid_t obj, const char *name, const char *val);
 int nt_h5_attr_float(hid_t obj, const char *name, float val);
+/* a scalar attribute of file type ftype from *v of memory type mtype (collective) */
+int nt_h5_attr_num(hid_t obj, const char *name, hid_t ftype, hid_t mtype, const void *v);
+/* a string attribute (fixed or variable length), malloc'd; NULL when absent */
+char *nt_h5_read_str(hid_t obj, const char *name);
 int nt_h5_attr_int(hid_t obj, const char *name, int val);
 /* rows [lo, hi) of a (rows, cols) float tensor (cols 0: 1-D) to/from dataset d */
 int nt_h5_rows_io(hid_t d, int write, float *buf, int64_t rows, int64_t cols, int64_t lo,
