@@ -1,6 +1,7 @@
 /* Parallel HDF5 dataset reader: metadata, label validation, windowed collective row reads. */
 #include "dataset.h"
 #include "sampler.h"
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -391,23 +392,38 @@ int nt_window_read(nt_window *w, nt_data *ds, const int64_t *rows, int64_t count
     return 0;
 }
 
-void nt_window_gather(const nt_window *w, const nt_data *ds, int64_t first, int64_t count,
-                      float *x, int32_t *labels, float *targets)
+int64_t nt_window_gather(const nt_window *w, const nt_data *ds, int64_t first, int64_t count,
+                         float *x, int32_t *labels, float *targets, int64_t *col)
 {
     const int64_t d = ds->d, k = ds->k;
+    int64_t bad = -1;
     for (int64_t i = 0; i < count; i++) {
         int64_t s = w->slot[first + i];
         float *dst = x + i * d;
-        if (ds->x_u8) {
+        if (ds->x_u8) { /* bytes are always finite */
             const uint8_t *src = (const uint8_t *)w->x + s * d;
             const float sc = ds->scale;
             for (int64_t j = 0; j < d; j++) dst[j] = src[j] * sc;
         } else {
             const float *src = (const float *)w->x + s * d;
+            float acc = 0; /* NaN/Inf anywhere makes the sum non-finite: one test per row */
             if (ds->scale == 1) memcpy(dst, src, sizeof(float) * (size_t)d);
             else for (int64_t j = 0; j < d; j++) dst[j] = src[j] * ds->scale;
+            for (int64_t j = 0; j < d; j++) acc += dst[j] * 0.0f;
+            if (acc != 0 && bad < 0) { /* x * 0 is 0 for finite x, NaN otherwise */
+                bad = i;
+                for (int64_t j = 0; j < d; j++)
+                    if (!isfinite(dst[j])) { *col = j; break; }
+            }
         }
-        if (ds->y_float) memcpy(targets + i * k, (const float *)w->y + s * k, sizeof(float) * (size_t)k);
-        else labels[i] = ((const int32_t *)w->y)[s];
+        if (ds->y_float) {
+            const float *t = (const float *)w->y + s * k;
+            memcpy(targets + i * k, t, sizeof(float) * (size_t)k);
+            for (int64_t j = 0; j < k && bad < 0; j++)
+                if (!isfinite(t[j])) { bad = i; *col = -1 - j; }
+        } else {
+            labels[i] = ((const int32_t *)w->y)[s];
+        }
     }
+    return bad;
 }

@@ -59,8 +59,12 @@ void nt_window_free(nt_window *w);
 int nt_window_read(nt_window *w, nt_data *ds, const int64_t *rows, int64_t count, nt_err *e);
 
 /* Copy requests [first, first+count) of the window into x (count, d) as float (scaled) and
- * their labels into labels (classification) or targets into targets (count, k). */
-void nt_window_gather(const nt_window *w, const nt_data *ds, int64_t first, int64_t count,
-                      float *x, int32_t *labels, float *targets);
+ * their labels into labels (classification) or targets into targets (count, k). Returns -1,
+ * or the index (within the copied rows) of the first row holding a NaN/Inf feature or
+ * target; then *col is its column (targets: -1 - target index). */
+int64_t nt_window_gather(const nt_window *w, const nt_data *ds, int64_t first, int64_t count,
+                         float *x, int32_t *labels, float *targets, int64_t *col);
+/* The file row of request i of the window. */
+static inline int64_t nt_window_row(const nt_window *w, int64_t i) { return w->order[w->slot[i]]; }
 
 #endif

@@ -166,6 +166,7 @@ int nt_eval(const nt_infer_opts *o, comm_t *c)
     const int C = x.classes;
     /* sums: loss, m0, m1, rows, then the C x C confusion matrix (true row, predicted column) */
     size_t nsum = 4 + (size_t)C * C;
+    int bad_input = 0;
     double *sum = st ? NULL : calloc(nsum, sizeof(double));
     int64_t *rows = st ? NULL : malloc(sizeof(int64_t) * (size_t)x.per_window);
     if (!st && (!sum || !rows)) st = nt_agree(c, (nt_fail(&e, "out of memory"), NT_EXIT_RUNTIME), &e);
@@ -175,7 +176,12 @@ int nt_eval(const nt_infer_opts *o, comm_t *c)
         if ((st = nt_agree(c, rs, &e))) break;
         for (int64_t i = 0; i < cnt; i += EVAL_BATCH) {
             int nb = (int)(cnt - i < EVAL_BATCH ? cnt - i : EVAL_BATCH);
-            nt_window_gather(&x.win, &x.data, i, nb, x.x, x.y, x.t);
+            int64_t bcol = 0;
+            if (nt_window_gather(&x.win, &x.data, i, nb, x.x, x.y, x.t, &bcol) >= 0) {
+                nt_fail(&e, "%s: /X or /y of row %lld is not finite (NaN or Inf); check the file "
+                        "with nndata check", o->data, (long long)nt_window_row(&x.win, i) + 0);
+                bad_input = 1;
+            }
             const float *z = nn_forward(&x.m, x.x, nb);
             sum[0] += nn_loss_eval(NULL, z, x.y, x.t, nb, x.K, &x.cfg.loss, 1, &sum[1]);
             sum[3] += nb;
@@ -183,6 +189,7 @@ int nt_eval(const nt_infer_opts *o, comm_t *c)
                 sum[4 + (size_t)x.y[r] * C + predicted_class(z + (size_t)r * x.K, x.K)] += 1;
         }
     }
+    if (!st) st = nt_agree(c, bad_input ? NT_EXIT_INPUT : 0, &e);
     if (!st && comm_allreduce_sum_double(c, sum, nsum) != MPI_SUCCESS)
         st = nt_agree(c, (nt_fail(&e, "MPI_Allreduce failed"), NT_EXIT_RUNTIME), &e);
     if (!st && c->rank == 0) {
@@ -286,7 +293,12 @@ int nt_predict(const nt_infer_opts *o, comm_t *c)
         if (status) cnt = 0; /* keep taking part in the collective writes */
         for (int64_t i = 0; i < cnt; i += EVAL_BATCH) {
             int nb = (int)(cnt - i < EVAL_BATCH ? cnt - i : EVAL_BATCH);
-            nt_window_gather(&x.win, &x.data, i, nb, x.x, x.y, x.t);
+            int64_t bcol = 0;
+            if (nt_window_gather(&x.win, &x.data, i, nb, x.x, x.y, x.t, &bcol) >= 0) {
+                nt_fail(&e, "%s: a row near %lld holds NaN/Inf; check the file with nndata check",
+                        o->data, (long long)(a + i));
+                status = 1;
+            }
             const float *z = nn_forward(&x.m, x.x, nb);
             for (int r = 0; r < nb; r++) {
                 const float *zr = z + (size_t)r * K;
@@ -330,7 +342,10 @@ int nt_predict(const nt_infer_opts *o, comm_t *c)
     if (dp >= 0) H5Dclose(dp);
     if (dn >= 0) H5Dclose(dn);
     free(prob); free(pred); free(rows);
+    int first, bad = comm_agree(c, status, &first);
+    if (bad && c->rank == first && e.msg[0]) fprintf(stderr, "nntrain: error: %s\n", e.msg);
     st = nt_h5_commit(f, tmp, o->out, status ? -1 : 0, c, &e);
+    if (bad) { MPI_Barrier(c->comm); ctx_free(&x); return NT_EXIT_INPUT; }
     st = nt_agree(c, st, &e);
     if (!st && !o->quiet)
         log0(c, "%s: %lld rows -> %s (%s%s)\n", o->data, (long long)N, o->out,

@@ -109,7 +109,15 @@ static int eval_run(eval_set *s, nn_model *m, comm_t *c, batch_buf *bb, double o
             status = -1;
         for (int64_t i = 0; i < cnt && !status; i += bb->bmax) {
             int nb = (int)(cnt - i < bb->bmax ? cnt - i : bb->bmax);
-            nt_window_gather(&s->win, s->data, i, nb, bb->x, bb->labels, bb->targets);
+            int64_t bcol = 0, bad = nt_window_gather(&s->win, s->data, i, nb, bb->x, bb->labels,
+                                                     bb->targets, &bcol);
+            if (bad >= 0) {
+                nt_fail(e, "%s: /%s[%lld, %lld] is not finite (NaN or Inf)", s->data->path,
+                        bcol >= 0 ? "X" : "y", (long long)nt_window_row(&s->win, i + bad),
+                        (long long)(bcol >= 0 ? bcol : -1 - bcol));
+                status = -1;
+                break;
+            }
             const float *z = nn_forward(m, bb->x, nb); /* inference: no dropout */
             sums[0] += nn_loss_eval(NULL, z, bb->labels, bb->targets, nb, bb->K, bb->loss, 1,
                                     &sums[1]);
@@ -447,7 +455,20 @@ alloc_fail:
                 gstep++;
                 int64_t bglob = (s + 1) * B < n_train ? B : n_train - s * B;
                 if (read_err) nb = 0; /* still join the allreduce; the flag stops everyone */
-                nt_window_gather(&twin, &train, step_off[s - s0], nb, bb.x, bb.labels, bb.targets);
+                int64_t bcol = 0;
+                int64_t bad = nt_window_gather(&twin, &train, step_off[s - s0], nb, bb.x,
+                                               bb.labels, bb.targets, &bcol);
+                if (bad >= 0) { /* non-finite input: stop everyone at this step, name the row */
+                    int64_t row = rows[step_off[s - s0] + bad];
+                    if (bcol >= 0)
+                        nt_fail(&e, "%s: /X[%lld, %lld] is not finite (NaN or Inf); check the "
+                                "file with nndata check", cfg->train, (long long)row, (long long)bcol);
+                    else
+                        nt_fail(&e, "%s: /y[%lld, %lld] is not finite (NaN or Inf)", cfg->train,
+                                (long long)row, (long long)(-1 - bcol));
+                    read_err = 1;
+                    nb = 0;
+                }
                 /* dropout masks keyed by (seed, epoch, layer, file row): rank-independent */
                 nn_dropout_ctx dctx = {cfg->seed, (uint64_t)epoch, rows + step_off[s - s0]};
                 const float *z = nn_forward_train(&m, bb.x, nb, &dctx);

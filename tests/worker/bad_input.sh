@@ -10,7 +10,7 @@ T=$(mktemp -d /tmp/nntrain-bad.XXXXXX)
 trap 'rm -rf "$T"' EXIT
 fails=0
 "$NNDATA" make-moons 300 "$T/moons.h5" --seed 3 >/dev/null || { echo "FAIL: nndata make-moons"; exit 1; }
-"$MKDATA" badlabel "$T/badlabel.h5" && "$MKDATA" empty "$T/empty.h5" || { echo "FAIL: mkdata"; exit 1; }
+"$MKDATA" badlabel "$T/badlabel.h5" && "$MKDATA" empty "$T/empty.h5" && "$MKDATA" nan "$T/nan.h5" || { echo "FAIL: mkdata"; exit 1; }
 echo "not hdf5" > "$T/text.h5"
 
 # an earlier run's results, which no failing run may touch
@@ -90,6 +90,19 @@ rc=$?
 if [ $rc = 3 ] && grep -q "already holds a run" "$T/norun.err" && [ "$before" = "$(cd "$T/out" && sha256sum metrics.csv model.h5)" ]; then
     echo "ok   existing_run       refused: $(head -1 "$T/norun.err")"
 else echo "FAIL existing_run: rc=$rc $(cat "$T/norun.err")"; fails=$((fails+1)); fi
+
+# a NaN feature is found when its batch is read (a runtime error, in training or validation):
+# one line naming file, row and column, exit 3, every rank gone, no model.h5
+base_ini "$T/nan.h5" "2, 8, 2" | sed "s#^dir = .*#dir = $T/nanrun#" > "$T/nan.ini"
+t0=$(date +%s.%N)
+timeout 60 "$MPIEXEC" -np $NP $MPI_PREFLAGS "$NNTRAIN" train --config "$T/nan.ini" > /dev/null 2> "$T/nan.err"
+rc=$?
+secs=$(echo "$(date +%s.%N) - $t0" | bc)
+msg=$(grep '^nntrain: error:' "$T/nan.err")
+if [ $rc = 3 ] && [ "$(grep -c '^nntrain: error:' "$T/nan.err")" = 1 ] && echo "$msg" | grep -q 'nan\.h5: /X\[123, 1\] is not finite' &&
+   (( $(echo "$secs < $BOUND" | bc) )) && [ ! -e "$T/nanrun/model.h5" ]; then
+    printf 'ok   nan_feature        %5.1fs  %s\n' "$secs" "$msg"
+else echo "FAIL nan_feature: rc=$rc: $(cat "$T/nan.err")"; fails=$((fails+1)); fi
 
 # a rank that fails mid-training (injected) stops every rank at that step with its message
 base_ini "$T/moons.h5" "2, 8, 2" | sed "s#^dir = .*#dir = $T/faultrun#; s/^epochs = 1/epochs = 5/" > "$T/fault.ini"
