@@ -2,6 +2,7 @@
 #include "dataset.h"
 #include "sampler.h"
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -75,9 +76,10 @@ static inline MPI_Aint row_addr(const nt_rowmap *rm, int64_t r)
                       (haddr_t)((r % rm->chunk_rows) * rm->row_bytes));
 }
 
-/* Collective: read rows[0..count) (sorted) of one dataset into buf via an hindexed view. */
-static int read_direct(nt_data *ds, const nt_rowmap *rm, const int64_t *rows, int64_t count,
-                       void *buf)
+/* Collective: start reading rows[0..count) (sorted) of one dataset into buf through an
+ * hindexed view on handle fh (MPI_File_iread_all). *ft is freed by the finisher. */
+static int read_direct_start(nt_data *ds, const nt_rowmap *rm, MPI_File fh, const int64_t *rows,
+                             int64_t count, void *buf, MPI_Request *req, MPI_Datatype *ft)
 {
     int64_t nb = 0;
     for (int64_t i = 0; i < count; i++) {
@@ -93,25 +95,14 @@ static int read_direct(nt_data *ds, const nt_rowmap *rm, const int64_t *rows, in
             nb++;
         }
     }
-    MPI_Datatype ft;
-    int rc = MPI_Type_create_hindexed((int)nb, ds->blen, ds->disp, MPI_BYTE, &ft);
-    if (rc == MPI_SUCCESS) rc = MPI_Type_commit(&ft);
-    if (rc != MPI_SUCCESS) return -1;
-    rc = MPI_File_set_view(ds->fh, 0, MPI_BYTE, ft, "native", MPI_INFO_NULL); /* collective */
     int64_t total = count * rm->row_bytes;
-    for (int64_t done = 0; rc == MPI_SUCCESS && (done < total || done == 0);) {
-        int k = (int)(total - done < (1 << 30) ? total - done : (1 << 30));
-        MPI_Status stt;
-        rc = MPI_File_read_all(ds->fh, (char *)buf + done, k, MPI_BYTE, &stt); /* collective */
-        if (rc == MPI_SUCCESS) {
-            int got = 0;
-            MPI_Get_count(&stt, MPI_BYTE, &got);
-            if (got != k) rc = MPI_ERR_TRUNCATE;
-        }
-        done += k;
-        if (total == 0) break;
-    }
-    MPI_Type_free(&ft);
+    if (total > INT32_MAX) return -1; /* windows are sized far below this (cache_mb) */
+    int rc = MPI_Type_create_hindexed((int)nb, ds->blen, ds->disp, MPI_BYTE, ft);
+    if (rc == MPI_SUCCESS) rc = MPI_Type_commit(ft);
+    if (rc != MPI_SUCCESS) return -1;
+    rc = MPI_File_set_view(fh, 0, MPI_BYTE, *ft, "native", MPI_INFO_NULL); /* collective */
+    if (rc == MPI_SUCCESS)
+        rc = MPI_File_iread_all(fh, buf, (int)total, MPI_BYTE, req); /* collective, non-blocking */
     return rc == MPI_SUCCESS ? 0 : -1;
 }
 
@@ -201,10 +192,12 @@ int nt_data_open(nt_data *ds, const char *path, comm_t *c, nt_err *e)
                           &ds->my);
     if (rx < 0 || ry < 0) { nt_fail(e, "%s: cannot query the storage layout", path); goto fail; }
     if (rx == 0 && ry == 0 && !getenv("NNTRAIN_HDF5_READS")) {
-        if (MPI_File_open(c->comm, path, MPI_MODE_RDONLY, MPI_INFO_NULL, &ds->fh) != MPI_SUCCESS) {
-            nt_fail(e, "%s: MPI_File_open failed", path); /* collective */
-            goto fail;
-        }
+        for (int h = 0; h < 6; h++)
+            if (MPI_File_open(c->comm, path, MPI_MODE_RDONLY, MPI_INFO_NULL, &ds->fh[h]) != MPI_SUCCESS) {
+                nt_fail(e, "%s: MPI_File_open failed", path); /* collective */
+                for (int g = 0; g < h; g++) MPI_File_close(&ds->fh[g]);
+                goto fail;
+            }
         ds->direct = 1;
     }
     ds->xfer = H5Pcreate(H5P_DATASET_XFER);
@@ -224,7 +217,8 @@ fail:
 
 void nt_data_close(nt_data *ds)
 {
-    if (ds->direct) MPI_File_close(&ds->fh); /* collective */
+    if (ds->direct)
+        for (int h = 0; h < 6; h++) MPI_File_close(&ds->fh[h]); /* collective */
     ds->direct = 0;
     free(ds->mx.chunk_addr); free(ds->my.chunk_addr); free(ds->disp); free(ds->blen);
     ds->mx.chunk_addr = ds->my.chunk_addr = NULL;
@@ -369,7 +363,8 @@ static int cmp_pair(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-int nt_window_read(nt_window *w, nt_data *ds, const int64_t *rows, int64_t count, nt_err *e)
+int nt_window_start(nt_window *w, nt_data *ds, const int64_t *rows, int64_t count, int slot,
+                    nt_err *e)
 {
     if (count > w->cap) /* the caller sized the window; exceeding it is a bug, never data */
         return nt_fail(e, "%s: internal error: %lld rows requested from a %lld-row window",
@@ -386,10 +381,34 @@ int nt_window_read(nt_window *w, nt_data *ds, const int64_t *rows, int64_t count
     }
     w->count = count;
     if (!ds->direct) return read_sorted(ds, w->order, count, w->x, w->y, e);
-    if (read_direct(ds, &ds->mx, w->order, count, w->x) ||
-        read_direct(ds, &ds->my, w->order, count, w->y))
-        return nt_fail(e, "%s: MPI-IO read of %lld rows failed", ds->path, (long long)count);
+    w->fslot = slot;
+    w->req[0] = w->req[1] = MPI_REQUEST_NULL;
+    w->ft[0] = w->ft[1] = MPI_DATATYPE_NULL;
+    int rc = read_direct_start(ds, &ds->mx, ds->fh[2 * slot], w->order, count, w->x, &w->req[0], &w->ft[0]);
+    if (!rc)
+        rc = read_direct_start(ds, &ds->my, ds->fh[2 * slot + 1], w->order, count, w->y, &w->req[1], &w->ft[1]);
+    w->pending = 1;
+    if (rc) nt_fail(e, "%s: MPI-IO read of %lld rows failed to start", ds->path, (long long)count);
+    return rc;
+}
+
+int nt_window_finish(nt_window *w, nt_data *ds, nt_err *e)
+{
+    if (!w->pending) return 0;
+    MPI_Status st[2];
+    int rc = MPI_Waitall(2, w->req, st) == MPI_SUCCESS ? 0 : -1;
+    for (int i = 0; i < 2; i++)
+        if (w->ft[i] != MPI_DATATYPE_NULL) MPI_Type_free(&w->ft[i]);
+    w->pending = 0;
+    if (rc) return nt_fail(e, "%s: MPI-IO read of %lld rows failed", ds->path, (long long)w->count);
     return 0;
+}
+
+int nt_window_read(nt_window *w, nt_data *ds, const int64_t *rows, int64_t count, nt_err *e)
+{
+    int rc = nt_window_start(w, ds, rows, count, 2, e);
+    int rc2 = nt_window_finish(w, ds, e); /* also after a failed start: keep ranks in step */
+    return rc ? rc : rc2;
 }
 
 int64_t nt_window_gather(const nt_window *w, const nt_data *ds, int64_t first, int64_t count,

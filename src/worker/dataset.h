@@ -19,7 +19,8 @@ typedef struct {
 typedef struct nt_data_s {
     char path[4096];
     int direct;          /* rows are read with MPI-IO at addresses HDF5 reported */
-    MPI_File fh;
+    MPI_File fh[6];      /* per handle slot (0, 1: read-ahead; 2: blocking reads): one handle
+                          * for /X, one for /y (a pending read pins its handle's view) */
     nt_rowmap mx, my;
     MPI_Aint *disp;      /* scratch for file views (grown on demand, outside the step) */
     int *blen;
@@ -49,6 +50,9 @@ typedef struct {
     int64_t *tmp;        /* scratch for sorting (2*cap) */
     void *x;             /* cap * d, uint8 or float */
     void *y;             /* cap * k: int32 labels or float targets */
+    int pending, fslot;  /* a started non-blocking read, on file-handle slot fslot */
+    MPI_Request req[2];
+    MPI_Datatype ft[2];
 } nt_window;
 
 int nt_window_alloc(nt_window *w, const nt_data *ds, int64_t cap, nt_err *e);
@@ -57,6 +61,13 @@ void nt_window_free(nt_window *w);
 /* Collective (all ranks call it equally often; count may differ and be 0): read the file rows
  * rows[0..count) (any order, distinct) into w. */
 int nt_window_read(nt_window *w, nt_data *ds, const int64_t *rows, int64_t count, nt_err *e);
+/* The same in two halves, for read-ahead: start a non-blocking collective read (MPI-IO
+ * iread_all on file-handle slot 0 or 1; the HDF5 fallback path reads at once), then finish
+ * (wait). At most one pending read per slot; both calls are collective. nt_window_read uses
+ * slot 2, so it may run while read-ahead on slots 0 and 1 is pending. */
+int nt_window_start(nt_window *w, nt_data *ds, const int64_t *rows, int64_t count, int slot,
+                    nt_err *e);
+int nt_window_finish(nt_window *w, nt_data *ds, nt_err *e);
 
 /* Copy requests [first, first+count) of the window into x (count, d) as float (scaled) and
  * their labels into labels (classification) or targets into targets (count, k). Returns -1,

@@ -22,10 +22,11 @@ int nt_metrics_open(nt_metrics *m, const char *dir, int has_test, int regression
     if (!m->f) return nt_fail(e, "%s: cannot create: %s", m->path, strerror(errno));
     if (regression)
         fprintf(m->f, "epoch,train_loss,train_rmse,train_mae,val_loss,val_rmse,val_mae,"
-                      "samples_per_s,elapsed_s,lr%s\n", has_test ? ",test_loss,test_rmse,test_mae" : "");
+                      "samples_per_s,elapsed_s,lr%s,data_wait_s\n",
+                has_test ? ",test_loss,test_rmse,test_mae" : "");
     else
-        fprintf(m->f, "epoch,train_loss,train_acc,val_loss,val_acc,samples_per_s,elapsed_s,lr%s\n",
-                has_test ? ",test_loss,test_acc" : "");
+        fprintf(m->f, "epoch,train_loss,train_acc,val_loss,val_acc,samples_per_s,elapsed_s,lr%s,"
+                      "data_wait_s\n", has_test ? ",test_loss,test_acc" : "");
     fflush(m->f);
     return 0;
 }
@@ -44,7 +45,7 @@ void nt_metrics_row(nt_metrics *m, const nt_epoch_stats *s)
     set_cols(m->f, s->val, m->regression);
     fprintf(m->f, ",%.1f,%.3f,%.6g", s->samples_per_s, s->elapsed_s, s->lr);
     if (m->has_test) set_cols(m->f, s->test, m->regression);
-    fputc('\n', m->f);
+    fprintf(m->f, ",%.4f\n", s->data_s);
     fflush(m->f);
 }
 

@@ -11,7 +11,7 @@ typedef struct {
     double train[3], val[3], test[3];
     double samples_per_s, elapsed_s;
     double lr;     /* learning rate of the epoch's last step */
-    double data_s; /* time this rank spent reading training rows (rank 0's) */
+    double data_s; /* time rank 0 waited for training rows (read-ahead not ready) */
 } nt_epoch_stats;
 
 typedef struct {
@@ -21,7 +21,8 @@ typedef struct {
 } nt_metrics;
 
 /* metrics.csv columns: classification
- *   epoch,train_loss,train_acc,val_loss,val_acc,samples_per_s,elapsed_s,lr[,test_loss,test_acc]
+ *   epoch,train_loss,train_acc,val_loss,val_acc,samples_per_s,elapsed_s,lr[,test_loss,test_acc],
+ *   data_wait_s
  * regression: train/val/test each loss,rmse,mae. */
 /* append != 0 (a resumed run): continue an existing metrics.csv (header written if new). */
 int nt_metrics_open(nt_metrics *m, const char *dir, int has_test, int regression, int append,

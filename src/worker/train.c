@@ -188,6 +188,33 @@ int nt_open_dataset(nt_data *ds, const char *path, int D, int K, const nn_loss *
     return st;
 }
 
+/* perm2[e & 1] := the permutation of epoch e (computed once; two epochs are live while the
+ * next epoch's first window is read ahead). */
+static void ensure_perm(int64_t *perm2[2], int64_t perm_epoch[2], int64_t e, int64_t n,
+                        uint64_t seed)
+{
+    if (perm_epoch[e & 1] == e) return;
+    nn_permutation(perm2[e & 1], n, nn_key(seed, NN_STREAM_EPOCH_PERM, (uint64_t)e, 0));
+    perm_epoch[e & 1] = e;
+}
+
+/* List this rank's file rows for steps [s0, s1) (step_off[i] = first row of step s0+i) and
+ * start reading them on handle slot k. Collective. */
+static int start_window(nt_window *w, int k, nt_data *d, const int64_t *perm,
+                        const int64_t *train_rows, int64_t n_train, int64_t B, int P, int rank,
+                        int64_t s0, int64_t s1, int64_t *rows, int64_t *step_off, nt_err *e)
+{
+    int64_t cnt = 0;
+    for (int64_t s = s0; s < s1; s++) {
+        int64_t lo, hi;
+        nn_shard(n_train, B, P, rank, s, &lo, &hi);
+        step_off[s - s0] = cnt;
+        for (int64_t p = lo; p < hi; p++) rows[cnt++] = train_rows[perm[p]];
+    }
+    step_off[s1 - s0] = cnt;
+    return nt_window_start(w, d, rows, cnt, k, e) ? 1 : 0;
+}
+
 int nt_make_optimizer(nn_optim *o, const nt_config *cfg, const nn_model *m)
 {
     if (nn_optim_create(o, &cfg->opt, m->nparams)) return -1;
@@ -218,8 +245,9 @@ int nt_train(const nt_config *cfg, comm_t *c, const nt_train_opts *o, nt_result 
     comm_reducer red;
     nt_metrics metrics = {0};
     eval_set vset = {0}, tset = {0};
-    nt_window twin = {0};
-    int64_t *split = NULL, *perm = NULL, *rows = NULL, *step_off = NULL, *test_rows = NULL;
+    nt_window twin[2] = {{0}};  /* double-buffered training windows (read-ahead) */
+    int64_t *split = NULL, *perm2[2] = {NULL, NULL}, *rows2[2] = {NULL, NULL};
+    int64_t *step_off2[2] = {NULL, NULL}, *test_rows = NULL;
     const int64_t *val_rows = NULL, *train_rows = NULL;
     double *hist = NULL; /* per-epoch metrics, NT_METRIC_COLS each (for checkpoints) */
     int nhist = 0;
@@ -297,7 +325,8 @@ int nt_train(const nt_config *cfg, comm_t *c, const nt_train_opts *o, nt_result 
     const double row_bytes = (double)D * (train.x_u8 ? 1 : 4);
     const int64_t cache_rows = (int64_t)fmax(1.0, cfg->cache_mb * 1048576.0 / row_bytes);
     const int64_t steps = nn_steps_per_epoch(n_train, B);
-    int64_t spw = cache_rows / shard_max; /* steps per read window */
+    /* steps per read window; two windows are held (one computing, one being read ahead) */
+    int64_t spw = cache_rows / 2 / shard_max;
     if (spw < 1) spw = 1;
     if (spw > steps) spw = steps;
 
@@ -319,19 +348,23 @@ int nt_train(const nt_config *cfg, comm_t *c, const nt_train_opts *o, nt_result 
     red_ok = 1;
     hist = calloc((size_t)cfg->epochs * NT_METRIC_COLS + 1, sizeof(double));
     split = malloc(sizeof(int64_t) * (size_t)N);
-    perm = malloc(sizeof(int64_t) * (size_t)n_train);
-    rows = malloc(sizeof(int64_t) * (size_t)(spw * shard_max));
-    step_off = malloc(sizeof(int64_t) * (size_t)(spw + 1));
+    for (int k = 0; k < 2; k++) {
+        perm2[k] = malloc(sizeof(int64_t) * (size_t)n_train);
+        rows2[k] = malloc(sizeof(int64_t) * (size_t)(spw * shard_max));
+        step_off2[k] = malloc(sizeof(int64_t) * (size_t)(spw + 1));
+    }
     bb.bmax = bmax;
     bb.x = aligned_alloc(64, ((sizeof(float) * (size_t)bmax * D) + 63) & ~(size_t)63);
     bb.dz = malloc(sizeof(float) * (size_t)bmax * K);
     bb.labels = malloc(sizeof(int32_t) * (size_t)bmax);
     bb.targets = malloc(sizeof(float) * (size_t)bmax * K);
-    if (!hist || !split || !perm || !rows || !step_off || !bb.x || !bb.dz || !bb.labels || !bb.targets) {
+    if (!hist || !split || !perm2[0] || !perm2[1] || !rows2[0] || !rows2[1] || !step_off2[0] ||
+        !step_off2[1] || !bb.x || !bb.dz || !bb.labels || !bb.targets) {
         st = nt_fail(&e, "out of memory");
         goto alloc_fail;
     }
-    if (nt_window_alloc(&twin, &train, spw * shard_max, &e)) { st = -1; goto alloc_fail; }
+    if (nt_window_alloc(&twin[0], &train, spw * shard_max, &e) ||
+        nt_window_alloc(&twin[1], &train, spw * shard_max, &e)) { st = -1; goto alloc_fail; }
     /* validation split from the seed: the first n_val of a permutation of the file rows */
     nn_permutation(split, N, nn_key(cfg->seed, NN_STREAM_SPLIT, 0, 0));
     val_rows = split;
@@ -420,6 +453,8 @@ alloc_fail:
         sched.t_max = (double)(cfg->sched_per_step ? steps * cfg->epochs : cfg->epochs);
     int stop_requested = 0;
     char ckpt_written[4300] = "";
+    int64_t perm_epoch[2] = {-1, -1}, win_epoch[2] = {-1, -1}, win_s0[2] = {-1, -1};
+    int win_err[2] = {0, 0};
     for (int epoch = (int)first_epoch; epoch <= cfg->epochs; epoch++) {
         double t0 = nt_now(), loss_sum = 0, m0 = 0, m1 = 0, seen = 0, data_s = 0, seen_now = 0;
         int64_t first_step = 0;
@@ -428,20 +463,38 @@ alloc_fail:
             loss_sum = cs.partial[0]; m0 = cs.partial[1]; m1 = cs.partial[2]; seen = cs.partial[3];
         }
         int64_t done_steps = first_step;
-        nn_permutation(perm, n_train, nn_key(cfg->seed, NN_STREAM_EPOCH_PERM, (uint64_t)epoch, 0));
+        ensure_perm(perm2, perm_epoch, epoch, n_train, cfg->seed);
         for (int64_t s0 = first_step; s0 < steps && !stop_requested; s0 += spw) {
-            /* this rank's rows for steps [s0, s1), read in one collective call */
-            int64_t s1 = s0 + spw < steps ? s0 + spw : steps, cnt = 0;
-            for (int64_t s = s0; s < s1; s++) {
-                int64_t lo, hi;
-                nn_shard(n_train, B, P, c->rank, s, &lo, &hi);
-                step_off[s - s0] = cnt;
-                for (int64_t p = lo; p < hi; p++) rows[cnt++] = train_rows[perm[p]];
+            int64_t s1 = s0 + spw < steps ? s0 + spw : steps;
+            /* this window (steps [s0, s1)) was normally read ahead; otherwise read it now */
+            int cur = -1;
+            for (int k = 0; k < 2; k++)
+                if (win_epoch[k] == epoch && win_s0[k] == s0) cur = k;
+            if (cur < 0) {
+                cur = twin[0].pending ? 1 : 0;
+                win_err[cur] = start_window(&twin[cur], cur, &train, perm2[epoch & 1], train_rows,
+                                            n_train, B, P, c->rank, s0, s1, rows2[cur],
+                                            step_off2[cur], &e);
+                win_epoch[cur] = epoch;
+                win_s0[cur] = s0;
             }
-            step_off[s1 - s0] = cnt;
             double tr = nt_now();
-            int read_err = nt_window_read(&twin, &train, rows, cnt, &e) ? 1 : 0;
-            data_s += nt_now() - tr;
+            int read_err = nt_window_finish(&twin[cur], &train, &e) || win_err[cur] ? 1 : 0;
+            data_s += nt_now() - tr; /* time waiting for data */
+            win_epoch[cur] = -1;
+            /* read ahead the next window (of this epoch or the next) while this one computes */
+            int64_t ne = s1 < steps ? epoch : epoch + 1, ns0 = s1 < steps ? s1 : 0;
+            if (ne <= cfg->epochs) {
+                int nx = cur ^ 1;
+                ensure_perm(perm2, perm_epoch, ne, n_train, cfg->seed);
+                int64_t ns1 = ns0 + spw < steps ? ns0 + spw : steps;
+                win_err[nx] = start_window(&twin[nx], nx, &train, perm2[ne & 1], train_rows, n_train,
+                                           B, P, c->rank, ns0, ns1, rows2[nx], step_off2[nx], &e);
+                win_epoch[nx] = ne;
+                win_s0[nx] = ns0;
+            }
+            const int64_t *rows = rows2[cur], *step_off = step_off2[cur];
+            nt_window *tw = &twin[cur];
             for (int64_t s = s0; s < s1 && !stop_requested; s++) {
                 int nb = (int)(step_off[s - s0 + 1] - step_off[s - s0]);
                 if (!read_err && fault.rank == c->rank && fault.step == gstep) {
@@ -456,7 +509,7 @@ alloc_fail:
                 int64_t bglob = (s + 1) * B < n_train ? B : n_train - s * B;
                 if (read_err) nb = 0; /* still join the allreduce; the flag stops everyone */
                 int64_t bcol = 0;
-                int64_t bad = nt_window_gather(&twin, &train, step_off[s - s0], nb, bb.x,
+                int64_t bad = nt_window_gather(tw, &train, step_off[s - s0], nb, bb.x,
                                                bb.labels, bb.targets, &bcol);
                 if (bad >= 0) { /* non-finite input: stop everyone at this step, name the row */
                     int64_t row = rows[step_off[s - s0] + bad];
@@ -551,7 +604,7 @@ alloc_fail:
             log0(c, fmt, "train", es.train[0], es.train[1], es.train[2]);
             if (n_val > 0) log0(c, fmt, "val", es.val[0], es.val[1], es.val[2]);
             if (have_test) log0(c, fmt, "test", es.test[0], es.test[1], es.test[2]);
-            log0(c, "  lr %.3g  %.0f samples/s (read %.2f s)  %.1f s\n", es.lr, es.samples_per_s,
+            log0(c, "  lr %.3g  %.0f samples/s (data wait %.2f s)  %.1f s\n", es.lr, es.samples_per_s,
                  es.data_s, es.elapsed_s);
         }
         if (c->rank == 0) nt_metrics_row(&metrics, &es);
@@ -600,10 +653,14 @@ alloc_fail:
 
 out:
     nt_metrics_close(&metrics);
-    nt_window_free(&twin);
     nt_window_free(&vset.win);
     nt_window_free(&tset.win);
-    free(split); free(perm); free(rows); free(step_off);
+    for (int k = 0; k < 2; k++) { /* a read-ahead still in flight is completed (collectively) */
+        if (twin[k].pending) nt_window_finish(&twin[k], &train, &e);
+        nt_window_free(&twin[k]);
+        free(perm2[k]); free(rows2[k]); free(step_off2[k]);
+    }
+    free(split);
     free(bb.x); free(bb.dz); free(bb.labels); free(bb.targets); free(hist);
     free(test_rows);
     if (red_ok) comm_reducer_free(&red);
