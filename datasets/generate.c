@@ -1,6 +1,7 @@
-/* make-moons / make-circles / make-regression generators (see generate.h). Each point plus its noise is computed
- * in double and rounded to float32 once; then the rows are shuffled (Fisher-Yates). No
- * allocation: the caller's x and y are the only storage. */
+/* make-moons / make-circles / make-regression / make-blobs / make-spirals / make-xor
+ * generators (see generate.h). Each point plus its noise is computed in double and rounded
+ * to float32 once; then the rows are shuffled (Fisher-Yates). No allocation: the caller's x
+ * and y are the only storage. */
 #include "generate.h"
 
 #include <math.h>
@@ -103,5 +104,96 @@ void gen_regression(int64_t n, int64_t d, double noise, uint64_t seed, float *x,
         }
         if (noise > 0) v += noise * nn_normal(knoise, (uint64_t)i);
         y[i] = (float)v;
+    }
+}
+
+/* ---- make-blobs / make-spirals / make-xor ------------------------------------------------ */
+
+enum { GEN_BLOBS = 4, GEN_SPIRALS = 5, GEN_XOR = 6 };
+enum { GEN_SUB_CENTERS = 4 };
+
+/* Fisher-Yates over rows of d floats (swap element by element: no scratch row needed). */
+static void shuffle_rows_d(int64_t n, int64_t d, uint64_t kshuf, float *x, int32_t *y)
+{
+    for (int64_t i = n - 1; i > 0; i--) {
+        int64_t j = (int64_t)nn_below(kshuf, (uint64_t)i, (uint64_t)i + 1);
+        if (j == i) continue;
+        for (int64_t c = 0; c < d; c++) {
+            float t = x[i * d + c];
+            x[i * d + c] = x[j * d + c];
+            x[j * d + c] = t;
+        }
+        int32_t tl = y[i];
+        y[i] = y[j];
+        y[j] = tl;
+    }
+}
+
+/* Size of class c when n points are split over k classes as evenly as possible. */
+static int64_t class_size(int64_t n, int64_t k, int64_t c)
+{
+    return n / k + (c < n % k ? 1 : 0);
+}
+
+static double blob_center(uint64_t kc, int64_t d, int64_t c, int64_t j)
+{
+    return -10.0 + 20.0 * nn_uniform(kc, (uint64_t)(c * d + j));
+}
+
+void gen_blobs(int64_t n, int64_t k, int64_t d, double std, uint64_t seed, float *x,
+               int32_t *y, double *centers)
+{
+    uint64_t kc = nn_key(seed, NN_STREAM_DATA, GEN_BLOBS, GEN_SUB_CENTERS);
+    uint64_t knoise = nn_key(seed, NN_STREAM_DATA, GEN_BLOBS, GEN_SUB_NOISE);
+    if (centers)
+        for (int64_t c = 0; c < k; c++)
+            for (int64_t j = 0; j < d; j++) centers[c * d + j] = blob_center(kc, d, c, j);
+    int64_t r = 0;
+    for (int64_t c = 0; c < k; c++) {
+        int64_t m = class_size(n, k, c);
+        for (int64_t i = 0; i < m; i++, r++) {
+            for (int64_t j = 0; j < d; j++) {
+                double v = blob_center(kc, d, c, j);
+                if (std > 0) v += std * nn_normal(knoise, (uint64_t)(r * d + j));
+                x[r * d + j] = (float)v;
+            }
+            y[r] = (int32_t)c;
+        }
+    }
+    shuffle_rows_d(n, d, nn_key(seed, NN_STREAM_DATA, GEN_BLOBS, GEN_SUB_SHUFFLE), x, y);
+}
+
+void gen_spirals(int64_t n, int64_t k, double noise, uint64_t seed, float *x, int32_t *y)
+{
+    uint64_t knoise = nn_key(seed, NN_STREAM_DATA, GEN_SPIRALS, GEN_SUB_NOISE);
+    int64_t r = 0;
+    for (int64_t c = 0; c < k; c++) {
+        int64_t m = class_size(n, k, c);
+        for (int64_t i = 0; i < m; i++, r++) {
+            double rad = linspace_at(1.0, m, i, 1);
+            double theta = 4.0 * (double)c + 4.0 * rad;
+            if (noise > 0) theta += noise * nn_normal(knoise, (uint64_t)r);
+            x[2 * r] = (float)(rad * sin(theta));
+            x[2 * r + 1] = (float)(rad * cos(theta));
+            y[r] = (int32_t)c;
+        }
+    }
+    shuffle_rows_d(n, 2, nn_key(seed, NN_STREAM_DATA, GEN_SPIRALS, GEN_SUB_SHUFFLE), x, y);
+}
+
+void gen_xor(int64_t n, double noise, uint64_t seed, float *x, int32_t *y)
+{
+    uint64_t kx = nn_key(seed, NN_STREAM_DATA, GEN_XOR, GEN_SUB_INPUT);
+    uint64_t knoise = nn_key(seed, NN_STREAM_DATA, GEN_XOR, GEN_SUB_NOISE);
+    for (int64_t i = 0; i < n; i++) {
+        float a = uniform_pm1(kx, 2 * (uint64_t)i), b = uniform_pm1(kx, 2 * (uint64_t)i + 1);
+        y[i] = (a > 0) != (b > 0);
+        double pa = a, pb = b;
+        if (noise > 0) {
+            pa += noise * nn_normal(knoise, 2 * (uint64_t)i);
+            pb += noise * nn_normal(knoise, 2 * (uint64_t)i + 1);
+        }
+        x[2 * i] = (float)pa;
+        x[2 * i + 1] = (float)pb;
     }
 }

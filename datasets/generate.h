@@ -27,4 +27,25 @@ void gen_circles(int64_t n, double noise, double factor, uint64_t seed, float *x
  * (one per row, i.e. shape (n, 1)). Requires n >= 0, d >= 1, noise >= 0. */
 void gen_regression(int64_t n, int64_t d, double noise, uint64_t seed, float *x, float *y);
 
+/* Gaussian blobs like sklearn.datasets.make_blobs: k centers drawn uniformly in [-10, 10]^d
+ * from the seed (written to centers, k*d doubles row-major, when centers is not NULL); class
+ * c gets floor(n/k) points, plus one for c < n % k; each point is its center plus
+ * N(0, std^2) per coordinate, rounded to float32 once; then the rows are shuffled. x has n*d
+ * floats, y n labels. Requires n >= 0, k >= 1, d >= 1, std >= 0. */
+void gen_blobs(int64_t n, int64_t k, int64_t d, double std, uint64_t seed, float *x,
+               int32_t *y, double *centers);
+
+/* K interleaved spiral arms in 2-D (the CS231n construction): class c gets floor(n/k)
+ * points, plus one for c < n % k; point i of an arm of m points has r = linspace(0, 1, m)[i]
+ * (r = 0 when m == 1) and theta = 4c + 4r + noise * N(0, 1), and is (r sin theta,
+ * r cos theta); then the rows are shuffled. Without noise every point has radius r in
+ * [0, 1]. x has n*2 floats, y n labels. Requires n >= 0, k >= 1, noise >= 0. */
+void gen_spirals(int64_t n, int64_t k, double noise, uint64_t seed, float *x, int32_t *y);
+
+/* XOR: x ~ U(-1, 1)^2 on the float32-exact grid of gen_regression, label
+ * (x0 > 0) XOR (x1 > 0) computed from the noiseless point, then N(0, noise^2) added to each
+ * coordinate (rows are i.i.d., hence already in random order). x has n*2 floats, y n
+ * labels. Requires n >= 0, noise >= 0. */
+void gen_xor(int64_t n, double noise, uint64_t seed, float *x, int32_t *y);
+
 #endif

@@ -14,6 +14,8 @@
 #include "generate.h"
 #include "h5data.h"
 #include "idx.h"
+#include "import.h"
+#include "tools.h"
 
 #ifndef NN_VERSION
 #define NN_VERSION "unknown"
@@ -33,6 +35,16 @@ static const char usage_text[] =
     "  nndata import-idx IMAGES LABELS OUT.h5\n"
     "      convert IDX files (gzipped or plain), e.g. Fashion-MNIST; /X uint8 with\n"
     "      attribute scale = 1/255\n"
+    "  nndata import-csv IN.csv OUT.h5 --label COLUMN [--no-header] [--regression]\n"
+    "                    [--delimiter C]\n"
+    "      delimited text: COLUMN (header name or 0-based index) holds integer labels\n"
+    "      0..K-1, or float targets with --regression; all other columns are float32\n"
+    "      features. A first row with a non-numeric feature cell is a header unless\n"
+    "      --no-header. No quoted fields; --delimiter 'tab' for tabs (default ',')\n"
+    "  nndata import-npy X.npy Y.npy OUT.h5 [--regression] [--scale S]\n"
+    "      NumPy arrays: X (N, D) <f4 or <f8 (stored float32) or |u1 (stored uint8, with\n"
+    "      attribute scale = S if given); Y (N,) integer labels (<i4, <i8, |u1), or with\n"
+    "      --regression float targets (N,) or (N, K)\n"
     "  nndata make-moons N OUT.h5 [--noise S] [--seed S]\n"
     "      two interleaving half circles, N float32 points in 2-D (noise 0.1, seed 1)\n"
     "  nndata make-circles N OUT.h5 [--noise S] [--seed S] [--factor F]\n"
@@ -41,6 +53,20 @@ static const char usage_text[] =
     "      N float32 points x ~ U(-1, 1)^D, each with one float32 target\n"
     "        y = sin(pi x0) + 0.5 x1^2 + 0.25 (x2 + ... + x{D-1}) + S * N(0, 1)\n"
     "      (x1 term if D >= 2, sum if D >= 3; defaults D 2, noise 0.1, seed 1)\n"
+    "  nndata make-blobs N OUT.h5 [--centers K] [--features D] [--std S] [--seed S]\n"
+    "      K Gaussian blobs in D dims, centers uniform in [-10, 10]^D, balanced classes\n"
+    "      (defaults K 3, D 2, std 1.0, seed 1)\n"
+    "  nndata make-spirals N OUT.h5 [--classes K] [--noise S] [--seed S]\n"
+    "      K interleaved spiral arms in 2-D, balanced (K 3, noise 0.2 on the angle, seed 1)\n"
+    "  nndata make-xor N OUT.h5 [--noise S] [--seed S]\n"
+    "      x ~ U(-1, 1)^2, label (x0 > 0) XOR (x1 > 0) before noise (noise 0, seed 1)\n"
+    "  nndata split IN.h5 PREFIX --fractions F1,F2[,F3] [--seed S]\n"
+    "      random split into PREFIX-train.h5, PREFIX-val.h5[, PREFIX-test.h5]; fractions\n"
+    "      sum to 1, part sizes floor(N F), remainder to train (seed 1)\n"
+    "  nndata info FILE.h5\n"
+    "      shape, dtype, scale, task, class counts, per-feature min/max/mean\n"
+    "  nndata check FILE.h5\n"
+    "      validate a file for nntrain; exit 1 with one line naming the first problem\n"
     "  nndata --help | --version\n"
     "\n"
     "Options also take the form --name=VALUE. Exit status: 0 success, 1 input or write\n"
@@ -352,8 +378,16 @@ int main(int argc, char **argv)
         return EXIT_OK;
     }
     if (strcmp(cmd, "import-idx") == 0) return cmd_import_idx(argc, argv);
+    if (strcmp(cmd, "import-csv") == 0) return import_csv_main(argc, argv, usage_text);
+    if (strcmp(cmd, "import-npy") == 0) return import_npy_main(argc, argv, usage_text);
     if (strcmp(cmd, "make-moons") == 0) return cmd_generate(argc, argv, 0);
     if (strcmp(cmd, "make-circles") == 0) return cmd_generate(argc, argv, 1);
     if (strcmp(cmd, "make-regression") == 0) return cmd_regression(argc, argv);
+    if (strcmp(cmd, "make-blobs") == 0) return tools_make_blobs_main(argc, argv);
+    if (strcmp(cmd, "make-spirals") == 0) return tools_make_spirals_main(argc, argv);
+    if (strcmp(cmd, "make-xor") == 0) return tools_make_xor_main(argc, argv);
+    if (strcmp(cmd, "split") == 0) return tools_split_main(argc, argv);
+    if (strcmp(cmd, "info") == 0) return tools_info_main(argc, argv);
+    if (strcmp(cmd, "check") == 0) return tools_check_main(argc, argv);
     return fail(EXIT_USAGE, cmd, "unknown command (try 'nndata --help')");
 }
