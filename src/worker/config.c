@@ -28,6 +28,7 @@ static const key_spec keys[] = {
     {"data", "test", K_PATH, F(test), 0},
     {"data", "val_fraction", K_FRACTION, F(val_fraction), 0},
     {"data", "cache_mb", K_POSDOUBLE, F(cache_mb), 0},
+    {"data", "collective_reads", K_BOOL, F(collective_reads), 0},
     {"model", "layers", K_LAYERS, F(sizes), 0},
     {"model", "activation", K_ACT, F(activation), 0},
     {"model", "activations", K_ACTLIST, F(acts), 0},

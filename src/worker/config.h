@@ -20,6 +20,7 @@ typedef struct {
     char train[PATH_MAX], test[PATH_MAX];
     double val_fraction;
     double cache_mb;              /* bound on rows a rank holds per read window */
+    int collective_reads;         /* collective (two-phase) MPI-IO row reads */
     /* [model] */
     int sizes[NT_MAX_LAYERS + 1]; /* layer widths, input first */
     int nsizes;

@@ -102,7 +102,10 @@ static int read_direct_start(nt_data *ds, const nt_rowmap *rm, MPI_File fh, cons
     if (rc != MPI_SUCCESS) return -1;
     rc = MPI_File_set_view(fh, 0, MPI_BYTE, *ft, "native", MPI_INFO_NULL); /* collective */
     if (rc == MPI_SUCCESS)
-        rc = MPI_File_iread_all(fh, buf, (int)total, MPI_BYTE, req); /* collective, non-blocking */
+        /* each rank reads only its own rows: independent I/O measured faster here than
+         * collective two-phase I/O ([data] collective_reads = true selects the latter) */
+        rc = ds->collective ? MPI_File_iread_all(fh, buf, (int)total, MPI_BYTE, req) /* collective */
+                            : MPI_File_iread(fh, buf, (int)total, MPI_BYTE, req);
     return rc == MPI_SUCCESS ? 0 : -1;
 }
 

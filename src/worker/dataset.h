@@ -19,6 +19,7 @@ typedef struct {
 typedef struct nt_data_s {
     char path[4096];
     int direct;          /* rows are read with MPI-IO at addresses HDF5 reported */
+    int collective;      /* MPI_File_iread_all instead of independent MPI_File_iread */
     MPI_File fh[6];      /* per handle slot (0, 1: read-ahead; 2: blocking reads): one handle
                           * for /X, one for /y (a pending read pins its handle's view) */
     nt_rowmap mx, my;

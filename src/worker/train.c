@@ -274,6 +274,7 @@ int nt_train(const nt_config *cfg, comm_t *c, const nt_train_opts *o, nt_result 
 
     if ((st = nt_open_dataset(&train, cfg->train, D, K, &cfg->loss, c, &e))) goto out;
     have_train = 1;
+    train.collective = cfg->collective_reads;
     if (cfg->test[0]) {
         if ((st = nt_open_dataset(&test, cfg->test, D, K, &cfg->loss, c, &e))) goto out;
         have_test = 1;
