@@ -1,5 +1,6 @@
 /* CSV and .npy importers for nndata (see import.h). The .npy payload is read as
  * little-endian; the host is assumed little-endian too (x86-64, as the build targets). */
+#include "cli.h"
 #include "import.h"
 
 #include <ctype.h>
@@ -12,8 +13,6 @@
 #include <string.h>
 
 #include "h5data.h"
-
-enum { EXIT_OK = 0, EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
 
 /* Labels are int32 0..K-1; K itself must fit in int32. */
 #define IMP_MAX_LABEL ((int64_t)INT32_MAX - 1)
@@ -637,17 +636,6 @@ done:
 
 /* ---- commands ------------------------------------------------------------------------------ */
 
-static int fail(int code, const char *what, const char *fmt, ...)
-{
-    va_list ap;
-    fprintf(stderr, "nndata: error: %s: ", what);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-    return code;
-}
-
 struct iopt {
     const char *name;
     const char **val; /* option with a value */
@@ -673,7 +661,7 @@ static int parse_cli(int argc, char **argv, const char *cmd, const struct iopt *
         }
         if (only_pos || a[0] != '-' || a[1] == '\0') {
             if (*npos == maxpos)
-                return fail(EXIT_USAGE, cmd, "too many arguments (try 'nndata --help')");
+                return nd_fail(EXIT_USAGE, cmd, "too many arguments (try 'nndata --help')");
             pos[(*npos)++] = a;
             continue;
         }
@@ -688,24 +676,16 @@ static int parse_cli(int argc, char **argv, const char *cmd, const struct iopt *
             return EXIT_USAGE;
         }
         if (o->flag) {
-            if (eq) return fail(EXIT_USAGE, a, "option takes no value");
+            if (eq) return nd_fail(EXIT_USAGE, a, "option takes no value");
             *o->flag = 1;
         } else if (eq) {
             *o->val = eq + 1;
         } else {
-            if (i + 1 >= argc) return fail(EXIT_USAGE, a, "missing value");
+            if (i + 1 >= argc) return nd_fail(EXIT_USAGE, a, "missing value");
             *o->val = argv[++i];
         }
     }
     return -1;
-}
-
-static int count_classes(const int32_t *y, int64_t n)
-{
-    int32_t k = 0;
-    for (int64_t i = 0; i < n; i++)
-        if (y[i] + 1 > k) k = y[i] + 1;
-    return k;
 }
 
 /* Write s to out and print the one-line summary. */
@@ -725,7 +705,7 @@ static int write_out(const char *out, struct imp_data *s, float scale)
     if (s->yf)
         printf("regression (%lld target%s)\n", (long long)s->k, s->k == 1 ? "" : "s");
     else
-        printf("%d classes\n", count_classes(s->y, s->n));
+        printf("%d classes\n", nd_count_classes(s->y, s->n));
     return EXIT_OK;
 }
 
@@ -741,10 +721,10 @@ int import_csv_main(int argc, char **argv, const char *usage)
     int rc = parse_cli(argc, argv, cmd, opts, pos, 2, &npos, usage);
     if (rc >= 0) return rc;
     if (npos != 2)
-        return fail(EXIT_USAGE, cmd, "expected IN.csv OUT.h5, got %d argument%s", npos,
+        return nd_fail(EXIT_USAGE, cmd, "expected IN.csv OUT.h5, got %d argument%s", npos,
                     npos == 1 ? "" : "s");
-    if (!label) return fail(EXIT_USAGE, cmd, "--label COLUMN is required");
-    if (!*label) return fail(EXIT_USAGE, "--label", "must not be empty");
+    if (!label) return nd_fail(EXIT_USAGE, cmd, "--label COLUMN is required");
+    if (!*label) return nd_fail(EXIT_USAGE, "--label", "must not be empty");
     char delim = ',';
     if (delim_s) {
         if (strcmp(delim_s, "\\t") == 0 || strcmp(delim_s, "tab") == 0)
@@ -752,7 +732,7 @@ int import_csv_main(int argc, char **argv, const char *usage)
         else if (strlen(delim_s) == 1 && !strchr("\"\r\n", delim_s[0]))
             delim = delim_s[0];
         else
-            return fail(EXIT_USAGE, delim_s,
+            return nd_fail(EXIT_USAGE, delim_s,
                         "--delimiter must be one character (not a quote), or 'tab'");
     }
     struct imp_data s;
@@ -777,7 +757,7 @@ int import_npy_main(int argc, char **argv, const char *usage)
     int rc = parse_cli(argc, argv, cmd, opts, pos, 3, &npos, usage);
     if (rc >= 0) return rc;
     if (npos != 3)
-        return fail(EXIT_USAGE, cmd, "expected X.npy Y.npy OUT.h5, got %d argument%s", npos,
+        return nd_fail(EXIT_USAGE, cmd, "expected X.npy Y.npy OUT.h5, got %d argument%s", npos,
                     npos == 1 ? "" : "s");
     float scale = 0.0f;
     if (scale_s) {
@@ -786,7 +766,7 @@ int import_npy_main(int argc, char **argv, const char *usage)
         double v = 0;
         if (*scale_s && !isspace((unsigned char)*scale_s)) v = strtod(scale_s, &end);
         if (!end || errno || *end || !isfinite(v) || v <= 0 || v > FLT_MAX)
-            return fail(EXIT_USAGE, scale_s, "--scale must be a finite number > 0");
+            return nd_fail(EXIT_USAGE, scale_s, "--scale must be a finite number > 0");
         scale = (float)v;
     }
     struct imp_data s;
@@ -797,7 +777,7 @@ int import_npy_main(int argc, char **argv, const char *usage)
     }
     if (scale_s && !s.x_u8) {
         imp_free(&s);
-        return fail(EXIT_RUNTIME, pos[0], "--scale applies to uint8 X only (this X is float)");
+        return nd_fail(EXIT_RUNTIME, pos[0], "--scale applies to uint8 X only (this X is float)");
     }
     rc = write_out(pos[2], &s, scale);
     imp_free(&s);

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli.h"
 #include "generate.h"
 #include "h5data.h"
 #include "idx.h"
@@ -20,8 +21,6 @@
 #ifndef NN_VERSION
 #define NN_VERSION "unknown"
 #endif
-
-enum { EXIT_OK = 0, EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
 
 /* Largest N for the generators: keeps N * 2 * sizeof(float) far from overflow; beyond memory
  * anyway, where the allocation fails with a clear message. */
@@ -72,63 +71,6 @@ static const char usage_text[] =
     "Options also take the form --name=VALUE. Exit status: 0 success, 1 input or write\n"
     "error, 2 usage error.\n";
 
-/* Print "nndata: error: WHAT: MESSAGE" and return code. */
-static int fail(int code, const char *what, const char *fmt, ...)
-{
-    va_list ap;
-    fprintf(stderr, "nndata: error: %s: ", what);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-    return code;
-}
-
-/* ---- strict value parsing: the whole string must be the value ------------------------- */
-
-/* Decimal digits only (no sign, no spaces): strtoull alone would accept " 7" and "-1". */
-static int all_digits(const char *s)
-{
-    if (!*s) return 0;
-    for (; *s; s++)
-        if (!isdigit((unsigned char)*s)) return 0;
-    return 1;
-}
-
-static int parse_count(const char *s, long long *out)
-{
-    if (!all_digits(s)) return -1;
-    errno = 0;
-    char *end;
-    long long v = strtoll(s, &end, 10);
-    if (errno || *end || v < 1 || v > NNDATA_MAX_N) return -1;
-    *out = v;
-    return 0;
-}
-
-static int parse_u64(const char *s, uint64_t *out)
-{
-    if (!all_digits(s)) return -1;
-    errno = 0;
-    char *end;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || *end) return -1;
-    *out = v;
-    return 0;
-}
-
-static int parse_double(const char *s, double *out)
-{
-    /* strtod skips leading white space; the whole-string rule forbids it. */
-    if (!*s || isspace((unsigned char)*s)) return -1;
-    errno = 0;
-    char *end;
-    double v = strtod(s, &end);
-    if (errno || *end || !isfinite(v)) return -1;
-    *out = v;
-    return 0;
-}
-
 /* ---- argument splitting ------------------------------------------------------------------ */
 
 /* Options a command accepts; value pointers stay NULL when the option is absent. */
@@ -161,12 +103,12 @@ static int split_args(int argc, char **argv, int first, const char *cmd, const c
                      !isdigit((unsigned char)a[1]) && a[1] != '.';
         if (!is_opt) {
             if (o->npos == (int)(sizeof o->pos / sizeof o->pos[0]))
-                return fail(EXIT_USAGE, cmd, "too many arguments (try 'nndata --help')");
+                return nd_fail(EXIT_USAGE, cmd, "too many arguments (try 'nndata --help')");
             o->pos[o->npos++] = a;
             continue;
         }
         if (a[1] != '-')
-            return fail(EXIT_USAGE, a, "unknown option for %s (try 'nndata --help')", cmd);
+            return nd_fail(EXIT_USAGE, a, "unknown option for %s (try 'nndata --help')", cmd);
         const char *name = a + 2;
         const char *eq = strchr(name, '=');
         size_t nlen = eq ? (size_t)(eq - name) : strlen(name);
@@ -191,20 +133,11 @@ static int split_args(int argc, char **argv, int first, const char *cmd, const c
         if (eq) {
             *slot = eq + 1;
         } else {
-            if (i + 1 >= argc) return fail(EXIT_USAGE, a, "missing value");
+            if (i + 1 >= argc) return nd_fail(EXIT_USAGE, a, "missing value");
             *slot = argv[++i];
         }
     }
     return -1;
-}
-
-/* Number of classes K = max label + 1 (labels are 0..K-1 by the layout's convention). */
-static int count_classes(const int32_t *y, int64_t n)
-{
-    int32_t k = 0;
-    for (int64_t i = 0; i < n; i++)
-        if (y[i] + 1 > k) k = y[i] + 1;
-    return k;
 }
 
 /* ---- commands ------------------------------------------------------------------------------ */
@@ -215,7 +148,7 @@ static int cmd_import_idx(int argc, char **argv)
     int rc = split_args(argc, argv, 2, "import-idx", "", &o);
     if (rc >= 0) return rc;
     if (o.npos != 3)
-        return fail(EXIT_USAGE, "import-idx", "expected IMAGES LABELS OUT.h5, got %d argument%s",
+        return nd_fail(EXIT_USAGE, "import-idx", "expected IMAGES LABELS OUT.h5, got %d argument%s",
                     o.npos, o.npos == 1 ? "" : "s");
     const char *images = o.pos[0], *labels = o.pos[1], *out = o.pos[2];
 
@@ -230,18 +163,18 @@ static int cmd_import_idx(int argc, char **argv)
         goto done;
     }
     if (nl != n) {
-        fail(EXIT_RUNTIME, labels, "%lld labels, but %s has %lld images", (long long)nl,
+        nd_fail(EXIT_RUNTIME, labels, "%lld labels, but %s has %lld images", (long long)nl,
              images, (long long)n);
         goto done;
     }
     if (rows * cols == 0) {
-        fail(EXIT_RUNTIME, images, "empty images (%lld x %lld pixels)", (long long)rows,
+        nd_fail(EXIT_RUNTIME, images, "empty images (%lld x %lld pixels)", (long long)rows,
              (long long)cols);
         goto done;
     }
     y = malloc((n > 0 ? (size_t)n : 1) * sizeof *y);
     if (!y) {
-        fail(EXIT_RUNTIME, labels, "out of memory");
+        nd_fail(EXIT_RUNTIME, labels, "out of memory");
         goto done;
     }
     for (int64_t i = 0; i < n; i++) y[i] = lab[i];
@@ -251,7 +184,7 @@ static int cmd_import_idx(int argc, char **argv)
         goto done;
     }
     printf("%s: %lld x %lld uint8, %d classes\n", out, (long long)n, (long long)(rows * cols),
-           count_classes(y, n));
+           nd_count_classes(y, n));
     rc = EXIT_OK;
 done:
     free(pix);
@@ -266,15 +199,15 @@ static int parse_gen_args(const struct opts *o, const char *cmd, long long *n, d
                           uint64_t *seed)
 {
     if (o->npos != 2)
-        return fail(EXIT_USAGE, cmd, "expected N OUT.h5, got %d argument%s", o->npos,
+        return nd_fail(EXIT_USAGE, cmd, "expected N OUT.h5, got %d argument%s", o->npos,
                     o->npos == 1 ? "" : "s");
-    if (parse_count(o->pos[0], n) < 0)
-        return fail(EXIT_USAGE, o->pos[0], "N must be a positive integer%s",
-                    all_digits(o->pos[0]) && o->pos[0][0] != '0' ? " (too large)" : "");
-    if (o->noise && (parse_double(o->noise, noise) < 0 || *noise < 0))
-        return fail(EXIT_USAGE, o->noise, "--noise must be a finite number >= 0");
-    if (o->seed && parse_u64(o->seed, seed) < 0)
-        return fail(EXIT_USAGE, o->seed, "--seed must be an unsigned 64-bit integer");
+    if (nd_parse_count(o->pos[0], NNDATA_MAX_N, n) < 0)
+        return nd_fail(EXIT_USAGE, o->pos[0], "N must be a positive integer%s",
+                    nd_all_digits(o->pos[0]) && o->pos[0][0] != '0' ? " (too large)" : "");
+    if (o->noise && (nd_parse_double(o->noise, noise) < 0 || *noise < 0))
+        return nd_fail(EXIT_USAGE, o->noise, "--noise must be a finite number >= 0");
+    if (o->seed && nd_parse_u64(o->seed, seed) < 0)
+        return nd_fail(EXIT_USAGE, o->seed, "--seed must be an unsigned 64-bit integer");
     return -1;
 }
 
@@ -291,8 +224,8 @@ static int cmd_generate(int argc, char **argv, int circles)
     uint64_t seed = 1;
     rc = parse_gen_args(&o, cmd, &n, &noise, &seed);
     if (rc >= 0) return rc;
-    if (o.factor && (parse_double(o.factor, &factor) < 0 || factor < 0 || factor >= 1))
-        return fail(EXIT_USAGE, o.factor, "--factor must be a number in [0, 1)");
+    if (o.factor && (nd_parse_double(o.factor, &factor) < 0 || factor < 0 || factor >= 1))
+        return nd_fail(EXIT_USAGE, o.factor, "--factor must be a number in [0, 1)");
     const char *out = o.pos[1];
 
     float *x = malloc((size_t)n * 2 * sizeof *x);
@@ -300,7 +233,7 @@ static int cmd_generate(int argc, char **argv, int circles)
     char err[512];
     rc = EXIT_RUNTIME;
     if (!x || !y) {
-        fail(EXIT_RUNTIME, o.pos[0], "out of memory for %lld points", n);
+        nd_fail(EXIT_RUNTIME, o.pos[0], "out of memory for %lld points", n);
         goto done;
     }
     if (circles)
@@ -311,7 +244,7 @@ static int cmd_generate(int argc, char **argv, int circles)
         fprintf(stderr, "nndata: error: %s\n", err);
         goto done;
     }
-    printf("%s: %lld x 2 float32, %d classes\n", out, n, count_classes(y, n));
+    printf("%s: %lld x 2 float32, %d classes\n", out, n, nd_count_classes(y, n));
     rc = EXIT_OK;
 done:
     free(x);
@@ -332,9 +265,9 @@ static int cmd_regression(int argc, char **argv)
     uint64_t seed = 1;
     rc = parse_gen_args(&o, cmd, &n, &noise, &seed);
     if (rc >= 0) return rc;
-    if (o.features && parse_count(o.features, &d) < 0)
-        return fail(EXIT_USAGE, o.features, "--features must be a positive integer%s",
-                    all_digits(o.features) && o.features[0] != '0' ? " (too large)" : "");
+    if (o.features && nd_parse_count(o.features, NNDATA_MAX_N, &d) < 0)
+        return nd_fail(EXIT_USAGE, o.features, "--features must be a positive integer%s",
+                    nd_all_digits(o.features) && o.features[0] != '0' ? " (too large)" : "");
     const char *out = o.pos[1];
 
     /* N, D <= 2^40 each, so N * D fits in 64 bits but may exceed what size_t can allocate. */
@@ -342,13 +275,13 @@ static int cmd_regression(int argc, char **argv)
     char err[512];
     rc = EXIT_RUNTIME;
     if ((unsigned long long)n > SIZE_MAX / sizeof *x / (unsigned long long)d) {
-        fail(EXIT_RUNTIME, o.pos[0], "out of memory for %lld x %lld values", n, d);
+        nd_fail(EXIT_RUNTIME, o.pos[0], "out of memory for %lld x %lld values", n, d);
         goto done;
     }
     x = malloc((size_t)n * (size_t)d * sizeof *x);
     y = malloc((size_t)n * sizeof *y);
     if (!x || !y) {
-        fail(EXIT_RUNTIME, o.pos[0], "out of memory for %lld x %lld values", n, d);
+        nd_fail(EXIT_RUNTIME, o.pos[0], "out of memory for %lld x %lld values", n, d);
         goto done;
     }
     gen_regression(n, d, noise, seed, x, y);
@@ -367,7 +300,7 @@ done:
 int main(int argc, char **argv)
 {
     if (argc < 2)
-        return fail(EXIT_USAGE, "COMMAND", "missing (try 'nndata --help')");
+        return nd_fail(EXIT_USAGE, "COMMAND", "missing (try 'nndata --help')");
     const char *cmd = argv[1];
     if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
         fputs(usage_text, stdout);
@@ -389,5 +322,5 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "split") == 0) return tools_split_main(argc, argv);
     if (strcmp(cmd, "info") == 0) return tools_info_main(argc, argv);
     if (strcmp(cmd, "check") == 0) return tools_check_main(argc, argv);
-    return fail(EXIT_USAGE, cmd, "unknown command (try 'nndata --help')");
+    return nd_fail(EXIT_USAGE, cmd, "unknown command (try 'nndata --help')");
 }

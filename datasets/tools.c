@@ -1,4 +1,5 @@
 /* nndata make-blobs / make-spirals / make-xor, split, info and check (see tools.h). */
+#include "cli.h"
 #include "tools.h"
 
 #include <ctype.h>
@@ -24,60 +25,6 @@ enum { T_OK = 0, T_RUNTIME = 1, T_USAGE = 2 };
 #define T_BLOCK_BYTES ((int64_t)4 << 20)
 /* Features shown by info. */
 #define T_INFO_COLS 10
-
-static int fail(int code, const char *what, const char *fmt, ...)
-{
-    va_list ap;
-    fprintf(stderr, "nndata: error: %s: ", what);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-    return code;
-}
-
-/* ---- strict argument parsing --------------------------------------------------------------- */
-
-static int all_digits(const char *s)
-{
-    if (!*s) return 0;
-    for (; *s; s++)
-        if (!isdigit((unsigned char)*s)) return 0;
-    return 1;
-}
-
-static int parse_int(const char *s, long long max, long long *out)
-{
-    if (!all_digits(s)) return -1;
-    errno = 0;
-    char *end;
-    long long v = strtoll(s, &end, 10);
-    if (errno || *end || v < 1 || v > max) return -1;
-    *out = v;
-    return 0;
-}
-
-static int parse_u64(const char *s, uint64_t *out)
-{
-    if (!all_digits(s)) return -1;
-    errno = 0;
-    char *end;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || *end) return -1;
-    *out = v;
-    return 0;
-}
-
-static int parse_double(const char *s, double *out)
-{
-    if (!*s || isspace((unsigned char)*s)) return -1;
-    errno = 0;
-    char *end;
-    double v = strtod(s, &end);
-    if (errno || *end || !isfinite(v)) return -1;
-    *out = v;
-    return 0;
-}
 
 #define T_MAXOPT 4
 #define T_MAXPOS 4
@@ -111,7 +58,7 @@ static int parse_args(int argc, char **argv, const char *cmd, const char *const 
                      !isdigit((unsigned char)a[1]) && a[1] != '.';
         if (!is_opt) {
             if (t->npos == T_MAXPOS)
-                return fail(T_USAGE, cmd, "too many arguments (try 'nndata --help')");
+                return nd_fail(T_USAGE, cmd, "too many arguments (try 'nndata --help')");
             t->pos[t->npos++] = a;
             continue;
         }
@@ -129,7 +76,7 @@ static int parse_args(int argc, char **argv, const char *cmd, const char *const 
         if (eq) {
             t->vals[slot] = eq + 1;
         } else {
-            if (i + 1 >= argc) return fail(T_USAGE, a, "missing value");
+            if (i + 1 >= argc) return nd_fail(T_USAGE, a, "missing value");
             t->vals[slot] = argv[++i];
         }
     }
@@ -143,21 +90,21 @@ static int gen_common(const struct targs *t, const char *cmd, long long *n, uint
                       int seed_slot)
 {
     if (t->npos != 2)
-        return fail(T_USAGE, cmd, "expected N OUT.h5, got %d argument%s", t->npos,
+        return nd_fail(T_USAGE, cmd, "expected N OUT.h5, got %d argument%s", t->npos,
                     t->npos == 1 ? "" : "s");
-    if (parse_int(t->pos[0], T_MAX_N, n) < 0)
-        return fail(T_USAGE, t->pos[0], "N must be a positive integer%s",
-                    all_digits(t->pos[0]) && t->pos[0][0] != '0' ? " (too large)" : "");
+    if (nd_parse_count(t->pos[0], T_MAX_N, n) < 0)
+        return nd_fail(T_USAGE, t->pos[0], "N must be a positive integer%s",
+                    nd_all_digits(t->pos[0]) && t->pos[0][0] != '0' ? " (too large)" : "");
     const char *s = t->vals[seed_slot];
-    if (s && parse_u64(s, seed) < 0)
-        return fail(T_USAGE, s, "--seed must be an unsigned 64-bit integer");
+    if (s && nd_parse_u64(s, seed) < 0)
+        return nd_fail(T_USAGE, s, "--seed must be an unsigned 64-bit integer");
     return -1;
 }
 
 static int parse_nonneg(const char *s, const char *opt, double *out)
 {
-    if (s && (parse_double(s, out) < 0 || *out < 0))
-        return fail(T_USAGE, s, "%s must be a finite number >= 0", opt);
+    if (s && (nd_parse_double(s, out) < 0 || *out < 0))
+        return nd_fail(T_USAGE, s, "%s must be a finite number >= 0", opt);
     return -1;
 }
 
@@ -165,9 +112,9 @@ static int parse_nonneg(const char *s, const char *opt, double *out)
 static int parse_classes(const char *s, const char *opt, long long n, long long *k)
 {
     if (!s) return -1;
-    if (parse_int(s, T_MAX_LABEL, k) < 0)
-        return fail(T_USAGE, s, "%s must be a positive integer", opt);
-    if (*k > n) return fail(T_USAGE, s, "%s must be <= N (%lld)", opt, n);
+    if (nd_parse_count(s, T_MAX_LABEL, k) < 0)
+        return nd_fail(T_USAGE, s, "%s must be a positive integer", opt);
+    if (*k > n) return nd_fail(T_USAGE, s, "%s must be <= N (%lld)", opt, n);
     return -1;
 }
 
@@ -186,13 +133,13 @@ static int run_gen(const struct gen_job *j, const char *nstr, const char *out)
     char err[512];
     int rc = T_RUNTIME;
     if ((unsigned long long)j->n > SIZE_MAX / sizeof *x / (unsigned long long)j->d) {
-        fail(T_RUNTIME, nstr, "out of memory for %lld x %lld values", j->n, j->d);
+        nd_fail(T_RUNTIME, nstr, "out of memory for %lld x %lld values", j->n, j->d);
         goto done;
     }
     x = malloc((size_t)j->n * (size_t)j->d * sizeof *x);
     y = malloc((size_t)j->n * sizeof *y);
     if (!x || !y) {
-        fail(T_RUNTIME, nstr, "out of memory for %lld x %lld values", j->n, j->d);
+        nd_fail(T_RUNTIME, nstr, "out of memory for %lld x %lld values", j->n, j->d);
         goto done;
     }
     if (j->kind == 0)
@@ -227,8 +174,8 @@ int tools_make_blobs_main(int argc, char **argv)
     struct gen_job j = {0, 2, 3, 1.0, 1, 0};
     if ((rc = gen_common(&t, cmd, &j.n, &j.seed, 3)) >= 0) return rc;
     if ((rc = parse_classes(t.vals[0], "--centers", j.n, &j.k)) >= 0) return rc;
-    if (t.vals[1] && parse_int(t.vals[1], T_MAX_N, &j.d) < 0)
-        return fail(T_USAGE, t.vals[1], "--features must be a positive integer");
+    if (t.vals[1] && nd_parse_count(t.vals[1], T_MAX_N, &j.d) < 0)
+        return nd_fail(T_USAGE, t.vals[1], "--features must be a positive integer");
     if ((rc = parse_nonneg(t.vals[2], "--std", &j.a)) >= 0) return rc;
     if (!t.vals[0] && j.k > j.n) j.k = j.n;
     return run_gen(&j, t.pos[0], t.pos[1]);
@@ -602,7 +549,7 @@ int tools_check_main(int argc, char **argv)
     int rc = parse_args(argc, argv, "check", names, "FILE.h5", &t);
     if (rc >= 0) return rc;
     if (t.npos != 1)
-        return fail(T_USAGE, "check", "expected FILE.h5, got %d arguments", t.npos); /* npos != 1 */
+        return nd_fail(T_USAGE, "check", "expected FILE.h5, got %d arguments", t.npos); /* npos != 1 */
     char msg[1024];
     if (tools_check(t.pos[0], msg, sizeof msg) != 0) {
         fprintf(stderr, "nndata: error: %s\n", msg);
@@ -664,7 +611,7 @@ static void print_stats(const char *title, const char *label, hid_t dset, int64_
     int64_t nc = cols < T_INFO_COLS ? cols : T_INFO_COLS;
     double mn[T_INFO_COLS], mx[T_INFO_COLS], mean[T_INFO_COLS];
     if (column_stats(dset, n, nc, mn, mx, mean) < 0) {
-        *rc = fail(T_RUNTIME, path, "cannot read %s", title);
+        *rc = nd_fail(T_RUNTIME, path, "cannot read %s", title);
         return;
     }
     printf("%s:\n  %-8s %14s %14s %14s\n", title, label, "min", "max", "mean");
@@ -681,7 +628,7 @@ int tools_info_main(int argc, char **argv)
     int rc = parse_args(argc, argv, "info", names, "FILE.h5", &t);
     if (rc >= 0) return rc;
     if (t.npos != 1)
-        return fail(T_USAGE, "info", "expected FILE.h5, got %d arguments", t.npos);
+        return nd_fail(T_USAGE, "info", "expected FILE.h5, got %d arguments", t.npos);
     const char *path = t.pos[0];
     char msg[1024];
     struct h5quiet q;
@@ -710,7 +657,7 @@ int tools_info_main(int argc, char **argv)
         printf("task: classification, %lld class%s\n", (long long)k, k == 1 ? "" : "es");
         counts = calloc((size_t)k, sizeof *counts);
         if (!counts || label_counts(h.yset, h.n, counts) < 0) {
-            rc = fail(T_RUNTIME, path, "cannot read /y");
+            rc = nd_fail(T_RUNTIME, path, "cannot read /y");
         } else {
             for (int64_t c = 0; c < k; c++)
                 printf("  class %lld: %lld\n", (long long)c, (long long)counts[c]);
@@ -874,12 +821,12 @@ int tools_split_main(int argc, char **argv)
                         "IN.h5 PREFIX --fractions F1,F2[,F3] [--seed S]", &t);
     if (rc >= 0) return rc;
     if (t.npos != 2)
-        return fail(T_USAGE, "split", "expected IN.h5 PREFIX, got %d argument%s", t.npos,
+        return nd_fail(T_USAGE, "split", "expected IN.h5 PREFIX, got %d argument%s", t.npos,
                     t.npos == 1 ? "" : "s");
-    if (!t.vals[0]) return fail(T_USAGE, "split", "--fractions is required");
+    if (!t.vals[0]) return nd_fail(T_USAGE, "split", "--fractions is required");
     uint64_t seed = 1;
-    if (t.vals[1] && parse_u64(t.vals[1], &seed) < 0)
-        return fail(T_USAGE, t.vals[1], "--seed must be an unsigned 64-bit integer");
+    if (t.vals[1] && nd_parse_u64(t.vals[1], &seed) < 0)
+        return nd_fail(T_USAGE, t.vals[1], "--seed must be an unsigned 64-bit integer");
 
     double frac[3], sum = 0;
     int nf = 0;
@@ -888,18 +835,18 @@ int tools_split_main(int argc, char **argv)
         size_t w = strcspn(s, ",");
         char tok[64];
         if (nf == 3 || w == 0 || w >= sizeof tok)
-            return fail(T_USAGE, t.vals[0], "--fractions must be 2 or 3 numbers in (0, 1]");
+            return nd_fail(T_USAGE, t.vals[0], "--fractions must be 2 or 3 numbers in (0, 1]");
         memcpy(tok, s, w);
         tok[w] = '\0';
-        if (parse_double(tok, &frac[nf]) < 0 || frac[nf] <= 0 || frac[nf] > 1)
-            return fail(T_USAGE, t.vals[0], "--fractions must be 2 or 3 numbers in (0, 1]");
+        if (nd_parse_double(tok, &frac[nf]) < 0 || frac[nf] <= 0 || frac[nf] > 1)
+            return nd_fail(T_USAGE, t.vals[0], "--fractions must be 2 or 3 numbers in (0, 1]");
         sum += frac[nf++];
         if (!s[w]) break;
         s += w + 1;
     }
-    if (nf < 2) return fail(T_USAGE, t.vals[0], "--fractions must be 2 or 3 numbers in (0, 1]");
+    if (nf < 2) return nd_fail(T_USAGE, t.vals[0], "--fractions must be 2 or 3 numbers in (0, 1]");
     if (fabs(sum - 1.0) > 1e-9)
-        return fail(T_USAGE, t.vals[0], "--fractions must sum to 1 (sum is %.17g)", sum);
+        return nd_fail(T_USAGE, t.vals[0], "--fractions must sum to 1 (sum is %.17g)", sum);
 
     char err[1024];
     int64_t sizes[3];
