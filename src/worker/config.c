@@ -11,7 +11,7 @@
 
 typedef enum { K_PATH, K_FRACTION, K_POSDOUBLE, K_NONNEG, K_ANY, K_LAYERS, K_ACT,
                K_ACTLIST, K_DROPLIST, K_OPT, K_LOSS, K_INIT, K_SCHED, K_UNIT, K_BOOL,
-               K_POSINT, K_NONNEGINT, K_LONG1, K_LONG0, K_U64, K_UNIT_FRACTION, K_RESUME } kind;
+               K_POSINT, K_NONNEGINT, K_LONG1, K_LONG0, K_U64, K_RESUME } kind;
 
 #define O(k) (1u << (k))
 #define ADAMS (O(NN_OPT_ADAM) | O(NN_OPT_ADAMW) | O(NN_OPT_ADAMAX))
@@ -39,7 +39,7 @@ static const key_spec keys[] = {
     {"model", "bias", K_BOOL, F(bias), 0},
     {"model", "dropout", K_DROPLIST, F(dropout), 0},
     {"loss", "name", K_LOSS, F(loss.kind), 0},
-    {"loss", "label_smoothing", K_UNIT_FRACTION, F(loss.label_smoothing), 0},
+    {"loss", "label_smoothing", K_FRACTION, F(loss.label_smoothing), 0},
     {"loss", "delta", K_POSDOUBLE, F(loss.delta), 0},
     {"loss", "beta", K_POSDOUBLE, F(loss.beta), 0},
     {"optimizer", "name", K_OPT, F(opt.kind), 0},
@@ -49,15 +49,15 @@ static const key_spec keys[] = {
     {"optimizer", "nesterov", K_BOOL, F(opt.nesterov), O(NN_OPT_SGD)},
     {"optimizer", "weight_decay", K_NONNEG, F(opt.weight_decay), 0},
     {"optimizer", "decay_biases", K_BOOL, F(decay_biases), 0},
-    {"optimizer", "beta1", K_UNIT_FRACTION, F(opt.beta1), ADAMS},
-    {"optimizer", "beta2", K_UNIT_FRACTION, F(opt.beta2), ADAMS},
+    {"optimizer", "beta1", K_FRACTION, F(opt.beta1), ADAMS},
+    {"optimizer", "beta2", K_FRACTION, F(opt.beta2), ADAMS},
     {"optimizer", "eps", K_POSDOUBLE, F(opt.eps), ADAMS | O(NN_OPT_RMSPROP) | O(NN_OPT_ADAGRAD) | O(NN_OPT_ADADELTA)},
     {"optimizer", "amsgrad", K_BOOL, F(opt.amsgrad), O(NN_OPT_ADAM) | O(NN_OPT_ADAMW)},
-    {"optimizer", "alpha", K_UNIT_FRACTION, F(opt.alpha), O(NN_OPT_RMSPROP)},
+    {"optimizer", "alpha", K_FRACTION, F(opt.alpha), O(NN_OPT_RMSPROP)},
     {"optimizer", "centered", K_BOOL, F(opt.centered), O(NN_OPT_RMSPROP)},
     {"optimizer", "lr_decay", K_NONNEG, F(opt.lr_decay), O(NN_OPT_ADAGRAD)},
     {"optimizer", "initial_accumulator_value", K_NONNEG, F(opt.initial_accumulator_value), O(NN_OPT_ADAGRAD)},
-    {"optimizer", "rho", K_UNIT_FRACTION, F(opt.rho), O(NN_OPT_ADADELTA)},
+    {"optimizer", "rho", K_FRACTION, F(opt.rho), O(NN_OPT_ADADELTA)},
     {"optimizer", "clip_grad_norm", K_NONNEG, F(clip_grad_norm), 0},
     {"schedule", "name", K_SCHED, F(sched.kind), 0},
     {"schedule", "unit", K_UNIT, F(sched_per_step), 0},
@@ -121,7 +121,6 @@ static int set_value(nt_config *c, const key_spec *k, const char *v, nt_err *e,
         strcpy(base, v);
         return 0;
     case K_FRACTION:
-    case K_UNIT_FRACTION:
         if (nt_parse_double(v, &d) || d < 0 || d >= 1) return BAD("must be a number in [0, 1)");
         *(double *)base = d;
         return 0;

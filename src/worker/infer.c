@@ -84,7 +84,6 @@ int nt_model_config_from_file(const char *path, const char *loss_override, nt_co
         }
         free(loss);
     }
-    if (!st && loss_override && text == NULL) { /* applied above */ }
     H5Fclose(f); /* collective */
     return nt_agree(c, st ? NT_EXIT_INPUT : 0, e);
 }

@@ -68,11 +68,9 @@ int nt_h5_rows_io(hid_t d, int write, float *buf, int64_t rows, int64_t cols, in
                    int64_t hi, hid_t xfer)
 {
     int rank = cols > 0 ? 2 : 1;
-    hsize_t fd[2] = {(hsize_t)rows, (hsize_t)cols};
     hid_t fs = H5Dget_space(d);
     hsize_t mdim[2] = {(hsize_t)(hi > lo ? hi - lo : 1), (hsize_t)cols};
     hid_t ms = H5Screate_simple(rank, mdim, NULL);
-    (void)fd;
     if (hi > lo) {
         hsize_t start[2] = {(hsize_t)lo, 0}, cnt[2] = {(hsize_t)(hi - lo), (hsize_t)cols};
         H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, cnt, NULL);
