@@ -238,6 +238,7 @@ int nt_train(const nt_config *cfg, comm_t *c, const nt_train_opts *o, nt_result 
 {
     nt_err e = {{0}};
     int st = 0;
+    int out_ready = 0; /* [output] dir exists and is this run's: keep its status file current */
     nt_data train = {.file = H5I_INVALID_HID}, test = {.file = H5I_INVALID_HID};
     int have_train = 0, have_test = 0, model_ok = 0, opt_ok = 0, red_ok = 0;
     nn_model m;
@@ -319,6 +320,8 @@ int nt_train(const nt_config *cfg, comm_t *c, const nt_train_opts *o, nt_result 
             st = -1;
     }
     if ((st = nt_agree(c, st ? NT_EXIT_INPUT : 0, &e))) goto out;
+    out_ready = 1;
+    nt_write_status(c, cfg->out_dir, "running");
 
     /* ---- allocation, once ---- */
     const int64_t shard_max = (B + P - 1) / P;        /* largest per-rank batch */
@@ -609,6 +612,8 @@ alloc_fail:
                  es.data_s, es.elapsed_s);
         }
         if (c->rank == 0) nt_metrics_row(&metrics, &es);
+        nt_write_status(c, cfg->out_dir, "running epoch %d/%d done, global_step %lld", epoch,
+                        cfg->epochs, (long long)(gstep - 1));
         double row[NT_METRIC_COLS] = {epoch, es.train[0], es.train[1], es.train[2], es.val[0],
                                       es.val[1], es.val[2], es.test[0], es.test[1], es.test[2],
                                       es.samples_per_s, es.elapsed_s, es.lr};
@@ -632,6 +637,8 @@ alloc_fail:
                                                     : "stop requested on a rank",
              ckpt_written, cfg->path);
         if (res) res->stopped = 1;
+        nt_write_status(c, cfg->out_dir, "stopped global_step %lld checkpoint %s", (long long)(gstep - 1),
+                        ckpt_written);
         st = 0;
         goto out;
     }
@@ -639,6 +646,8 @@ alloc_fail:
     snprintf(path, sizeof path, "%s/model.h5", cfg->out_dir);
     st = nt_model_save(&m, nn_loss_name(cfg->loss.kind), path, c, &e);
     if ((st = nt_agree(c, st, &e))) goto out;
+    nt_write_status(c, cfg->out_dir, "finished epochs %d global_step %lld model %s", cfg->epochs,
+                    (long long)(gstep - 1), path);
     if (!o->quiet) {
         log0(c, "model written to %s\n", path);
         if (have_test && regression) log0(c, "test rmse: %.4f  mae: %.4f\n", es.test[1], es.test[2]);
@@ -653,6 +662,7 @@ alloc_fail:
     }
 
 out:
+    if (st && out_ready) nt_write_status(c, cfg->out_dir, "failed exit %d", st);
     nt_metrics_close(&metrics);
     nt_window_free(&vset.win);
     nt_window_free(&tset.win);

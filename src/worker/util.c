@@ -131,3 +131,20 @@ void nt_install_signal_handlers(void)
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGUSR1, &sa, NULL);
 }
+
+void nt_write_status(const comm_t *c, const char *dir, const char *fmt, ...)
+{
+    if (c->rank != 0 || !dir || !dir[0]) return;
+    char tmp[4200], path[4200];
+    snprintf(path, sizeof path, "%s/status", dir);
+    snprintf(tmp, sizeof tmp, "%s/status.tmp", dir);
+    FILE *f = fopen(tmp, "w");
+    if (!f) return; /* the status file is advisory; the run itself must not fail over it */
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(f, fmt, ap);
+    va_end(ap);
+    fputc('\n', f);
+    if (fclose(f) == 0) rename(tmp, path);
+    else remove(tmp);
+}

@@ -40,4 +40,10 @@ void nt_install_signal_handlers(void);
 int nt_path_exists(const char *path);
 int nt_mkdirs(const char *path, nt_err *e); /* mkdir -p */
 
+/* Rank 0 replaces DIR/status with one line (written to status.tmp, then renamed, so a reader
+ * never sees half a line). The first word is the run's state: running | stopped | finished |
+ * failed; batch scripts read it to tell a finished run from one to requeue. */
+void nt_write_status(const comm_t *c, const char *dir, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 #endif

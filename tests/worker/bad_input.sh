@@ -113,7 +113,8 @@ secs=$(echo "$(date +%s.%N) - $t0" | bc)
 msg=$(grep '^nntrain: error:' "$T/fault.err")
 if [ $rc = 3 ] && [ "$(grep -c '^nntrain: error:' "$T/fault.err")" = 1 ] && \
    echo "$msg" | grep -q "fault injected by NNTRAIN_FAULT on rank 2 at step 7" && \
-   (( $(echo "$secs < $BOUND" | bc) )) && [ ! -e "$T/faultrun/model.h5" ]; then
+   (( $(echo "$secs < $BOUND" | bc) )) && [ ! -e "$T/faultrun/model.h5" ] && \
+   [ "$(cat "$T/faultrun/status")" = "failed exit 3" ]; then
     printf 'ok   runtime_fault      %5.1fs  %s\n' "$secs" "$msg"
 else echo "FAIL runtime_fault: rc=$rc ${secs}s: $(cat "$T/fault.err")"; fails=$((fails+1)); fi
 

@@ -44,7 +44,11 @@ for k in 1 12 17 40; do
     rc=$?
     [ $rc = 0 ] && grep -q "checkpoint $d/checkpoints/ckpt-$k.h5 written" "$d.out" || { fail "stop at $k: rc $rc $(cat "$d.out")"; continue; }
     [ -e "$d/model.h5" ] && fail "stop at $k: a stopped run must not write model.h5"
+    read -r state rest < "$d/status"
+    [ "$state" = stopped ] && [[ "$rest" == "global_step $k checkpoint "* ]] || fail "stop at $k: status '$state $rest'"
     mpi 3 "$NNTRAIN" train --config "$T/j.ini" --quiet --set output.dir="$d" --resume || fail "resume after $k"
+    read -r state rest < "$d/status"
+    [ "$state" = finished ] || fail "resumed after $k: status '$state $rest'"
     if h5diff -q "$T/full3/model.h5" "$d/model.h5" &&
        cmp -s <(cut -d, -f1-5,8-10 "$T/full3/metrics.csv") <(cut -d, -f1-5,8-10 "$d/metrics.csv"); then
         ok "stop after step $k, resume on 3 ranks: bit-identical weights and metrics"
