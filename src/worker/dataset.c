@@ -1,10 +1,14 @@
 /* Parallel HDF5 dataset reader: metadata, label validation, windowed collective row reads. */
 #include "dataset.h"
 #include "sampler.h"
+#include <errno.h>
+#include <fcntl.h>
 #include <math.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static herr_t silence(hid_t stack, void *data) { (void)stack; (void)data; return 0; }
 
@@ -102,16 +106,102 @@ static int read_direct_start(nt_data *ds, const nt_rowmap *rm, MPI_File fh, cons
     if (rc != MPI_SUCCESS) return -1;
     rc = MPI_File_set_view(fh, 0, MPI_BYTE, *ft, "native", MPI_INFO_NULL); /* collective */
     if (rc == MPI_SUCCESS)
-        /* each rank reads only its own rows: independent I/O measured faster here than
-         * collective two-phase I/O ([data] collective_reads = true selects the latter) */
-        rc = ds->collective ? MPI_File_iread_all(fh, buf, (int)total, MPI_BYTE, req) /* collective */
-                            : MPI_File_iread(fh, buf, (int)total, MPI_BYTE, req);
+        /* collective two-phase I/O ([data] collective_reads = true); independent reads go
+         * through the reader thread instead (see nt_window_start) */
+        rc = MPI_File_iread_all(fh, buf, (int)total, MPI_BYTE, req); /* collective */
     return rc == MPI_SUCCESS ? 0 : -1;
+}
+
+/* pread rows[0..count) (sorted) of one dataset into buf, merging rows adjacent in the file
+ * into one call. Returns 0, or errno (EIO for a short read) with *bad = the failing row. */
+static int pread_rows(int fd, const nt_rowmap *rm, const int64_t *rows, int64_t count, char *buf,
+                      int64_t *bad)
+{
+    for (int64_t i = 0; i < count;) {
+        int64_t j = i + 1;
+        off_t a = (off_t)row_addr(rm, rows[i]);
+        while (j < count && (off_t)row_addr(rm, rows[j]) == a + (off_t)((j - i) * rm->row_bytes)) j++;
+        size_t len = (size_t)((j - i) * rm->row_bytes), got = 0;
+        char *dst = buf + (size_t)i * (size_t)rm->row_bytes;
+        while (got < len) {
+            ssize_t r = pread(fd, dst + got, len - got, a + (off_t)got);
+            if (r < 0 && errno == EINTR) continue;
+            if (r <= 0) { *bad = rows[i]; return r < 0 ? errno : EIO; }
+            got += (size_t)r;
+        }
+        i = j;
+    }
+    return 0;
+}
+
+static void read_window_posix(nt_data *ds, nt_window *w)
+{
+    w->rerr = pread_rows(ds->fd, &ds->mx, w->order, w->count, w->x, &w->rbad);
+    if (!w->rerr) w->rerr = pread_rows(ds->fd, &ds->my, w->order, w->count, w->y, &w->rbad);
+}
+
+static void *reader_main(void *arg)
+{
+    nt_data *ds = arg;
+    nt_reader *rd = &ds->rd;
+    pthread_mutex_lock(&rd->mu);
+    for (;;) {
+        while (!rd->len && !rd->quit) pthread_cond_wait(&rd->cv, &rd->mu);
+        if (!rd->len) break; /* quit, and nothing left to read */
+        nt_window *w = rd->q[rd->head];
+        rd->head = (rd->head + 1) % 4;
+        rd->len--;
+        pthread_mutex_unlock(&rd->mu);
+        read_window_posix(ds, w);
+        pthread_mutex_lock(&rd->mu);
+        w->done = 1;
+        pthread_cond_broadcast(&rd->cv);
+    }
+    pthread_mutex_unlock(&rd->mu);
+    return NULL;
+}
+
+/* Start the reader thread with every signal blocked, so SIGTERM/SIGUSR1 reach the training
+ * thread's handler and never interrupt a read. */
+static int reader_start(nt_data *ds)
+{
+    nt_reader *rd = &ds->rd;
+    if (rd->started) return 0;
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    pthread_mutex_init(&rd->mu, NULL);
+    pthread_cond_init(&rd->cv, NULL);
+    rd->head = rd->len = rd->quit = 0;
+    int rc = pthread_create(&rd->th, NULL, reader_main, ds);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc) {
+        pthread_mutex_destroy(&rd->mu);
+        pthread_cond_destroy(&rd->cv);
+        return -1;
+    }
+    rd->started = 1;
+    return 0;
+}
+
+static void reader_stop(nt_data *ds)
+{
+    nt_reader *rd = &ds->rd;
+    if (!rd->started) return;
+    pthread_mutex_lock(&rd->mu);
+    rd->quit = 1;
+    pthread_cond_broadcast(&rd->cv);
+    pthread_mutex_unlock(&rd->mu);
+    pthread_join(rd->th, NULL);
+    pthread_mutex_destroy(&rd->mu);
+    pthread_cond_destroy(&rd->cv);
+    rd->started = 0;
 }
 
 int nt_data_open(nt_data *ds, const char *path, comm_t *c, nt_err *e)
 {
     memset(ds, 0, sizeof *ds);
+    ds->fd = -1;
     ds->file = ds->dx = ds->dy = ds->xfer = ds->xfer_coll = H5I_INVALID_HID;
     snprintf(ds->path, sizeof ds->path, "%s", path);
     H5Eset_auto2(H5E_DEFAULT, silence, NULL); /* we report errors ourselves, once */
@@ -202,6 +292,11 @@ int nt_data_open(nt_data *ds, const char *path, comm_t *c, nt_err *e)
                 goto fail;
             }
         ds->direct = 1;
+        ds->fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (ds->fd < 0) {
+            nt_fail(e, "%s: cannot open for reading: %s", path, strerror(errno));
+            goto fail;
+        }
     }
     ds->xfer = H5Pcreate(H5P_DATASET_XFER);
     H5Pset_dxpl_mpio(ds->xfer, H5FD_MPIO_INDEPENDENT);
@@ -220,6 +315,9 @@ fail:
 
 void nt_data_close(nt_data *ds)
 {
+    reader_stop(ds);
+    if (ds->fd >= 0) close(ds->fd);
+    ds->fd = -1;
     if (ds->direct)
         for (int h = 0; h < 6; h++) MPI_File_close(&ds->fh[h]); /* collective */
     ds->direct = 0;
@@ -384,13 +482,36 @@ int nt_window_start(nt_window *w, nt_data *ds, const int64_t *rows, int64_t coun
     }
     w->count = count;
     if (!ds->direct) return read_sorted(ds, w->order, count, w->x, w->y, e);
+    if (!ds->collective) { /* independent: pread on this thread (slot 2) or the reader's */
+        w->done = 0;
+        w->rerr = 0;
+        if (slot == 2 || reader_start(ds)) { /* no thread: read now */
+            read_window_posix(ds, w);
+            w->done = 1;
+        } else {
+            nt_reader *rd = &ds->rd;
+            pthread_mutex_lock(&rd->mu);
+            if (rd->len == 4) { /* cannot happen: at most two read-aheads are pending */
+                pthread_mutex_unlock(&rd->mu);
+                read_window_posix(ds, w);
+                w->done = 1;
+            } else {
+                rd->q[(rd->head + rd->len) % 4] = w;
+                rd->len++;
+                pthread_cond_broadcast(&rd->cv);
+                pthread_mutex_unlock(&rd->mu);
+            }
+        }
+        w->pending = 2;
+        return 0;
+    }
     w->fslot = slot;
     w->req[0] = w->req[1] = MPI_REQUEST_NULL;
     w->ft[0] = w->ft[1] = MPI_DATATYPE_NULL;
     int rc = read_direct_start(ds, &ds->mx, ds->fh[2 * slot], w->order, count, w->x, &w->req[0], &w->ft[0]);
     if (!rc)
         rc = read_direct_start(ds, &ds->my, ds->fh[2 * slot + 1], w->order, count, w->y, &w->req[1], &w->ft[1]);
-    w->pending = 1;
+    w->pending = 1; /* MPI-IO */
     if (rc) nt_fail(e, "%s: MPI-IO read of %lld rows failed to start", ds->path, (long long)count);
     return rc;
 }
@@ -398,6 +519,18 @@ int nt_window_start(nt_window *w, nt_data *ds, const int64_t *rows, int64_t coun
 int nt_window_finish(nt_window *w, nt_data *ds, nt_err *e)
 {
     if (!w->pending) return 0;
+    if (w->pending == 2) {
+        if (ds->rd.started) {
+            pthread_mutex_lock(&ds->rd.mu);
+            while (!w->done) pthread_cond_wait(&ds->rd.cv, &ds->rd.mu);
+            pthread_mutex_unlock(&ds->rd.mu);
+        }
+        w->pending = 0;
+        if (w->rerr)
+            return nt_fail(e, "%s: read of row %lld failed: %s", ds->path, (long long)w->rbad,
+                           strerror(w->rerr));
+        return 0;
+    }
     MPI_Status st[2];
     int rc = MPI_Waitall(2, w->req, st) == MPI_SUCCESS ? 0 : -1;
     for (int i = 0; i < 2; i++)

@@ -6,6 +6,7 @@
 #include "comm.h"
 #include "util.h"
 #include <hdf5.h>
+#include <pthread.h>
 #include <stdint.h>
 
 /* Where row r of a dataset lives in the file, when it can be addressed directly: unfiltered
@@ -16,10 +17,25 @@ typedef struct {
     haddr_t *chunk_addr;           /* file address of chunk k (rows k*chunk_rows ...) */
 } nt_rowmap;
 
+struct nt_window_s;
+
+/* The reader thread of a file: reads queued windows with pread() at the rows' file addresses
+ * while the training thread computes. It makes no MPI calls. */
+typedef struct {
+    int started, quit;
+    pthread_t th;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;      /* queue changed / a window finished */
+    struct nt_window_s *q[4];
+    int head, len;
+} nt_reader;
+
 typedef struct nt_data_s {
     char path[4096];
     int direct;          /* rows are read with MPI-IO at addresses HDF5 reported */
-    int collective;      /* MPI_File_iread_all instead of independent MPI_File_iread */
+    int collective;      /* MPI_File_iread_all (two-phase) instead of the reader thread */
+    int fd;              /* POSIX descriptor for independent reads (-1 when not direct) */
+    nt_reader rd;
     MPI_File fh[6];      /* per handle slot (0, 1: read-ahead; 2: blocking reads): one handle
                           * for /X, one for /y (a pending read pins its handle's view) */
     nt_rowmap mx, my;
@@ -44,14 +60,17 @@ int nt_data_check_labels(nt_data *ds, comm_t *c, int k, nt_err *e);
 
 /* A window: rows of the file held in memory in their stored type, plus where each requested
  * row landed. Buffers are allocated once for a maximum row count. */
-typedef struct {
+typedef struct nt_window_s {
     int64_t cap, count;
     int64_t *order;      /* sorted file rows (cap) */
     int64_t *slot;       /* request i is at buffer row slot[i] (cap) */
     int64_t *tmp;        /* scratch for sorting (2*cap) */
     void *x;             /* cap * d, uint8 or float */
     void *y;             /* cap * k: int32 labels or float targets */
-    int pending, fslot;  /* a started non-blocking read, on file-handle slot fslot */
+    int pending, fslot;  /* a started non-blocking read (1 MPI-IO on handle slot fslot, 2 the
+                          * reader thread) */
+    int done, rerr;      /* reader thread: finished (under rd.mu), errno of a failed read */
+    int64_t rbad;        /* the file row whose read failed */
     MPI_Request req[2];
     MPI_Datatype ft[2];
 } nt_window;
@@ -62,10 +81,11 @@ void nt_window_free(nt_window *w);
 /* Collective (all ranks call it equally often; count may differ and be 0): read the file rows
  * rows[0..count) (any order, distinct) into w. */
 int nt_window_read(nt_window *w, nt_data *ds, const int64_t *rows, int64_t count, nt_err *e);
-/* The same in two halves, for read-ahead: start a non-blocking collective read (MPI-IO
- * iread_all on file-handle slot 0 or 1; the HDF5 fallback path reads at once), then finish
- * (wait). At most one pending read per slot; both calls are collective. nt_window_read uses
- * slot 2, so it may run while read-ahead on slots 0 and 1 is pending. */
+/* The same in two halves, for read-ahead: start a non-blocking read (by default queued to the
+ * file's reader thread; with ds->collective an MPI-IO iread_all on file-handle slot 0 or 1;
+ * the HDF5 fallback path reads at once), then finish (wait). At most one pending read per
+ * slot; both calls are collective. nt_window_read uses slot 2 (and reads on the calling
+ * thread), so it may run while read-ahead on slots 0 and 1 is pending. */
 int nt_window_start(nt_window *w, nt_data *ds, const int64_t *rows, int64_t count, int slot,
                     nt_err *e);
 int nt_window_finish(nt_window *w, nt_data *ds, nt_err *e);
