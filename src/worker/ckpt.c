@@ -72,7 +72,7 @@ static int list_ckpts(const char *dir, long long *steps, int max)
 }
 
 int nt_ckpt_save(const char *dir, int keep, const nn_model *m, const nn_optim *o,
-                 const nt_ckpt_state *s, const nt_config *cfg, const double *hist, int nhist,
+                 const nt_input_norm *norm, const nt_ckpt_state *s, const nt_config *cfg, const double *hist, int nhist,
                  comm_t *c, char *written, size_t wlen, nt_err *e)
 {
     char path[4200], tmp[4300];
@@ -83,7 +83,7 @@ int nt_ckpt_save(const char *dir, int keep, const nn_model *m, const nn_optim *o
     hid_t f = nt_h5_create(tmp, c);
     if ((st = nt_agree(c, f < 0 ? (nt_fail(e, "%s: cannot create", tmp), NT_EXIT_RUNTIME) : 0, e)))
         return st;
-    int status = nt_model_write(f, m, nn_loss_name(cfg->loss.kind), c);
+    int status = nt_model_write(f, m, nn_loss_name(cfg->loss.kind), norm, c);
     hid_t xfer = H5Pcreate(H5P_DATASET_XFER);
     H5Pset_dxpl_mpio(xfer, H5FD_MPIO_COLLECTIVE);
     status |= nt_h5_attr_str(f, "kind", "checkpoint");

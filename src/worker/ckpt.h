@@ -16,6 +16,7 @@
 #include "comm.h"
 #include "config.h"
 #include "model.h"
+#include "modelio.h"
 #include "optim.h"
 #include "util.h"
 
@@ -37,6 +38,7 @@ typedef struct {
  * the newest `keep` complete checkpoints. hist has nhist rows of NT_METRIC_COLS (rank 0's
  * values are written). *written gets the path. Returns the agreed status. */
 int nt_ckpt_save(const char *dir, int keep, const nn_model *m, const nn_optim *o,
+                 const nt_input_norm *norm,
                  const nt_ckpt_state *s, const nt_config *cfg, const double *hist, int nhist,
                  comm_t *c, char *written, size_t wlen, nt_err *e);
 

@@ -198,6 +198,47 @@ static void reader_stop(nt_data *ds)
     rd->started = 0;
 }
 
+/* A 1-D float attribute of /X with d elements, or NULL when absent; -1 on a bad one. */
+static int read_vec_attr(nt_data *ds, const char *name, float **out, nt_err *e)
+{
+    *out = NULL;
+    if (H5Aexists(ds->dx, name) <= 0) return 0;
+    hid_t a = H5Aopen(ds->dx, name, H5P_DEFAULT);
+    hid_t sp = a >= 0 ? H5Aget_space(a) : H5I_INVALID_HID;
+    hid_t t = a >= 0 ? H5Aget_type(a) : H5I_INVALID_HID;
+    hssize_t n = sp >= 0 ? H5Sget_simple_extent_npoints(sp) : -1;
+    int nd = sp >= 0 ? H5Sget_simple_extent_ndims(sp) : -1;
+    int rc = 0;
+    if (a < 0 || t < 0 || H5Tget_class(t) != H5T_FLOAT || nd != 1 || n != ds->d)
+        rc = nt_fail(e, "%s: /X attribute '%s' must be a 1-D float array of %lld values (one per "
+                     "feature)", ds->path, name, (long long)ds->d);
+    else if (!(*out = malloc(sizeof(float) * (size_t)ds->d)))
+        rc = nt_fail(e, "out of memory");
+    else if (H5Aread(a, H5T_NATIVE_FLOAT, *out) < 0)
+        rc = nt_fail(e, "%s: cannot read /X attribute '%s'", ds->path, name);
+    if (t >= 0) H5Tclose(t);
+    if (sp >= 0) H5Sclose(sp);
+    if (a >= 0) H5Aclose(a);
+    return rc;
+}
+
+/* The optional per-feature standardisation: both attributes or neither, finite, std > 0. */
+static int read_standardisation(nt_data *ds, nt_err *e)
+{
+    if (read_vec_attr(ds, "mean", &ds->mean, e) || read_vec_attr(ds, "std", &ds->std, e)) return -1;
+    if (!ds->mean != !ds->std)
+        return nt_fail(e, "%s: /X has attribute '%s' but not '%s' (standardisation needs both; "
+                       "see nndata standardize)", ds->path, ds->mean ? "mean" : "std",
+                       ds->mean ? "std" : "mean");
+    for (int64_t j = 0; ds->mean && j < ds->d; j++)
+        if (!isfinite(ds->mean[j]) || !isfinite(ds->std[j]) || !(ds->std[j] > 0))
+            return nt_fail(e, "%s: /X attribute %s[%lld] = %g is not %s", ds->path,
+                           isfinite(ds->mean[j]) ? "std" : "mean", (long long)j,
+                           isfinite(ds->mean[j]) ? ds->std[j] : ds->mean[j],
+                           isfinite(ds->mean[j]) ? "a finite value > 0" : "finite");
+    return 0;
+}
+
 int nt_data_open(nt_data *ds, const char *path, comm_t *c, nt_err *e)
 {
     memset(ds, 0, sizeof *ds);
@@ -278,6 +319,7 @@ int nt_data_open(nt_data *ds, const char *path, comm_t *c, nt_err *e)
         }
         ds->scale = s;
     }
+    if (read_standardisation(ds, e)) goto fail;
     /* fast path: both datasets directly addressable (same answer on every rank) */
     int rx = rowmap_build(ds->dx, ds->n, ds->d * (ds->x_u8 ? 1 : 4),
                           ds->x_u8 ? H5T_NATIVE_UINT8 : H5T_NATIVE_FLOAT, &ds->mx);
@@ -322,6 +364,8 @@ void nt_data_close(nt_data *ds)
         for (int h = 0; h < 6; h++) MPI_File_close(&ds->fh[h]); /* collective */
     ds->direct = 0;
     free(ds->mx.chunk_addr); free(ds->my.chunk_addr); free(ds->disp); free(ds->blen);
+    free(ds->mean); free(ds->std);
+    ds->mean = ds->std = NULL;
     ds->mx.chunk_addr = ds->my.chunk_addr = NULL;
     ds->disp = NULL; ds->blen = NULL; ds->disp_cap = 0;
     if (ds->xfer >= 0) H5Pclose(ds->xfer);
@@ -547,6 +591,12 @@ int nt_window_read(nt_window *w, nt_data *ds, const int64_t *rows, int64_t count
     return rc ? rc : rc2;
 }
 
+/* x = (x - mean) / std, in float as numpy/torch would compute it. */
+static void standardise(float *x, const float *mean, const float *std, int64_t d)
+{
+    for (int64_t j = 0; j < d; j++) x[j] = (x[j] - mean[j]) / std[j];
+}
+
 int64_t nt_window_gather(const nt_window *w, const nt_data *ds, int64_t first, int64_t count,
                          float *x, int32_t *labels, float *targets, int64_t *col)
 {
@@ -559,12 +609,14 @@ int64_t nt_window_gather(const nt_window *w, const nt_data *ds, int64_t first, i
             const uint8_t *src = (const uint8_t *)w->x + s * d;
             const float sc = ds->scale;
             for (int64_t j = 0; j < d; j++) dst[j] = src[j] * sc;
+            if (ds->mean) standardise(dst, ds->mean, ds->std, d);
         } else {
             const float *src = (const float *)w->x + s * d;
             float acc = 0; /* NaN/Inf anywhere makes the sum non-finite: one test per row */
             if (ds->scale == 1) memcpy(dst, src, sizeof(float) * (size_t)d);
             else for (int64_t j = 0; j < d; j++) dst[j] = src[j] * ds->scale;
             for (int64_t j = 0; j < d; j++) acc += dst[j] * 0.0f;
+            if (ds->mean) standardise(dst, ds->mean, ds->std, d); /* keeps NaN/Inf non-finite */
             if (acc != 0 && bad < 0) { /* x * 0 is 0 for finite x, NaN otherwise */
                 bad = i;
                 for (int64_t j = 0; j < d; j++)

@@ -48,6 +48,8 @@ typedef struct nt_data_s {
     int y_float;     /* regression: /y is float (N, k); else integer labels (N), k = 1 */
     int64_t k;
     float scale;     /* 1 when there is no scale attribute */
+    float *mean, *std; /* per-feature standardisation (/X attributes mean, std), or NULL:
+                        * features are (stored * scale - mean) / std */
 } nt_data;
 
 /* Collective: open and read the metadata; checks shapes and types. */
@@ -90,7 +92,8 @@ int nt_window_start(nt_window *w, nt_data *ds, const int64_t *rows, int64_t coun
                     nt_err *e);
 int nt_window_finish(nt_window *w, nt_data *ds, nt_err *e);
 
-/* Copy requests [first, first+count) of the window into x (count, d) as float (scaled) and
+/* Copy requests [first, first+count) of the window into x (count, d) as float (scaled, and
+ * standardised when the file says so) and
  * their labels into labels (classification) or targets into targets (count, k). Returns -1,
  * or the index (within the copied rows) of the first row holding a NaN/Inf feature or
  * target; then *col is its column (targets: -1 - target index). */

@@ -125,6 +125,11 @@ static int ctx_init(infer_ctx *x, const nt_infer_opts *o, comm_t *c, nt_err *e)
     if ((st = nt_agree(c, nt_model_load(&x->m, o->checkpoint, c, e), e))) return st;
     if ((st = nt_open_dataset(&x->data, o->data, D, x->K, &x->cfg.loss, c, e))) return st;
     x->data_ok = 1;
+    hid_t f = nt_h5_open(o->checkpoint, c); /* collective; it opened above, so it opens here */
+    st = f < 0 ? nt_fail(e, "%s: cannot open as HDF5", o->checkpoint)
+               : nt_model_check_norm(f, o->checkpoint, o->data, x->data.mean, x->data.std, D, e);
+    if (f >= 0) H5Fclose(f); /* collective */
+    if ((st = nt_agree(c, st ? NT_EXIT_INPUT : 0, e))) return st;
     nn_shard(x->data.n, x->data.n, c->size, c->rank, 0, &x->lo, &x->hi);
     int64_t most = (x->data.n + c->size - 1) / c->size;
     x->per_window = most < (1 << 16) ? (most > 0 ? most : 1) : (1 << 16);

@@ -118,16 +118,71 @@ int nt_h5_commit(hid_t f, const char *tmp, const char *path, int status, comm_t 
     return status ? NT_EXIT_RUNTIME : 0;
 }
 
-int nt_model_save(const nn_model *m, const char *loss, const char *path, comm_t *c, nt_err *e)
+int nt_model_save(const nn_model *m, const char *loss, const nt_input_norm *norm, const char *path,
+                  comm_t *c, nt_err *e)
 {
     char tmp[4200];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     hid_t f = nt_h5_create(tmp, c);
     if (f < 0) return nt_fail(e, "%s: cannot create", tmp);
-    return nt_h5_commit(f, tmp, path, nt_model_write(f, m, loss, c), c, e);
+    return nt_h5_commit(f, tmp, path, nt_model_write(f, m, loss, norm, c), c, e);
 }
 
-int nt_model_write(hid_t f, const nn_model *m, const char *loss, comm_t *c)
+/* A 1-D float32 attribute (collective: every rank passes the same values). */
+static int attr_vec(hid_t obj, const char *name, const float *v, int64_t n)
+{
+    hsize_t dim = (hsize_t)n;
+    hid_t sp = H5Screate_simple(1, &dim, NULL);
+    hid_t a = sp >= 0 ? H5Acreate2(obj, name, H5T_IEEE_F32LE, sp, H5P_DEFAULT, H5P_DEFAULT) : -1;
+    int rc = a >= 0 && H5Awrite(a, H5T_NATIVE_FLOAT, v) >= 0 ? 0 : -1;
+    if (a >= 0) H5Aclose(a);
+    if (sp >= 0) H5Sclose(sp);
+    return rc;
+}
+
+static float *read_vec(hid_t obj, const char *name, int64_t d)
+{
+    if (H5Aexists(obj, name) <= 0) return NULL;
+    hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
+    hid_t sp = a >= 0 ? H5Aget_space(a) : -1;
+    float *v = NULL;
+    if (sp >= 0 && H5Sget_simple_extent_npoints(sp) == d && (v = malloc(sizeof(float) * (size_t)d)) &&
+        H5Aread(a, H5T_NATIVE_FLOAT, v) < 0) {
+        free(v);
+        v = NULL;
+    }
+    if (sp >= 0) H5Sclose(sp);
+    if (a >= 0) H5Aclose(a);
+    return v;
+}
+
+int nt_model_check_norm(hid_t f, const char *model_path, const char *data_path, const float *mean,
+                        const float *std, int64_t d, nt_err *e)
+{
+    hid_t g = H5Gopen2(f, "model", H5P_DEFAULT);
+    float *mm = g >= 0 ? read_vec(g, "input_mean", d) : NULL;
+    float *ms = g >= 0 ? read_vec(g, "input_std", d) : NULL;
+    if (g >= 0) H5Gclose(g);
+    int rc = 0;
+    if (!mm && mean)
+        rc = nt_fail(e, "%s: /X is standardised (attributes mean, std) but %s was trained on "
+                     "unstandardised inputs; use a copy without them (nndata standardize --remove)",
+                     data_path, model_path);
+    else if (mm && !mean)
+        rc = nt_fail(e, "%s: /X is not standardised but %s was trained on standardised inputs "
+                     "(/model input_mean, input_std); run nndata standardize %s --stats-from "
+                     "<the training file>", data_path, model_path, data_path);
+    else if (mm && ms && (memcmp(mm, mean, sizeof(float) * (size_t)d) ||
+                          memcmp(ms, std, sizeof(float) * (size_t)d)))
+        rc = nt_fail(e, "%s: /X is standardised with other statistics than %s's training data; "
+                     "run nndata standardize %s --stats-from <the training file>", data_path,
+                     model_path, data_path);
+    free(mm);
+    free(ms);
+    return rc;
+}
+
+int nt_model_write(hid_t f, const nn_model *m, const char *loss, const nt_input_norm *norm, comm_t *c)
 {
     int status = 0;
     hid_t xfer = H5Pcreate(H5P_DATASET_XFER);
@@ -137,6 +192,9 @@ int nt_model_write(hid_t f, const nn_model *m, const char *loss, comm_t *c)
         status = -1;
     hid_t g = H5Gcreate2(f, "model", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT); /* collective */
     if (g < 0 || nt_h5_attr_str(g, "loss", loss)) status = -1; /* how to read the outputs */
+    if (g >= 0 && norm && norm->mean &&
+        (attr_vec(g, "input_mean", norm->mean, norm->d) || attr_vec(g, "input_std", norm->std, norm->d)))
+        status = -1;
     for (int l = 0; l < m->nlayers && !status; l++) {
         const nn_layer *L = &m->layers[l];
         char name[32];

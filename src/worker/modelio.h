@@ -11,8 +11,14 @@
 
 #define NT_MODEL_FORMAT_VERSION 1
 
+/* The per-feature standardisation of the training data (/X attributes mean, std), recorded
+ * in /model as attributes input_mean and input_std so a reader (eval, predict, PyTorch)
+ * prepares inputs the same way; mean == NULL: the inputs were used as stored (x scale). */
+typedef struct { const float *mean, *std; int64_t d; } nt_input_norm;
+
 /* Collective. Returns this rank's status; the caller agrees. */
-int nt_model_save(const nn_model *m, const char *loss, const char *path, comm_t *c, nt_err *e);
+int nt_model_save(const nn_model *m, const char *loss, const nt_input_norm *norm, const char *path,
+                  comm_t *c, nt_err *e);
 
 /* Collective read of a model.h5 into m's parameters (shapes must match). */
 int nt_model_load(nn_model *m, const char *path, comm_t *c, nt_err *e);
@@ -22,7 +28,11 @@ int nt_model_load(nn_model *m, const char *path, comm_t *c, nt_err *e);
  * match m, else an error naming PATH and the layer); close, agree and rename TMP to PATH. */
 hid_t nt_h5_create(const char *tmp, comm_t *c);
 hid_t nt_h5_open(const char *path, comm_t *c);
-int nt_model_write(hid_t f, const nn_model *m, const char *loss, comm_t *c);
+int nt_model_write(hid_t f, const nn_model *m, const char *loss, const nt_input_norm *norm, comm_t *c);
+/* Whether data standardised with (mean, std) (NULL: not standardised) is prepared as the
+ * model in FILE f expects: 0, or -1 with a message naming model_path and data_path. */
+int nt_model_check_norm(hid_t f, const char *model_path, const char *data_path, const float *mean,
+                        const float *std, int64_t d, nt_err *e);
 int nt_model_read(hid_t f, const char *path, nn_model *m, nt_err *e);
 int nt_h5_commit(hid_t f, const char *tmp, const char *path, int status, comm_t *c, nt_err *e);
 int nt_h5_attr_str(hid_t obj, const char *name, const char *val);

@@ -239,6 +239,7 @@ int nt_train(const nt_config *cfg, comm_t *c, const nt_train_opts *o, nt_result 
     nt_err e = {{0}};
     int st = 0;
     int out_ready = 0; /* [output] dir exists and is this run's: keep its status file current */
+    nt_input_norm norm = {0}; /* the training file's standardisation, recorded with the model */
     nt_data train = {.file = H5I_INVALID_HID}, test = {.file = H5I_INVALID_HID};
     int have_train = 0, have_test = 0, model_ok = 0, opt_ok = 0, red_ok = 0;
     nn_model m;
@@ -276,9 +277,26 @@ int nt_train(const nt_config *cfg, comm_t *c, const nt_train_opts *o, nt_result 
     if ((st = nt_open_dataset(&train, cfg->train, D, K, &cfg->loss, c, &e))) goto out;
     have_train = 1;
     train.collective = cfg->collective_reads;
+    norm = (nt_input_norm){train.mean, train.std, D};
     if (cfg->test[0]) {
         if ((st = nt_open_dataset(&test, cfg->test, D, K, &cfg->loss, c, &e))) goto out;
         have_test = 1;
+        /* test metrics mean something only when test rows are prepared like training rows */
+        if (!train.mean != !test.mean ||
+            (train.mean && (memcmp(train.mean, test.mean, sizeof(float) * (size_t)D) ||
+                            memcmp(train.std, test.std, sizeof(float) * (size_t)D)))) {
+            if (!test.mean)
+                nt_fail(&e, "%s: /X is not standardised, unlike %s (attributes mean, std); run "
+                        "nndata standardize %s --stats-from %s", cfg->test, cfg->train, cfg->test, cfg->train);
+            else if (!train.mean)
+                nt_fail(&e, "%s: /X is standardised (attributes mean, std), unlike %s; remove them "
+                        "with nndata standardize %s --remove", cfg->test, cfg->train, cfg->test);
+            else
+                nt_fail(&e, "%s: /X is standardised with other statistics than %s; run nndata "
+                        "standardize %s --stats-from %s", cfg->test, cfg->train, cfg->test, cfg->train);
+            st = nt_agree(c, c->rank == 0 ? NT_EXIT_INPUT : 0, &e);
+            goto out;
+        }
     }
     const int64_t N = train.n;
     const int64_t n_val = (int64_t)floor((double)N * cfg->val_fraction);
@@ -575,7 +593,7 @@ alloc_fail:
                                          .partial = {loss_sum, m0, m1, seen},
                                          .elapsed_s = nt_now() - t_start, .world_size = P,
                                          .seed = cfg->seed};
-                    if ((st = nt_ckpt_save(cfg->ckpt_dir, cfg->ckpt_keep, &m, &opt, &cs, cfg, hist,
+                    if ((st = nt_ckpt_save(cfg->ckpt_dir, cfg->ckpt_keep, &m, &opt, &norm, &cs, cfg, hist,
                                            nhist, c, ckpt_written, sizeof ckpt_written, &e)))
                         goto out;
                 }
@@ -624,7 +642,7 @@ alloc_fail:
             cs = (nt_ckpt_state){.epoch = epoch + 1, .step_in_epoch = 0, .global_step = gstep - 1,
                                  .steps_per_epoch = steps, .elapsed_s = nt_now() - t_start,
                                  .world_size = P, .seed = cfg->seed};
-            if ((st = nt_ckpt_save(cfg->ckpt_dir, cfg->ckpt_keep, &m, &opt, &cs, cfg, hist, nhist,
+            if ((st = nt_ckpt_save(cfg->ckpt_dir, cfg->ckpt_keep, &m, &opt, &norm, &cs, cfg, hist, nhist,
                                    c, ckpt_written, sizeof ckpt_written, &e)))
                 goto out;
         }
@@ -644,7 +662,7 @@ alloc_fail:
     }
 
     snprintf(path, sizeof path, "%s/model.h5", cfg->out_dir);
-    st = nt_model_save(&m, nn_loss_name(cfg->loss.kind), path, c, &e);
+    st = nt_model_save(&m, nn_loss_name(cfg->loss.kind), &norm, path, c, &e);
     if ((st = nt_agree(c, st, &e))) goto out;
     nt_write_status(c, cfg->out_dir, "finished epochs %d global_step %lld model %s", cfg->epochs,
                     (long long)(gstep - 1), path);
