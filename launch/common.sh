@@ -45,5 +45,8 @@ nn_mpirun() {
     local flags=(-np "$np" --bind-to none)
     [ "$(id -u)" = 0 ] && flags+=(--allow-run-as-root)
     [ "$np" -gt "$(nproc)" ] && flags+=(--oversubscribe)
+    # Open MPI gives ranks a pseudo-terminal even when our output is a file, so nntrain
+    # cannot tell by itself: say whether a live progress bar makes sense
+    [ -t 1 ] && flags+=(-x NNTRAIN_PROGRESS=1)
     mpirun "${flags[@]}" "$@"
 }

@@ -1,8 +1,13 @@
 /* Per-epoch metrics: the console line and metrics.csv (rank 0 only). */
 #include "log.h"
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <time.h>
+#include <unistd.h>
 
 int nt_metrics_open(nt_metrics *m, const char *dir, int has_test, int regression, int append,
                     nt_err *e)
@@ -53,4 +58,219 @@ void nt_metrics_close(nt_metrics *m)
 {
     if (m->f) fclose(m->f);
     m->f = NULL;
+}
+
+/* ---- reporter ---------------------------------------------------------------------------- */
+
+void nt_report_init(nt_reporter *r, int rank, int quiet, int verbose, int json, int progress)
+{
+    memset(r, 0, sizeof *r);
+    r->rank0 = rank == 0;
+    r->quiet = quiet;
+    r->verbose = verbose && !quiet;
+    r->json = json;
+    if (progress < 0) {
+        /* Open MPI gives every rank a pseudo-terminal for stdout even when mpirun's own output
+         * goes to a file, so under mpirun a terminal here proves nothing: launch/mpirun.sh
+         * (which can see its own stdout) exports NNTRAIN_PROGRESS=1, or pass --progress. */
+        const char *env = getenv("NNTRAIN_PROGRESS");
+        if (env && *env) progress = strcmp(env, "0") != 0;
+        else progress = isatty(STDOUT_FILENO) && !getenv("OMPI_COMM_WORLD_SIZE");
+    }
+    r->progress = progress && !quiet && !json && r->rank0;
+}
+
+/* JSON string literal of s (escapes quotes, backslashes and control characters). */
+static void json_str(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; s && *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch == '"' || ch == '\\') fprintf(f, "\\%c", ch);
+        else if (ch == '\n') fputs("\\n", f);
+        else if (ch < 0x20) fprintf(f, "\\u%04x", ch);
+        else fputc(ch, f);
+    }
+    fputc('"', f);
+}
+
+/* A number, or null for NaN/Inf (JSON has neither). */
+static void json_num(FILE *f, const char *key, double v)
+{
+    fprintf(f, ",\"%s\":", key);
+    if (isfinite(v)) fprintf(f, "%.9g", v);
+    else fputs("null", f);
+}
+
+static void json_open(FILE *f, const char *event)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    fprintf(f, "{\"event\":");
+    json_str(f, event);
+    fprintf(f, ",\"time\":%.3f", (double)ts.tv_sec + ts.tv_nsec * 1e-9);
+}
+
+static void clear_bar(nt_reporter *r)
+{
+    if (!r->bar_shown) return;
+    fputs("\r\033[K", stdout);
+    r->bar_shown = 0;
+}
+
+void nt_report_start(nt_reporter *r, const nt_run_info *i)
+{
+    if (!r->rank0 || r->quiet) return;
+    FILE *f = stdout;
+    if (r->json) {
+        json_open(f, "start");
+        fputs(",\"version\":", f); json_str(f, i->version);
+        fprintf(f, ",\"ranks\":%d,\"nodes\":%d,\"threads\":%d", i->ranks, i->nodes, i->threads);
+        fputs(",\"model\":", f); json_str(f, i->model);
+        fputs(",\"activation\":", f); json_str(f, i->activation);
+        fprintf(f, ",\"params\":%zu", i->params);
+        fputs(",\"loss\":", f); json_str(f, i->loss);
+        fputs(",\"optimizer\":", f); json_str(f, i->optimizer);
+        json_num(f, "lr", i->lr);
+        fprintf(f, ",\"train_rows\":%lld,\"val_rows\":%lld,\"test_rows\":%lld,\"batch\":%lld,"
+                   "\"batch_per_rank_min\":%lld,\"batch_per_rank_max\":%lld,\"steps_per_epoch\":%lld,"
+                   "\"epochs\":%d,\"streaming\":%s",
+                i->n_train, i->n_val, i->n_test, i->batch, i->shard_min, i->shard_max, i->steps,
+                i->epochs, i->streaming ? "true" : "false");
+        json_num(f, "cache_mb", i->cache_mb);
+        fputs(",\"config\":", f); json_str(f, i->config);
+        fputs(",\"output_dir\":", f); json_str(f, i->out_dir);
+        fputs("}\n", f);
+    } else {
+        fprintf(f, "nntrain %s | %d rank%s on %d node%s x %d BLAS thread%s | config %s -> %s\n",
+                i->version, i->ranks, i->ranks > 1 ? "s" : "", i->nodes, i->nodes > 1 ? "s" : "",
+                i->threads, i->threads > 1 ? "s" : "", i->config, i->out_dir);
+        fprintf(f, "model %s %s, %zu params | %s loss | %s lr %g\n", i->model, i->activation,
+                i->params, i->loss, i->optimizer, i->lr);
+        fprintf(f, "data: train %lld, val %lld", i->n_train, i->n_val);
+        if (i->n_test > 0) fprintf(f, ", test %lld", i->n_test);
+        fprintf(f, " rows (%s) | batch %lld global, %lld-%lld per rank, %lld steps/epoch x %d epochs\n",
+                i->streaming ? "streaming" : "resident", i->batch, i->shard_min, i->shard_max,
+                i->steps, i->epochs);
+    }
+    fflush(f);
+}
+
+void nt_report_event(nt_reporter *r, const char *event, const char *text)
+{
+    if (!r->rank0) return;
+    clear_bar(r);
+    if (r->json) {
+        json_open(stdout, event);
+        fputs(",\"message\":", stdout);
+        json_str(stdout, text);
+        fputs("}\n", stdout);
+    } else {
+        fputs(text, stdout);
+        fputc('\n', stdout);
+    }
+    fflush(stdout);
+}
+
+void nt_report_warning(nt_reporter *r, const char *text)
+{
+    if (!r->rank0) return;
+    clear_bar(r);
+    if (r->json) {
+        json_open(stdout, "warning");
+        fputs(",\"message\":", stdout);
+        json_str(stdout, text);
+        fputs("}\n", stdout);
+        fflush(stdout);
+    } else {
+        fprintf(stderr, "nntrain: warning: %s\n", text);
+        fflush(stderr);
+    }
+}
+
+static void fmt_duration(char *buf, size_t n, double s)
+{
+    if (!isfinite(s) || s < 0) { snprintf(buf, n, "--:--"); return; }
+    int t = s < 359999 ? (int)(s + 0.5) : 359999; /* 99:59:59 at most */
+    if (t >= 3600) snprintf(buf, n, "%d:%02d:%02d", t / 3600, t / 60 % 60, t % 60);
+    else snprintf(buf, n, "%d:%02d", t / 60, t % 60);
+}
+
+void nt_report_progress(nt_reporter *r, int epoch, int epochs, long long step, long long steps,
+                        double samples, double secs, double loss, double acc, int regression)
+{
+    if (!r->progress) return;
+    double now = nt_now();
+    if (step < steps && now - r->last_draw < 0.2) return;
+    r->last_draw = now;
+    int cols = 80;
+    struct winsize ws;
+    if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col >= 40) cols = ws.ws_col;
+    char eta[32], rate[32], line[512], tail[200];
+    double sps = secs > 0 ? samples / secs : 0;
+    fmt_duration(eta, sizeof eta, sps > 0 && step > 0 ? secs * (double)(steps - step) / (double)step : NAN);
+    if (sps >= 1e4) snprintf(rate, sizeof rate, "%.1fk", sps / 1e3);
+    else snprintf(rate, sizeof rate, "%.0f", sps);
+    if (regression) snprintf(tail, sizeof tail, " %lld/%lld %s samples/s ETA %s loss %.4f",
+                             step, steps, rate, eta, loss);
+    else snprintf(tail, sizeof tail, " %lld/%lld %s samples/s ETA %s loss %.4f acc %.4f",
+                  step, steps, rate, eta, loss, acc);
+    int head = snprintf(line, sizeof line, "epoch %d/%d ", epoch, epochs);
+    const int width = 20; /* the line is cut at the terminal's width */
+    int pos = head;
+    {
+        int fill = steps > 0 ? (int)((double)width * (double)step / (double)steps) : 0;
+        line[pos++] = '[';
+        for (int k = 0; k < width; k++) line[pos++] = k < fill ? '#' : '.';
+        line[pos++] = ']';
+    }
+    snprintf(line + pos, sizeof line - (size_t)pos, "%s", tail);
+    line[cols - 1 < (int)sizeof line ? cols - 1 : (int)sizeof line - 1] = '\0';
+    fprintf(stdout, "\r%s\033[K", line);
+    fflush(stdout);
+    r->bar_shown = 1;
+}
+
+void nt_report_epoch(nt_reporter *r, const nt_epoch_stats *s, int epochs, int has_val,
+                     int has_test, int regression, const double timing[4])
+{
+    if (!r->rank0 || r->quiet) return;
+    FILE *f = stdout;
+    clear_bar(r);
+    const char *b = regression ? "rmse" : "acc";
+    if (r->json) {
+        char k[32];
+        json_open(f, "epoch");
+        fprintf(f, ",\"epoch\":%d,\"epochs\":%d", s->epoch, epochs);
+        const char *names[3] = {"train", "val", "test"};
+        const double *sets[3] = {s->train, s->val, s->test};
+        for (int i = 0; i < 3; i++) {
+            if ((i == 1 && !has_val) || (i == 2 && !has_test)) continue;
+            snprintf(k, sizeof k, "%s_loss", names[i]); json_num(f, k, sets[i][0]);
+            snprintf(k, sizeof k, "%s_%s", names[i], b); json_num(f, k, sets[i][1]);
+            if (regression) { snprintf(k, sizeof k, "%s_mae", names[i]); json_num(f, k, sets[i][2]); }
+        }
+        json_num(f, "lr", s->lr);
+        json_num(f, "samples_per_s", s->samples_per_s);
+        json_num(f, "data_wait_s", s->data_s);
+        json_num(f, "elapsed_s", s->elapsed_s);
+        if (timing) {
+            json_num(f, "train_s", timing[0]);
+            json_num(f, "eval_s", timing[2]);
+            json_num(f, "checkpoint_s", timing[3]);
+        }
+        fputs("}\n", f);
+    } else {
+        const char *fmt = regression ? "  %s loss %.4f rmse %.4f mae %.4f" : "  %s loss %.4f acc %.4f";
+        fprintf(f, "epoch %d/%d", s->epoch, epochs);
+        fprintf(f, fmt, "train", s->train[0], s->train[1], s->train[2]);
+        if (has_val) fprintf(f, fmt, "val", s->val[0], s->val[1], s->val[2]);
+        if (has_test) fprintf(f, fmt, "test", s->test[0], s->test[1], s->test[2]);
+        fprintf(f, "  lr %.3g  %.0f samples/s (data wait %.2f s)  %.1f s\n", s->lr, s->samples_per_s,
+                s->data_s, s->elapsed_s);
+        if (r->verbose && timing)
+            fprintf(f, "  timing: train %.3f s (of which data wait %.3f s), evaluation %.3f s, "
+                       "checkpoint %.3f s\n", timing[0], timing[1], timing[2], timing[3]);
+    }
+    fflush(f);
 }

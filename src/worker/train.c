@@ -234,6 +234,33 @@ int nt_make_optimizer(nn_optim *o, const nt_config *cfg, const nn_model *m)
     return 0;
 }
 
+/* --verbose: where every rank runs (host, local rank, CPUs it may use, BLAS threads),
+ * gathered to rank 0. */
+static void report_placement(nt_reporter *rep, const comm_t *c, int threads)
+{
+    enum { LEN = 256 };
+    char mine[LEN], host[64] = "?", cpus[160] = "";
+    gethostname(host, sizeof host - 1);
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0) { /* ranges, e.g. 0-3,8 */
+        size_t n = 0;
+        for (int i = 0; i < CPU_SETSIZE && n + 16 < sizeof cpus; i++) {
+            if (!CPU_ISSET(i, &set) || (i > 0 && CPU_ISSET(i - 1, &set))) continue;
+            int j = i;
+            while (j + 1 < CPU_SETSIZE && CPU_ISSET(j + 1, &set)) j++;
+            n += (size_t)snprintf(cpus + n, sizeof cpus - n, "%s%d", n ? "," : "", i);
+            if (j > i) n += (size_t)snprintf(cpus + n, sizeof cpus - n, "-%d", j);
+        }
+    }
+    snprintf(mine, LEN, "rank %d: host %s, local rank %d of %d, CPUs %s, %d BLAS thread%s, pid %d",
+             c->rank, host, c->local_rank, c->local_size, cpus, threads, threads > 1 ? "s" : "",
+             (int)getpid());
+    char *all = c->rank == 0 ? malloc((size_t)LEN * (size_t)c->size) : NULL;
+    MPI_Gather(mine, LEN, MPI_CHAR, all, LEN, MPI_CHAR, 0, c->comm);
+    for (int r = 0; all && r < c->size; r++) nt_report_event(rep, "placement", all + (size_t)r * LEN);
+    free(all);
+}
+
 int nt_train(const nt_config *cfg, comm_t *c, const nt_train_opts *o, nt_result *res)
 {
     nt_err e = {{0}};
@@ -269,10 +296,17 @@ int nt_train(const nt_config *cfg, comm_t *c, const nt_train_opts *o, nt_result 
 #endif
     int threads = nt_blas_threads(cfg->threads, c);
     openblas_set_num_threads(threads);
+    nt_reporter rep;
+    nt_report_init(&rep, c->rank, o->quiet, o->verbose, o->json, o->progress);
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    if (!o->quiet && threads > 1 && (long)threads * c->local_size > cores)
-        log0(c, "nntrain: warning: %d ranks x %d BLAS threads on a node with %ld cores "
-                "oversubscribes it; set [train] threads = 0 (auto)\n", c->local_size, threads, cores);
+    if ((long)threads * c->local_size > cores) {
+        char w[300];
+        snprintf(w, sizeof w, "%d ranks x %d BLAS thread%s on a node with %ld cores oversubscribes "
+                 "it (slower); use fewer ranks per node%s", c->local_size, threads,
+                 threads > 1 ? "s" : "", cores, threads > 1 ? " or [train] threads = 0 (auto)" : "");
+        nt_report_warning(&rep, w);
+    }
+    if (o->verbose) report_placement(&rep, c, threads);
 
     if ((st = nt_open_dataset(&train, cfg->train, D, K, &cfg->loss, c, &e))) goto out;
     have_train = 1;
@@ -413,13 +447,17 @@ alloc_fail:
             st = nt_agree(c, NT_EXIT_INPUT, &e);
             goto out;
         }
-        log0(c, "resuming from %s: epoch %lld, step %lld of %lld (written by %d rank%s)\n",
-             resume_path, (long long)cs.epoch, (long long)cs.step_in_epoch, (long long)steps,
-             cs.world_size, cs.world_size == 1 ? "" : "s");
+        char msg[4600];
+        snprintf(msg, sizeof msg, "resuming from %s: epoch %lld, step %lld of %lld (written by %d rank%s)",
+                 resume_path, (long long)cs.epoch, (long long)cs.step_in_epoch, (long long)steps,
+                 cs.world_size, cs.world_size == 1 ? "" : "s");
+        nt_report_event(&rep, "resume", msg);
     } else if (o->init_from) {
         /* every rank reads the same weights (shape mismatch: one clear error) */
         if ((st = nt_agree(c, nt_model_load(&m, o->init_from, c, &e), &e))) goto out;
-        log0(c, "starting from the weights in %s\n", o->init_from);
+        char msg[4200];
+        snprintf(msg, sizeof msg, "starting from the weights in %s", o->init_from);
+        nt_report_event(&rep, "init_from", msg);
     } else if (c->rank == 0) {
         nn_model_init_scheme(&m, cfg->seed, cfg->init, cfg->init_std);
     }
@@ -446,14 +484,23 @@ alloc_fail:
         nt_metrics_row(&metrics, &h);
     }
 
-    if (!o->quiet) log0(c, "nntrain %s: %d rank%s x %d BLAS thread%s | model ", NN_VERSION, P, P > 1 ? "s" : "",
-         threads, threads > 1 ? "s" : "");
-    for (int i = 0; i < cfg->nsizes && !o->quiet; i++) log0(c, "%s%d", i ? "-" : "", cfg->sizes[i]);
-    if (!o->quiet) log0(c, " %s, %zu params | %s %g | train %lld, val %lld%s | batch %lld global (%lld-%lld per rank)\n",
-         nn_act_name(cfg->activation), m.nparams, nn_opt_name(cfg->opt.kind), cfg->opt.lr,
-         (long long)n_train, (long long)n_val, have_test ? ", test" : "", (long long)B,
-         (long long)(B / P), (long long)shard_max);
-    if (have_test && !o->quiet) log0(c, "  test set %s: %lld rows\n", cfg->test, (long long)test.n);
+    {
+        char model[512];
+        size_t n = 0;
+        for (int i = 0; i < cfg->nsizes && n + 16 < sizeof model; i++)
+            n += (size_t)snprintf(model + n, sizeof model - n, "%s%d", i ? "-" : "", cfg->sizes[i]);
+        int nodes = c->local_rank == 0, total = 0;
+        MPI_Allreduce(&nodes, &total, 1, MPI_INT, MPI_SUM, c->comm);
+        nt_run_info ri = {.version = NN_VERSION, .config = cfg->path, .out_dir = cfg->out_dir,
+                          .model = model, .activation = nn_act_name(cfg->activation),
+                          .optimizer = nn_opt_name(cfg->opt.kind), .loss = nn_loss_name(cfg->loss.kind),
+                          .ranks = P, .nodes = total, .threads = threads, .params = m.nparams,
+                          .lr = cfg->opt.lr, .n_train = n_train, .n_val = n_val,
+                          .n_test = have_test ? (long long)test.n : 0, .batch = B,
+                          .shard_min = B / P, .shard_max = shard_max, .steps = steps,
+                          .epochs = cfg->epochs, .streaming = spw < steps, .cache_mb = cfg->cache_mb};
+        nt_report_start(&rep, &ri);
+    }
 
     /* ---- epochs ---- */
     const double t_start = nt_now() - cs.elapsed_s;
@@ -474,11 +521,14 @@ alloc_fail:
     if (sched.kind == NN_SCHED_COSINE && sched.t_max <= 0) /* default: the whole run */
         sched.t_max = (double)(cfg->sched_per_step ? steps * cfg->epochs : cfg->epochs);
     int stop_requested = 0;
+    double t_ckpt_next = 0;
     char ckpt_written[4300] = "";
     int64_t perm_epoch[2] = {-1, -1}, win_epoch[2] = {-1, -1}, win_s0[2] = {-1, -1};
     int win_err[2] = {0, 0};
     for (int epoch = (int)first_epoch; epoch <= cfg->epochs; epoch++) {
         double t0 = nt_now(), loss_sum = 0, m0 = 0, m1 = 0, seen = 0, data_s = 0, seen_now = 0;
+        double t_ckpt = t_ckpt_next; /* the previous epoch-end checkpoint counts here */
+        t_ckpt_next = 0;
         int64_t first_step = 0;
         if (resuming && epoch == first_epoch) { /* continue inside the interrupted epoch */
             first_step = cs.step_in_epoch;
@@ -585,6 +635,9 @@ alloc_fail:
                 nn_optim_step(&opt, m.params, m.grads);
                 done_steps = s + 1;
                 stop_requested = xs[X_STOP] > 0;
+                nt_report_progress(&rep, epoch, cfg->epochs, (long long)done_steps, (long long)steps,
+                                   seen_now, nt_now() - t0, seen > 0 ? loss_sum / seen : NAN,
+                                   seen > 0 ? m0 / seen : NAN, regression);
                 /* periodic or requested checkpoint, after the step (every rank agrees) */
                 if (stop_requested ||
                     (cfg->ckpt_every_steps > 0 && (gstep - 1) % cfg->ckpt_every_steps == 0)) {
@@ -593,9 +646,11 @@ alloc_fail:
                                          .partial = {loss_sum, m0, m1, seen},
                                          .elapsed_s = nt_now() - t_start, .world_size = P,
                                          .seed = cfg->seed};
+                    double tc = nt_now();
                     if ((st = nt_ckpt_save(cfg->ckpt_dir, cfg->ckpt_keep, &m, &opt, &norm, &cs, cfg, hist,
                                            nhist, c, ckpt_written, sizeof ckpt_written, &e)))
                         goto out;
+                    t_ckpt += nt_now() - tc;
                 }
             }
         }
@@ -610,8 +665,10 @@ alloc_fail:
         es.samples_per_s = seen_now / t_train;
         es.data_s = data_s;
         es.val[0] = es.val[1] = es.val[2] = NAN;
+        double t_eval = nt_now();
         if (n_val > 0 && eval_run(&vset, &m, c, &bb, es.val, &e)) st = NT_EXIT_RUNTIME;
         if (!st && have_test && eval_run(&tset, &m, c, &bb, es.test, &e)) st = NT_EXIT_RUNTIME;
+        t_eval = nt_now() - t_eval;
         if ((st = nt_agree(c, st, &e))) goto out;
         if (!replicas_agree(c, &m)) {
             nt_fail(&e, "model replicas differ across ranks after epoch %d (non-deterministic "
@@ -620,15 +677,8 @@ alloc_fail:
             goto out;
         }
         es.elapsed_s = nt_now() - t_start;
-        if (!o->quiet) {
-            const char *fmt = regression ? "  %s loss %.4f rmse %.4f mae %.4f" : "  %s loss %.4f acc %.4f";
-            log0(c, "epoch %d/%d", epoch, cfg->epochs);
-            log0(c, fmt, "train", es.train[0], es.train[1], es.train[2]);
-            if (n_val > 0) log0(c, fmt, "val", es.val[0], es.val[1], es.val[2]);
-            if (have_test) log0(c, fmt, "test", es.test[0], es.test[1], es.test[2]);
-            log0(c, "  lr %.3g  %.0f samples/s (data wait %.2f s)  %.1f s\n", es.lr, es.samples_per_s,
-                 es.data_s, es.elapsed_s);
-        }
+        double timing[4] = {t_train, data_s, t_eval, t_ckpt};
+        nt_report_epoch(&rep, &es, cfg->epochs, n_val > 0, have_test, regression, timing);
         if (c->rank == 0) nt_metrics_row(&metrics, &es);
         nt_write_status(c, cfg->out_dir, "running epoch %d/%d done, global_step %lld", epoch,
                         cfg->epochs, (long long)(gstep - 1));
@@ -642,18 +692,22 @@ alloc_fail:
             cs = (nt_ckpt_state){.epoch = epoch + 1, .step_in_epoch = 0, .global_step = gstep - 1,
                                  .steps_per_epoch = steps, .elapsed_s = nt_now() - t_start,
                                  .world_size = P, .seed = cfg->seed};
+            double tc = nt_now();
             if ((st = nt_ckpt_save(cfg->ckpt_dir, cfg->ckpt_keep, &m, &opt, &norm, &cs, cfg, hist, nhist,
                                    c, ckpt_written, sizeof ckpt_written, &e)))
                 goto out;
+            t_ckpt_next = nt_now() - tc;
         }
     }
     if (stop_requested) {
         /* rank 0 may not be the rank that was signalled: say what it knows */
-        log0(c, "nntrain: stopped early (%s): checkpoint %s written; continue with\n"
-                "  nntrain train --config %s --resume\n",
-             nt_stop_signal == SIGUSR1 ? "SIGUSR1" : nt_stop_signal == SIGTERM ? "SIGTERM"
-                                                    : "stop requested on a rank",
-             ckpt_written, cfg->path);
+        char msg[9000];
+        snprintf(msg, sizeof msg, "nntrain: stopped early (%s): checkpoint %s written; continue with\n"
+                 "  nntrain train --config %s --resume",
+                 nt_stop_signal == SIGUSR1 ? "SIGUSR1" : nt_stop_signal == SIGTERM ? "SIGTERM"
+                                                     : "stop requested on a rank",
+                 ckpt_written, cfg->path);
+        nt_report_event(&rep, "stopped", msg);
         if (res) res->stopped = 1;
         nt_write_status(c, cfg->out_dir, "stopped global_step %lld checkpoint %s", (long long)(gstep - 1),
                         ckpt_written);
@@ -667,9 +721,15 @@ alloc_fail:
     nt_write_status(c, cfg->out_dir, "finished epochs %d global_step %lld model %s", cfg->epochs,
                     (long long)(gstep - 1), path);
     if (!o->quiet) {
-        log0(c, "model written to %s\n", path);
-        if (have_test && regression) log0(c, "test rmse: %.4f  mae: %.4f\n", es.test[1], es.test[2]);
-        else if (have_test) log0(c, "test accuracy: %.4f\n", es.test[1]);
+        char msg[4400];
+        if (have_test && regression)
+            snprintf(msg, sizeof msg, "model written to %s\ntest rmse: %.4f  mae: %.4f", path,
+                     es.test[1], es.test[2]);
+        else if (have_test)
+            snprintf(msg, sizeof msg, "model written to %s\ntest accuracy: %.4f", path, es.test[1]);
+        else
+            snprintf(msg, sizeof msg, "model written to %s", path);
+        nt_report_event(&rep, "finished", msg);
     }
     if (res) {
         res->nparams = m.nparams;

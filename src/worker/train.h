@@ -11,7 +11,10 @@
 
 typedef struct {
     int overwrite;     /* allow replacing metrics.csv / model.h5 of an earlier run */
-    int quiet;         /* no per-epoch console lines (tests) */
+    int quiet;         /* no banner or per-epoch console lines (tests) */
+    int verbose;       /* placement of every rank, per-epoch timing */
+    int json;          /* --log-format json: one JSON object per line on stdout */
+    int progress;      /* live progress bar: 1 on, 0 off, -1 auto (a terminal; see log.c) */
     int resume;        /* --resume: continue from the newest checkpoint (error if none) */
     const char *init_from; /* start from the /model weights of this file */
 } nt_train_opts;

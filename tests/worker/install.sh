@@ -63,7 +63,7 @@ has_word() { grep -qE -- "(^|[^a-zA-Z0-9_-])$2([^a-zA-Z0-9_-]|$)" "$1"; }
 
 "$P/bin/nntrain" --help > "$T/help" 2>&1 || fail "nntrain --help"
 # commands: the word after "nntrain" on the usage lines
-cmds=$(sed -nE 's/^(usage:)? +nntrain ([a-z][a-z-]*).*/\2/p' "$T/help" | sort -u)
+cmds=$(sed -n '/^commands:/,/^$/p' "$T/help" | awk 'NF > 1 && $1 ~ /^[a-z]+$/ { print $1 }' | sort -u)
 [ -n "$cmds" ] || fail "no commands found in nntrain --help"
 for c in $cmds; do "$P/bin/nntrain" "$c" --help >> "$T/help" 2> /dev/null; done
 missing=""

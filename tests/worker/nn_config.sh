@@ -7,7 +7,8 @@ trap 'rm -rf "$T"' EXIT
 fails=0
 fail() { echo "FAIL: $*"; fails=$((fails+1)); }
 
-"$NNTRAIN" --help | grep -q "usage: nntrain train --config FILE" || fail "--help"
+"$NNTRAIN" --help | grep -q "usage: nntrain COMMAND" || fail "--help"
+"$NNTRAIN" train --help | grep -q "usage: nntrain train --config FILE" || fail "train --help"
 "$NNTRAIN" --version | grep -Eq '^nntrain [0-9]+\.[0-9]+\.[0-9]+$' || fail "--version"
 "$NNTRAIN" 2>/dev/null; [ $? = 2 ] || fail "no command should exit 2"
 "$NNTRAIN" fly 2> "$T/e"; [ $? = 2 ] && grep -q "unknown command 'fly'" "$T/e" || fail "unknown command"
