@@ -1,5 +1,5 @@
 /* Serial writer for the nntrain dataset layout (/X rows, /y labels or regression targets,
- * optional /X@scale).
+ * optional /X@scale, /X@mean and /X@std).
  * Writes PATH.tmp with the sec2 driver (no MPI) and renames it into place, so a failure
  * never leaves a half-written PATH nor replaces an existing one. */
 #include "h5data.h"
@@ -17,6 +17,9 @@
 #define H5DATA_CHUNK_BYTES (256 * 1024)
 /* Room for HDF5's most specific error description in a message. */
 #define H5DATA_DETAIL 200
+/* Most float32 values in an attribute stored compactly in a version 1 object header (whose
+ * messages are limited to 64 KiB). */
+#define H5DATA_COMPACT_VEC 16000
 
 int64_t h5data_chunk_rows(int64_t n, int64_t row_bytes)
 {
@@ -99,6 +102,24 @@ fail:
     return rc;
 }
 
+/* Write a 1-D float32 attribute of d values (mean / std). */
+static int write_vec_attr(hid_t dset, const char *name, const float *v, int64_t d)
+{
+    int rc = -1;
+    hsize_t dims[1] = {(hsize_t)d};
+    hid_t space = H5I_INVALID_HID, attr = H5I_INVALID_HID;
+    space = H5Screate_simple(1, dims, NULL);
+    if (space < 0) goto fail;
+    attr = H5Acreate2(dset, name, H5T_IEEE_F32LE, space, H5P_DEFAULT, H5P_DEFAULT);
+    if (attr < 0) goto fail;
+    if (H5Awrite(attr, H5T_NATIVE_FLOAT, v) < 0) goto fail;
+    rc = 0;
+fail:
+    if (attr >= 0 && H5Aclose(attr) < 0) rc = -1;
+    if (space >= 0) H5Sclose(space);
+    return rc;
+}
+
 /* Flush the finished tmp file to disk before the rename, so that after a crash PATH is either
  * the old file or the complete new one. */
 static int sync_file(const char *path)
@@ -125,8 +146,8 @@ struct ydesc {
 /* The whole write, shared by the label and the regression writer: validate, write PATH.tmp
  * (/X, its scale, /y), sync, rename into place; on any failure remove PATH.tmp. */
 static int write_set(const char *path, int64_t n, int64_t d, const uint8_t *x_u8,
-                     const float *x_f32, float scale, const struct ydesc *y, char *err,
-                     size_t errlen)
+                     const float *x_f32, float scale, const float *mean, const float *std,
+                     const struct ydesc *y, char *err, size_t errlen)
 {
     int rc = -1, created = 0, auto_saved = 0;
     char *tmp = NULL;
@@ -152,6 +173,10 @@ static int write_set(const char *path, int64_t n, int64_t d, const uint8_t *x_u8
     if ((x_u8 == NULL) == (x_f32 == NULL)) {
         snprintf(err, errlen, "%s: exactly one of the uint8 / float32 inputs must be given",
                  path);
+        return -1;
+    }
+    if ((mean == NULL) != (std == NULL)) {
+        snprintf(err, errlen, "%s: mean and std must be given together", path);
         return -1;
     }
     if (!y->buf && n > 0) {
@@ -184,7 +209,11 @@ static int write_set(const char *path, int64_t n, int64_t d, const uint8_t *x_u8
     created = 1;
 
     fapl = H5Pcreate(H5P_FILE_ACCESS);
-    if (fapl < 0 || H5Pset_fapl_sec2(fapl) < 0) {
+    /* Attributes above 64 KiB (mean / std of more than 16 000 features) need the dense
+     * attribute storage of the 1.8 object header format; only such files use it. */
+    if (fapl < 0 || H5Pset_fapl_sec2(fapl) < 0 ||
+        (mean && d > H5DATA_COMPACT_VEC &&
+         H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_LATEST) < 0)) {
         h5_fail(err, errlen, path, "cannot set up the HDF5 file access list");
         goto fail;
     }
@@ -205,6 +234,11 @@ static int write_set(const char *path, int64_t n, int64_t d, const uint8_t *x_u8
     }
     if (scale > 0 && write_scale(xset, scale) < 0) {
         h5_fail(err, errlen, path, "cannot write /X attribute scale");
+        goto fail;
+    }
+    if (mean && (write_vec_attr(xset, "mean", mean, d) < 0 ||
+                 write_vec_attr(xset, "std", std, d) < 0)) {
+        h5_fail(err, errlen, path, "cannot write /X attributes mean and std");
         goto fail;
     }
     yset = create_rows(file, "y", y->ftype, n, y->cols, 4, path, err, errlen);
@@ -254,7 +288,7 @@ int h5data_write(const char *path, int64_t n, int64_t d, const uint8_t *x_u8,
                  const float *x_f32, float scale, const int32_t *y, char *err, size_t errlen)
 {
     struct ydesc yd = {H5T_STD_I32LE, H5T_NATIVE_INT32, 0, 0, y, "labels"};
-    return write_set(path, n, d, x_u8, x_f32, scale, &yd, err, errlen);
+    return write_set(path, n, d, x_u8, x_f32, scale, NULL, NULL, &yd, err, errlen);
 }
 
 int h5data_write_regression(const char *path, int64_t n, int64_t d, const uint8_t *x_u8,
@@ -262,5 +296,15 @@ int h5data_write_regression(const char *path, int64_t n, int64_t d, const uint8_
                             char *err, size_t errlen)
 {
     struct ydesc yd = {H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1, k, y, "targets"};
-    return write_set(path, n, d, x_u8, x_f32, scale, &yd, err, errlen);
+    return write_set(path, n, d, x_u8, x_f32, scale, NULL, NULL, &yd, err, errlen);
+}
+
+int h5data_write_std(const char *path, int64_t n, int64_t d, const uint8_t *x_u8,
+                     const float *x_f32, float scale, const float *mean, const float *std,
+                     const int32_t *y, const float *yf, int64_t k, char *err, size_t errlen)
+{
+    struct ydesc yl = {H5T_STD_I32LE, H5T_NATIVE_INT32, 0, 0, y, "labels"};
+    struct ydesc yr = {H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1, k, yf, "targets"};
+    return write_set(path, n, d, x_u8, x_f32, scale, mean, std, k > 0 ? &yr : &yl, err,
+                     errlen);
 }

@@ -1,6 +1,8 @@
 /* The nntrain dataset layout, written serially (nndata and test helpers):
  *   /X  (N, D)  uint8 or float32, chunked by rows; optional float attribute "scale"
- *               (the reader multiplies by it; Fashion-MNIST: uint8 with scale 1/255)
+ *               (the reader multiplies by it; Fashion-MNIST: uint8 with scale 1/255);
+ *               optional float32 attributes "mean" and "std" (both or neither, D values
+ *               each): the reader uses (X * scale - mean) / std per feature
  *   /y  (N)     int32 class labels 0..K-1 (classification), or
  *   /y  (N, K)  float32 targets, K >= 1, chunked by rows like /X (regression; 2-D also
  *               when K == 1)
@@ -28,5 +30,12 @@ int h5data_write(const char *path, int64_t n, int64_t d, const uint8_t *x_u8,
 int h5data_write_regression(const char *path, int64_t n, int64_t d, const uint8_t *x_u8,
                             const float *x_f32, float scale, const float *y, int64_t k,
                             char *err, size_t errlen);
+
+/* Either kind, with optional /X attributes mean and std (d float32 values each; both NULL
+ * or both given): int32 labels y when k == 0 (yf unused), else float targets yf of shape
+ * (n, k) (y unused). Everything else as h5data_write. */
+int h5data_write_std(const char *path, int64_t n, int64_t d, const uint8_t *x_u8,
+                     const float *x_f32, float scale, const float *mean, const float *std,
+                     const int32_t *y, const float *yf, int64_t k, char *err, size_t errlen);
 
 #endif

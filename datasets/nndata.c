@@ -59,11 +59,19 @@ static const char usage_text[] =
     "      K interleaved spiral arms in 2-D, balanced (K 3, noise 0.2 on the angle, seed 1)\n"
     "  nndata make-xor N OUT.h5 [--noise S] [--seed S]\n"
     "      x ~ U(-1, 1)^2, label (x0 > 0) XOR (x1 > 0) before noise (noise 0, seed 1)\n"
-    "  nndata split IN.h5 PREFIX --fractions F1,F2[,F3] [--seed S]\n"
+    "  nndata split IN.h5 PREFIX --fractions F1,F2[,F3] [--seed S] [--standardize]\n"
     "      random split into PREFIX-train.h5, PREFIX-val.h5[, PREFIX-test.h5]; fractions\n"
-    "      sum to 1, part sizes floor(N F), remainder to train (seed 1)\n"
+    "      sum to 1, part sizes floor(N F), remainder to train (seed 1). The parts keep\n"
+    "      IN's scale, mean and std; --standardize writes to every part the mean/std of\n"
+    "      the train part's rows instead\n"
+    "  nndata standardize FILE.h5 [--stats-from TRAIN.h5] [--remove]\n"
+    "      write per-feature /X attributes mean and std (float32, D values each) in\n"
+    "      place; nntrain then reads x = (stored * scale - mean) / std. Statistics of\n"
+    "      stored * scale: mean and population std (ddof 0), std 1 for a constant\n"
+    "      feature. --stats-from copies TRAIN.h5's mean/std instead (same D); --remove\n"
+    "      deletes them. The data is never modified\n"
     "  nndata info FILE.h5\n"
-    "      shape, dtype, scale, task, class counts, per-feature min/max/mean\n"
+    "      shape, dtype, scale, mean/std, task, class counts, per-feature min/max/mean\n"
     "  nndata check FILE.h5\n"
     "      validate a file for nntrain; exit 1 with one line naming the first problem\n"
     "  nndata --help | --version\n"
@@ -322,5 +330,6 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "split") == 0) return tools_split_main(argc, argv);
     if (strcmp(cmd, "info") == 0) return tools_info_main(argc, argv);
     if (strcmp(cmd, "check") == 0) return tools_check_main(argc, argv);
+    if (strcmp(cmd, "standardize") == 0) return tools_standardize_main(argc, argv);
     return nd_fail(EXIT_USAGE, cmd, "unknown command (try 'nndata --help')");
 }

@@ -1,9 +1,11 @@
-/* nndata make-blobs / make-spirals / make-xor, split, info and check (see tools.h). */
+/* nndata make-blobs / make-spirals / make-xor, split, info, check and standardize (see
+ * tools.h). */
 #include "cli.h"
 #include "tools.h"
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <hdf5.h>
 #include <math.h>
 #include <stdarg.h>
@@ -37,10 +39,11 @@ struct targs {
 };
 
 /* Split argv[2..] into positionals and --name VALUE / --name=VALUE for the names given
- * (NULL-terminated). Returns -1 to continue, or an exit code (usage error, 0 after --help,
+ * (NULL-terminated); names[k] with bit k of `flags` set is a flag without a value (its vals[k]
+ * becomes "" when given). Returns -1 to continue, or an exit code (usage error, 0 after --help,
  * which prints `usage`). A negative number or lone "-" is a positional. */
 static int parse_args(int argc, char **argv, const char *cmd, const char *const *names,
-                      const char *usage, struct targs *t)
+                      unsigned flags, const char *usage, struct targs *t)
 {
     int only_pos = 0;
     memset(t, 0, sizeof *t);
@@ -73,7 +76,10 @@ static int parse_args(int argc, char **argv, const char *cmd, const char *const 
                     name ? (int)(nlen + 2) : (int)strlen(a), a, cmd);
             return T_USAGE;
         }
-        if (eq) {
+        if (flags & (1u << slot)) {
+            if (eq) return nd_fail(T_USAGE, a, "--%s takes no value", names[slot]);
+            t->vals[slot] = "";
+        } else if (eq) {
             t->vals[slot] = eq + 1;
         } else {
             if (i + 1 >= argc) return nd_fail(T_USAGE, a, "missing value");
@@ -168,7 +174,7 @@ int tools_make_blobs_main(int argc, char **argv)
     static const char *const names[] = {"centers", "features", "std", "seed", NULL};
     const char *cmd = "make-blobs";
     struct targs t;
-    int rc = parse_args(argc, argv, cmd, names,
+    int rc = parse_args(argc, argv, cmd, names, 0,
                         "N OUT.h5 [--centers K] [--features D] [--std S] [--seed S]", &t);
     if (rc >= 0) return rc;
     struct gen_job j = {0, 2, 3, 1.0, 1, 0};
@@ -186,8 +192,8 @@ int tools_make_spirals_main(int argc, char **argv)
     static const char *const names[] = {"classes", "noise", "seed", NULL};
     const char *cmd = "make-spirals";
     struct targs t;
-    int rc = parse_args(argc, argv, cmd, names, "N OUT.h5 [--classes K] [--noise S] [--seed S]",
-                        &t);
+    int rc = parse_args(argc, argv, cmd, names, 0,
+                        "N OUT.h5 [--classes K] [--noise S] [--seed S]", &t);
     if (rc >= 0) return rc;
     struct gen_job j = {0, 2, 3, 0.2, 1, 1};
     if ((rc = gen_common(&t, cmd, &j.n, &j.seed, 2)) >= 0) return rc;
@@ -202,7 +208,7 @@ int tools_make_xor_main(int argc, char **argv)
     static const char *const names[] = {"noise", "seed", NULL};
     const char *cmd = "make-xor";
     struct targs t;
-    int rc = parse_args(argc, argv, cmd, names, "N OUT.h5 [--noise S] [--seed S]", &t);
+    int rc = parse_args(argc, argv, cmd, names, 0, "N OUT.h5 [--noise S] [--seed S]", &t);
     if (rc >= 0) return rc;
     struct gen_job j = {0, 2, 2, 0.0, 1, 2};
     if ((rc = gen_common(&t, cmd, &j.n, &j.seed, 1)) >= 0) return rc;
@@ -422,6 +428,182 @@ static void quiet_off(struct h5quiet *q)
     if (q->saved) H5Eset_auto2(H5E_DEFAULT, q->func, q->data);
 }
 
+/* ---- standardization attributes (/X@mean, /X@std) -------------------------------------- */
+
+/* One optional 1-D float attribute of /X with d values, read as float32 like nntrain reads it
+ * (so a float64 value that overflows float32 is caught as inf). *out stays NULL when absent.
+ * Returns 0, or 1 with msg. */
+static int read_vec_attr(const char *path, hid_t xset, const char *name, int64_t d, float **out,
+                         char *msg, size_t len)
+{
+    *out = NULL;
+    if (H5Aexists(xset, name) <= 0) return 0;
+    hid_t a = H5Aopen(xset, name, H5P_DEFAULT);
+    hid_t sp = a >= 0 ? H5Aget_space(a) : H5I_INVALID_HID;
+    hid_t ty = a >= 0 ? H5Aget_type(a) : H5I_INVALID_HID;
+    int rank = sp >= 0 ? H5Sget_simple_extent_ndims(sp) : -1;
+    hssize_t np = sp >= 0 ? H5Sget_simple_extent_npoints(sp) : -1;
+    char tn[64];
+    int rc = 1;
+    if (a < 0 || sp < 0 || ty < 0) {
+        snprintf(msg, len, "%s: /X attribute %s is not readable", path, name);
+    } else if (H5Tget_class(ty) != H5T_FLOAT) {
+        snprintf(msg, len, "%s: /X attribute %s has dtype %s, expected float32", path, name,
+                 type_name(ty, tn, sizeof tn));
+    } else if (rank != 1) {
+        snprintf(msg, len, "%s: /X attribute %s has rank %d, expected 1-D with D = %lld values",
+                 path, name, rank, (long long)d);
+    } else if ((int64_t)np != d) {
+        snprintf(msg, len, "%s: /X attribute %s has %lld values, expected D = %lld", path, name,
+                 (long long)np, (long long)d);
+    } else if (!(*out = malloc((size_t)d * sizeof **out))) {
+        snprintf(msg, len, "%s: out of memory", path);
+    } else if (H5Aread(a, H5T_NATIVE_FLOAT, *out) < 0) {
+        snprintf(msg, len, "%s: /X attribute %s is not readable", path, name);
+        free(*out);
+        *out = NULL;
+    } else {
+        rc = 0;
+    }
+    if (ty >= 0) H5Tclose(ty);
+    if (sp >= 0) H5Sclose(sp);
+    if (a >= 0) H5Aclose(a);
+    return rc;
+}
+
+/* Read and validate /X@mean and /X@std: both or neither, 1-D float of D values, finite,
+ * std > 0. Both outputs NULL when absent. Returns 0, or 1 with msg naming the attribute. */
+static int norm_read(const char *path, const struct h5in *h, float **mean, float **std,
+                     char *msg, size_t len)
+{
+    *mean = *std = NULL;
+    if (read_vec_attr(path, h->xset, "mean", h->d, mean, msg, len) != 0 ||
+        read_vec_attr(path, h->xset, "std", h->d, std, msg, len) != 0)
+        goto bad;
+    if (!*mean != !*std) {
+        snprintf(msg, len, "%s: /X attribute %s without %s (standardization needs both; see "
+                 "nndata standardize)", path, *mean ? "mean" : "std", *mean ? "std" : "mean");
+        goto bad;
+    }
+    for (int64_t j = 0; *mean && j < h->d; j++) {
+        if (!isfinite((*mean)[j])) {
+            snprintf(msg, len, "%s: /X attribute mean[%lld] is %s", path, (long long)j,
+                     nonfinite_name((*mean)[j]));
+            goto bad;
+        }
+        if (!isfinite((*std)[j])) {
+            snprintf(msg, len, "%s: /X attribute std[%lld] is %s", path, (long long)j,
+                     nonfinite_name((*std)[j]));
+            goto bad;
+        }
+        if (!((*std)[j] > 0)) {
+            snprintf(msg, len, "%s: /X attribute std[%lld] is %g, expected > 0", path,
+                     (long long)j, (double)(*std)[j]);
+            goto bad;
+        }
+    }
+    return 0;
+bad:
+    free(*mean);
+    free(*std);
+    *mean = *std = NULL;
+    return 1;
+}
+
+/* Range of v[0..d). */
+static void vec_range(const float *v, int64_t d, double *lo, double *hi)
+{
+    *lo = INFINITY, *hi = -INFINITY;
+    for (int64_t j = 0; j < d; j++) {
+        if (v[j] < *lo) *lo = v[j];
+        if (v[j] > *hi) *hi = v[j];
+    }
+}
+
+/* Per-feature mean and population standard deviation (ddof 0), accumulated over row blocks:
+ * each block's mean and sum of squared deviations are computed exactly in two passes over
+ * the block in memory, then merged into the running totals (Chan et al.), so the file is read
+ * once and a large common offset does not cancel. */
+struct xstats {
+    int64_t d, n;
+    double *mean, *m2, *mn, *mx, *bmean, *bm2;
+};
+
+static int xstats_init(struct xstats *s, int64_t d)
+{
+    memset(s, 0, sizeof *s);
+    s->d = d;
+    double *p = calloc((size_t)d * 6, sizeof *p);
+    if (!p) return -1;
+    s->mean = p, s->m2 = p + d, s->mn = p + 2 * d, s->mx = p + 3 * d;
+    s->bmean = p + 4 * d, s->bm2 = p + 5 * d;
+    for (int64_t j = 0; j < d; j++) s->mn[j] = INFINITY, s->mx[j] = -INFINITY;
+    return 0;
+}
+
+static void xstats_free(struct xstats *s)
+{
+    free(s->mean);
+    s->mean = NULL;
+}
+
+/* Add nr rows of d finite values (row-major). */
+static void xstats_add(struct xstats *s, const double *buf, int64_t nr)
+{
+    int64_t d = s->d;
+    if (nr <= 0) return;
+    for (int64_t j = 0; j < d; j++) s->bmean[j] = 0, s->bm2[j] = 0;
+    for (int64_t i = 0; i < nr; i++)
+        for (int64_t j = 0; j < d; j++) {
+            double v = buf[i * d + j];
+            s->bmean[j] += v;
+            if (v < s->mn[j]) s->mn[j] = v;
+            if (v > s->mx[j]) s->mx[j] = v;
+        }
+    for (int64_t j = 0; j < d; j++) s->bmean[j] /= (double)nr;
+    for (int64_t i = 0; i < nr; i++)
+        for (int64_t j = 0; j < d; j++) {
+            double dv = buf[i * d + j] - s->bmean[j];
+            s->bm2[j] += dv * dv;
+        }
+    double na = (double)s->n, nb = (double)nr, nt = na + nb;
+    for (int64_t j = 0; j < d; j++) {
+        double delta = s->bmean[j] - s->mean[j];
+        s->mean[j] += delta * (nb / nt);
+        s->m2[j] += s->bm2[j] + delta * delta * (na * nb / nt);
+    }
+    s->n += nr;
+}
+
+/* Float32 mean and std per feature; a constant feature (min == max, tested exactly so rounding
+ * in the mean cannot make a tiny nonzero std) gets its value as mean and std 1. nconst
+ * receives the count of those. Returns 0, or 1 with msg when a statistic does not fit in
+ * float32. */
+static int xstats_finish(const struct xstats *s, const char *path, float *mean, float *std,
+                         int64_t *nconst, char *msg, size_t len)
+{
+    *nconst = 0;
+    for (int64_t j = 0; j < s->d; j++) {
+        double m = s->mean[j], sd = 1.0;
+        if (s->mn[j] == s->mx[j]) {
+            m = s->mn[j];
+            ++*nconst;
+        } else {
+            sd = sqrt(s->m2[j] / (double)s->n);
+            if (m < s->mn[j]) m = s->mn[j]; /* rounding can not leave the data's range */
+            if (m > s->mx[j]) m = s->mx[j];
+        }
+        mean[j] = (float)m;
+        std[j] = (float)sd;
+        if (!isfinite(mean[j]) || !isfinite(std[j]) || !(std[j] > 0)) {
+            snprintf(msg, len, "%s: feature %lld: mean %g / std %g is not representable as "
+                     "float32", path, (long long)j, m, sd);
+            return 1;
+        }
+    }
+    return 0;
+}
+
 /* ---- check ---------------------------------------------------------------------------------- */
 
 /* Pass over /y: labels finite, integral, in [0, T_MAX_LABEL] (K := max + 1), or targets
@@ -519,34 +701,46 @@ static const char *x_dtype(const struct h5in *h)
     return h->x_u8 ? "uint8" : h->x_size == 4 ? "float32" : "float64";
 }
 
-int tools_check(const char *path, char *msg, size_t msglen)
+/* tools_check; with check_norm == 0 the mean / std attributes are not looked at (split
+ * --standardize replaces them). */
+static int check_file(const char *path, int check_norm, char *msg, size_t msglen)
 {
     struct h5quiet q;
     struct h5in h;
     int64_t k = 0;
+    float *mean = NULL, *std = NULL;
     quiet_on(&q);
     int rc = h5in_open(path, &h, msg, msglen);
+    if (rc == 0 && check_norm) rc = norm_read(path, &h, &mean, &std, msg, msglen);
     if (rc == 0) rc = check_y(path, &h, &k, msg, msglen);
     if (rc == 0) rc = check_x(path, &h, msg, msglen);
     if (rc == 0) {
         char sc[48] = "";
         if (h.has_scale) snprintf(sc, sizeof sc, ", scale %g", h.scale);
+        if (mean) snprintf(sc + strlen(sc), sizeof sc - strlen(sc), ", mean/std");
         snprintf(msg, msglen, "(%lld x %lld, %s%s, %s, %lld %s)", (long long)h.n,
                  (long long)h.d, x_dtype(&h), sc,
                  h.y_rank == 2 ? "regression" : "classification", (long long)k,
                  h.y_rank == 2 ? (k == 1 ? "target" : "targets")
                                : (k == 1 ? "class" : "classes"));
     }
+    free(mean);
+    free(std);
     h5in_close(&h);
     quiet_off(&q);
     return rc;
+}
+
+int tools_check(const char *path, char *msg, size_t msglen)
+{
+    return check_file(path, 1, msg, msglen);
 }
 
 int tools_check_main(int argc, char **argv)
 {
     static const char *const names[] = {NULL};
     struct targs t;
-    int rc = parse_args(argc, argv, "check", names, "FILE.h5", &t);
+    int rc = parse_args(argc, argv, "check", names, 0, "FILE.h5", &t);
     if (rc >= 0) return rc;
     if (t.npos != 1)
         return nd_fail(T_USAGE, "check", "expected FILE.h5, got %d arguments", t.npos); /* npos != 1 */
@@ -625,7 +819,7 @@ int tools_info_main(int argc, char **argv)
 {
     static const char *const names[] = {NULL};
     struct targs t;
-    int rc = parse_args(argc, argv, "info", names, "FILE.h5", &t);
+    int rc = parse_args(argc, argv, "info", names, 0, "FILE.h5", &t);
     if (rc >= 0) return rc;
     if (t.npos != 1)
         return nd_fail(T_USAGE, "info", "expected FILE.h5, got %d arguments", t.npos);
@@ -635,8 +829,12 @@ int tools_info_main(int argc, char **argv)
     struct h5in h;
     int64_t k = 0, *counts = NULL;
     quiet_on(&q);
+    float *mean = NULL, *std = NULL;
     if (h5in_open(path, &h, msg, sizeof msg) != 0 ||
+        norm_read(path, &h, &mean, &std, msg, sizeof msg) != 0 ||
         (h.y_rank == 1 && check_y(path, &h, &k, msg, sizeof msg) != 0)) {
+        free(mean);
+        free(std);
         h5in_close(&h);
         quiet_off(&q);
         fprintf(stderr, "nndata: error: %s\n", msg);
@@ -649,6 +847,17 @@ int tools_info_main(int argc, char **argv)
         printf("scale: %.9g\n", h.scale);
     else
         printf("scale: none\n");
+    if (mean) {
+        double mlo, mhi, slo, shi;
+        vec_range(mean, h.d, &mlo, &mhi);
+        vec_range(std, h.d, &slo, &shi);
+        printf("mean/std: %lld features, mean %.6g..%.6g, std %.6g..%.6g\n", (long long)h.d,
+               mlo, mhi, slo, shi);
+    } else {
+        printf("mean/std: none\n");
+    }
+    free(mean);
+    free(std);
     if (h.chunk_rows > 0)
         printf("X chunk rows: %lld\n", (long long)h.chunk_rows);
     else
@@ -694,9 +903,35 @@ static void *read_all(hid_t dset, hid_t mtype, int64_t n, int64_t cols, size_t s
     return buf;
 }
 
-int tools_split(const char *in, const char *prefix, const double *frac, int nparts,
-                uint64_t seed, int64_t *sizes, char *err, size_t errlen)
+/* Statistics of the m rows (uint8 or float32) in x, times scale, into mean / std. */
+static int part_stats(const char *path, const void *x, int x_u8, int64_t m, int64_t d,
+                      double scale, float *mean, float *std, char *err, size_t errlen)
 {
+    struct xstats st;
+    int64_t br = block_rows(d, m), nconst;
+    double *buf = malloc((size_t)(br * d) * sizeof *buf);
+    if (!buf || xstats_init(&st, d) < 0) {
+        free(buf);
+        snprintf(err, errlen, "%s: out of memory", path);
+        return -1;
+    }
+    for (int64_t r0 = 0; r0 < m; r0 += br) {
+        int64_t nr = m - r0 < br ? m - r0 : br;
+        for (int64_t i = 0; i < nr * d; i++)
+            buf[i] = (x_u8 ? (double)((const uint8_t *)x)[r0 * d + i]
+                           : (double)((const float *)x)[r0 * d + i]) * scale;
+        xstats_add(&st, buf, nr);
+    }
+    int rc = xstats_finish(&st, path, mean, std, &nconst, err, errlen) ? -1 : 0;
+    xstats_free(&st);
+    free(buf);
+    return rc;
+}
+
+int tools_split(const char *in, const char *prefix, const double *frac, int nparts,
+                uint64_t seed, int standardize, int64_t *sizes, char *err, size_t errlen)
+{
+    float *mean = NULL, *std = NULL;
     struct h5quiet q;
     struct h5in h;
     int rc = -1, written = 0;
@@ -712,12 +947,15 @@ int tools_split(const char *in, const char *prefix, const double *frac, int npar
         snprintf(err, errlen, "%s: expected 2 or 3 fractions", prefix);
         return -1;
     }
-    if (tools_check(in, err, errlen) != 0) return -1;
+    /* --standardize replaces the input's mean / std, so they need not be valid then. */
+    if (check_file(in, !standardize, err, errlen) != 0) return -1;
     quiet_on(&q);
     if (h5in_open(in, &h, err, errlen) != 0) {
         quiet_off(&q);
         return -1;
     }
+    /* Without --standardize the parts keep the input's scale, mean and std. */
+    if (!standardize && norm_read(in, &h, &mean, &std, err, errlen) != 0) goto done;
     if (!h.x_u8 && h.x_size != 4) {
         snprintf(err, errlen, "%s: /X is %s; split keeps the dtype and writes only uint8 or "
                  "float32", in, x_dtype(&h));
@@ -791,12 +1029,24 @@ int tools_split(const char *in, const char *prefix, const double *frac, int npar
             m++;
         }
         float scale = h.has_scale ? (float)h.scale : 0.0f;
+        /* Statistics of the train part only (part 0, written first): val / test rows must
+         * not leak into them. */
+        if (p == 0 && standardize) {
+            mean = malloc((size_t)d * sizeof *mean);
+            std = malloc((size_t)d * sizeof *std);
+            if (!mean || !std) {
+                snprintf(err, errlen, "%s: out of memory", paths[0]);
+                goto done;
+            }
+            if (part_stats(paths[0], xp, h.x_u8, m, d, h.has_scale ? h.scale : 1.0, mean, std,
+                           err, errlen) < 0)
+                goto done;
+        }
         const uint8_t *xu = h.x_u8 ? xp : NULL;
         const float *xf = h.x_u8 ? NULL : xp;
-        int w = two_d ? h5data_write_regression(paths[p], m, d, xu, xf, scale, yfp, k, err,
-                                                errlen)
-                      : h5data_write(paths[p], m, d, xu, xf, scale, yp, err, errlen);
-        if (w < 0) goto done;
+        if (h5data_write_std(paths[p], m, d, xu, xf, scale, mean, std, yp, yfp,
+                             two_d ? k : 0, err, errlen) < 0)
+            goto done;
         written = p + 1;
     }
     if (sizes)
@@ -810,15 +1060,16 @@ done:
     quiet_off(&q);
     for (int p = 0; p < 3; p++) free(paths[p]);
     free(x), free(xp), free(y), free(yp), free(yf), free(yfp), free(perm), free(part);
+    free(mean), free(std);
     return rc;
 }
 
 int tools_split_main(int argc, char **argv)
 {
-    static const char *const names[] = {"fractions", "seed", NULL};
+    static const char *const names[] = {"fractions", "seed", "standardize", NULL};
     struct targs t;
-    int rc = parse_args(argc, argv, "split", names,
-                        "IN.h5 PREFIX --fractions F1,F2[,F3] [--seed S]", &t);
+    int rc = parse_args(argc, argv, "split", names, 1u << 2,
+                        "IN.h5 PREFIX --fractions F1,F2[,F3] [--seed S] [--standardize]", &t);
     if (rc >= 0) return rc;
     if (t.npos != 2)
         return nd_fail(T_USAGE, "split", "expected IN.h5 PREFIX, got %d argument%s", t.npos,
@@ -850,11 +1101,247 @@ int tools_split_main(int argc, char **argv)
 
     char err[1024];
     int64_t sizes[3];
-    if (tools_split(t.pos[0], t.pos[1], frac, nf, seed, sizes, err, sizeof err) < 0) {
+    if (tools_split(t.pos[0], t.pos[1], frac, nf, seed, t.vals[2] != NULL, sizes, err,
+                    sizeof err) < 0) {
         fprintf(stderr, "nndata: error: %s\n", err);
         return T_RUNTIME;
     }
     for (int p = 0; p < nf; p++)
-        printf("%s-%s.h5: %lld rows\n", t.pos[1], part_names[p], (long long)sizes[p]);
+        printf("%s-%s.h5: %lld rows%s\n", t.pos[1], part_names[p], (long long)sizes[p],
+               t.vals[2] ? ", mean/std of the train rows" : "");
     return T_OK;
+}
+
+/* ---- standardize ---------------------------------------------------------------------------- */
+
+/* One pass over /X in row blocks: statistics of the scaled values. A non-finite value is an
+ * error naming its row and column. Returns 0, or 1 with msg. */
+static int file_stats(const char *path, const struct h5in *h, float *mean, float *std,
+                      int64_t *nconst, char *msg, size_t len)
+{
+    struct xstats st;
+    int64_t br = block_rows(h->d, h->n);
+    double *buf = malloc((size_t)(br * h->d) * sizeof *buf);
+    double scale = h->has_scale ? h->scale : 1.0;
+    int rc = 1;
+    if (!buf || xstats_init(&st, h->d) < 0) {
+        free(buf);
+        snprintf(msg, len, "%s: out of memory", path);
+        return 1;
+    }
+    for (int64_t r0 = 0; r0 < h->n; r0 += br) {
+        int64_t nr = h->n - r0 < br ? h->n - r0 : br;
+        if (read_block(h->xset, r0, nr, h->d, 1, buf) < 0) {
+            snprintf(msg, len, "%s: cannot read /X rows %lld..%lld", path, (long long)r0,
+                     (long long)(r0 + nr - 1));
+            goto done;
+        }
+        for (int64_t i = 0; i < nr * h->d; i++) {
+            if (!isfinite(buf[i])) {
+                snprintf(msg, len, "%s: /X[%lld, %lld] is %s; standardize needs finite values",
+                         path, (long long)(r0 + i / h->d), (long long)(i % h->d),
+                         nonfinite_name(buf[i]));
+                goto done;
+            }
+            buf[i] *= scale;
+        }
+        xstats_add(&st, buf, nr);
+    }
+    rc = xstats_finish(&st, path, mean, std, nconst, msg, len);
+done:
+    xstats_free(&st);
+    free(buf);
+    return rc;
+}
+
+/* H5Ewalk2 callback: the innermost (most specific) error description. */
+static herr_t innermost_desc(unsigned n, const H5E_error2_t *e, void *data)
+{
+    if (n == 0 && e->desc) snprintf(data, 160, "%s", e->desc);
+    return 0;
+}
+
+/* msg := "PATH: WHAT (HDF5's most specific reason)". */
+static void h5_msg(char *msg, size_t len, const char *path, const char *what)
+{
+    char detail[160] = "";
+    H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, innermost_desc, detail);
+    if (detail[0])
+        snprintf(msg, len, "%s: %s (%s)", path, what, detail);
+    else
+        snprintf(msg, len, "%s: %s", path, what);
+}
+
+static int put_vec_attr(hid_t obj, const char *name, const float *v, int64_t d)
+{
+    hsize_t dims[1] = {(hsize_t)d};
+    hid_t sp = H5Screate_simple(1, dims, NULL);
+    hid_t a = sp >= 0 ? H5Acreate2(obj, name, H5T_IEEE_F32LE, sp, H5P_DEFAULT, H5P_DEFAULT)
+                      : H5I_INVALID_HID;
+    int rc = a >= 0 && H5Awrite(a, H5T_NATIVE_FLOAT, v) >= 0 ? 0 : -1;
+    if (a >= 0 && H5Aclose(a) < 0) rc = -1;
+    if (sp >= 0) H5Sclose(sp);
+    return rc;
+}
+
+static int drop_attr(hid_t obj, const char *name)
+{
+    htri_t e = H5Aexists(obj, name);
+    return e < 0 ? -1 : e == 0 ? 0 : H5Adelete(obj, name) < 0 ? -1 : 0;
+}
+
+#define T_TMP_MEAN "nndata-new-mean"
+#define T_TMP_STD "nndata-new-std"
+
+/* Replace /X@mean and /X@std of PATH in place (mean == NULL: remove them). Called only after
+ * all validation and computation: this is the one place that opens the file for writing. The
+ * new values are first written under temporary names, so a failure to write them (e.g. a full
+ * disk) leaves the old attributes as they were; only then are the old ones deleted and the new
+ * ones renamed. The shape of /X is checked again in case the file changed meanwhile. */
+static int write_norm(const char *path, int64_t n, int64_t d, const float *mean,
+                      const float *std, char *msg, size_t len)
+{
+    hid_t file = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+    hid_t x = H5I_INVALID_HID;
+    int rc = 1;
+    if (file < 0) {
+        h5_msg(msg, len, path, "cannot open for writing");
+        return 1;
+    }
+    x = H5Dopen2(file, "X", H5P_DEFAULT);
+    hid_t sp = x >= 0 ? H5Dget_space(x) : H5I_INVALID_HID;
+    hsize_t dims[2] = {0, 0};
+    int rank = sp >= 0 ? H5Sget_simple_extent_ndims(sp) : -1;
+    if (rank == 2) H5Sget_simple_extent_dims(sp, dims, NULL);
+    if (sp >= 0) H5Sclose(sp);
+    if (rank != 2 || (int64_t)dims[0] != n || (int64_t)dims[1] != d) {
+        snprintf(msg, len, "%s: /X changed while standardize ran; nothing written", path);
+        goto done;
+    }
+    if (mean) {
+        if (drop_attr(x, T_TMP_MEAN) < 0 || drop_attr(x, T_TMP_STD) < 0 ||
+            put_vec_attr(x, T_TMP_MEAN, mean, d) < 0 || put_vec_attr(x, T_TMP_STD, std, d) < 0) {
+            h5_msg(msg, len, path, "cannot write /X attributes mean and std");
+            if (d > 16000) /* a version 1 object header holds messages of at most 64 KiB */
+                snprintf(msg, len, "%s: cannot write /X attributes mean and std: %lld values "
+                         "are more than this file's object header holds (64 KiB); nndata split "
+                         "--standardize writes files that can hold them", path, (long long)d);
+            drop_attr(x, T_TMP_MEAN);
+            drop_attr(x, T_TMP_STD);
+            goto done;
+        }
+    }
+    if (drop_attr(x, "mean") < 0 || drop_attr(x, "std") < 0) {
+        h5_msg(msg, len, path, "cannot delete the old /X attributes mean and std");
+        goto done;
+    }
+    if (mean && (H5Arename(x, T_TMP_MEAN, "mean") < 0 || H5Arename(x, T_TMP_STD, "std") < 0)) {
+        h5_msg(msg, len, path, "cannot rename the new /X attributes mean and std");
+        goto done;
+    }
+    rc = 0;
+done:
+    if (x >= 0 && H5Dclose(x) < 0 && rc == 0) {
+        h5_msg(msg, len, path, "cannot write /X");
+        rc = 1;
+    }
+    /* H5Fclose writes the changed metadata; then force it to disk. */
+    if (H5Fclose(file) < 0 && rc == 0) {
+        h5_msg(msg, len, path, "cannot finish writing");
+        rc = 1;
+    }
+    if (rc == 0) {
+        int fd = open(path, O_RDONLY);
+        if (fd < 0 || fsync(fd) < 0) {
+            snprintf(msg, len, "%s: cannot sync: %s", path, strerror(errno));
+            rc = 1;
+        }
+        if (fd >= 0) close(fd);
+    }
+    return rc;
+}
+
+int tools_standardize_main(int argc, char **argv)
+{
+    static const char *const names[] = {"stats-from", "remove", NULL};
+    struct targs t;
+    int rc = parse_args(argc, argv, "standardize", names, 1u << 1,
+                        "FILE.h5 [--stats-from TRAIN.h5] [--remove]", &t);
+    if (rc >= 0) return rc;
+    if (t.npos != 1)
+        return nd_fail(T_USAGE, "standardize", "expected FILE.h5, got %d arguments", t.npos);
+    const char *path = t.pos[0], *from = t.vals[0];
+    int remove = t.vals[1] != NULL;
+    if (from && remove)
+        return nd_fail(T_USAGE, "standardize", "--stats-from and --remove exclude each other");
+
+    char msg[1024];
+    struct h5quiet q;
+    struct h5in h, ht;
+    float *mean = NULL, *std = NULL;
+    int64_t nconst = 0;
+    int had = 0;
+    rc = T_RUNTIME;
+    ht.file = ht.xset = ht.yset = H5I_INVALID_HID;
+    quiet_on(&q);
+    if (h5in_open(path, &h, msg, sizeof msg) != 0) goto fail;
+    /* Fail early, before a long pass over /X, if the file cannot be modified. */
+    if (access(path, W_OK) != 0) {
+        snprintf(msg, sizeof msg, "%s: not writable: %s", path, strerror(errno));
+        goto fail;
+    }
+    if (remove) {
+        had = H5Aexists(h.xset, "mean") > 0 || H5Aexists(h.xset, "std") > 0;
+    } else if (from) {
+        if (h5in_open(from, &ht, msg, sizeof msg) != 0 ||
+            norm_read(from, &ht, &mean, &std, msg, sizeof msg) != 0)
+            goto fail;
+        if (!mean) {
+            snprintf(msg, sizeof msg, "%s: /X has no attributes mean and std (run nndata "
+                     "standardize on it first)", from);
+            goto fail;
+        }
+        if (ht.d != h.d) {
+            snprintf(msg, sizeof msg, "%s: D = %lld features, but %s has D = %lld", from,
+                     (long long)ht.d, path, (long long)h.d);
+            goto fail;
+        }
+    } else {
+        mean = malloc((size_t)h.d * sizeof *mean);
+        std = malloc((size_t)h.d * sizeof *std);
+        if (!mean || !std) {
+            snprintf(msg, sizeof msg, "%s: out of memory", path);
+            goto fail;
+        }
+        if (file_stats(path, &h, mean, std, &nconst, msg, sizeof msg) != 0) goto fail;
+    }
+    int64_t n = h.n, d = h.d;
+    h5in_close(&h);
+    h5in_close(&ht);
+    if (remove && !had) {
+        printf("%s: no mean/std attributes; nothing removed\n", path);
+    } else {
+        if (write_norm(path, n, d, remove ? NULL : mean, std, msg, sizeof msg) != 0) goto fail;
+        double lo = 0, hi = 0;
+        if (!remove) vec_range(std, d, &lo, &hi);
+        if (remove)
+            printf("%s: removed /X attributes mean and std (%lld features)\n", path,
+                   (long long)d);
+        else if (from)
+            printf("%s: mean/std of %lld features copied from %s (std %.6g..%.6g)\n", path,
+                   (long long)d, from, lo, hi);
+        else
+            printf("%s: mean/std of %lld features over %lld rows (std %.6g..%.6g, %lld constant "
+                   "feature%s with std 1)\n", path, (long long)d, (long long)n, lo, hi,
+                   (long long)nconst, nconst == 1 ? "" : "s");
+    }
+    rc = T_OK;
+fail:
+    if (rc != T_OK) fprintf(stderr, "nndata: error: %s\n", msg);
+    h5in_close(&h);
+    h5in_close(&ht);
+    quiet_off(&q);
+    free(mean);
+    free(std);
+    return rc;
 }
