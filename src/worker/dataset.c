@@ -634,3 +634,10 @@ int64_t nt_window_gather(const nt_window *w, const nt_data *ds, int64_t first, i
     }
     return bad;
 }
+
+int nt_window_nonfinite(nt_err *e, const nt_window *w, const nt_data *ds, int64_t req, int64_t col)
+{
+    return nt_fail(e, "%s: /%s[%lld, %lld] is not finite (NaN or Inf); check the file with nndata "
+                   "check", ds->path, col >= 0 ? "X" : "y", (long long)nt_window_row(w, req),
+                   (long long)(col >= 0 ? col : -1 - col));
+}

@@ -99,6 +99,9 @@ int nt_window_finish(nt_window *w, nt_data *ds, nt_err *e);
  * target; then *col is its column (targets: -1 - target index). */
 int64_t nt_window_gather(const nt_window *w, const nt_data *ds, int64_t first, int64_t count,
                          float *x, int32_t *labels, float *targets, int64_t *col);
+/* The error for a non-finite value found by nt_window_gather at request `req` of the window,
+ * column col as it returned: "FILE: /X[row, col] is not finite (NaN or Inf); ...". Returns -1. */
+int nt_window_nonfinite(nt_err *e, const nt_window *w, const nt_data *ds, int64_t req, int64_t col);
 /* The file row of request i of the window. */
 static inline int64_t nt_window_row(const nt_window *w, int64_t i) { return w->order[w->slot[i]]; }
 

@@ -181,9 +181,9 @@ int nt_eval(const nt_infer_opts *o, comm_t *c)
         for (int64_t i = 0; i < cnt; i += EVAL_BATCH) {
             int nb = (int)(cnt - i < EVAL_BATCH ? cnt - i : EVAL_BATCH);
             int64_t bcol = 0;
-            if (nt_window_gather(&x.win, &x.data, i, nb, x.x, x.y, x.t, &bcol) >= 0) {
-                nt_fail(&e, "%s: /X or /y of row %lld is not finite (NaN or Inf); check the file "
-                        "with nndata check", o->data, (long long)nt_window_row(&x.win, i) + 0);
+            int64_t bad = nt_window_gather(&x.win, &x.data, i, nb, x.x, x.y, x.t, &bcol);
+            if (bad >= 0 && !bad_input) {
+                nt_window_nonfinite(&e, &x.win, &x.data, i + bad, bcol);
                 bad_input = 1;
             }
             const float *z = nn_forward(&x.m, x.x, nb);
@@ -298,9 +298,9 @@ int nt_predict(const nt_infer_opts *o, comm_t *c)
         for (int64_t i = 0; i < cnt; i += EVAL_BATCH) {
             int nb = (int)(cnt - i < EVAL_BATCH ? cnt - i : EVAL_BATCH);
             int64_t bcol = 0;
-            if (nt_window_gather(&x.win, &x.data, i, nb, x.x, x.y, x.t, &bcol) >= 0) {
-                nt_fail(&e, "%s: a row near %lld holds NaN/Inf; check the file with nndata check",
-                        o->data, (long long)(a + i));
+            int64_t bad = nt_window_gather(&x.win, &x.data, i, nb, x.x, x.y, x.t, &bcol);
+            if (bad >= 0 && !status) {
+                nt_window_nonfinite(&e, &x.win, &x.data, i + bad, bcol);
                 status = 1;
             }
             const float *z = nn_forward(&x.m, x.x, nb);

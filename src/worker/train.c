@@ -112,10 +112,7 @@ static int eval_run(eval_set *s, nn_model *m, comm_t *c, batch_buf *bb, double o
             int64_t bcol = 0, bad = nt_window_gather(&s->win, s->data, i, nb, bb->x, bb->labels,
                                                      bb->targets, &bcol);
             if (bad >= 0) {
-                nt_fail(e, "%s: /%s[%lld, %lld] is not finite (NaN or Inf)", s->data->path,
-                        bcol >= 0 ? "X" : "y", (long long)nt_window_row(&s->win, i + bad),
-                        (long long)(bcol >= 0 ? bcol : -1 - bcol));
-                status = -1;
+                status = nt_window_nonfinite(e, &s->win, s->data, i + bad, bcol);
                 break;
             }
             const float *z = nn_forward(m, bb->x, nb); /* inference: no dropout */
@@ -584,13 +581,7 @@ alloc_fail:
                 int64_t bad = nt_window_gather(tw, &train, step_off[s - s0], nb, bb.x,
                                                bb.labels, bb.targets, &bcol);
                 if (bad >= 0) { /* non-finite input: stop everyone at this step, name the row */
-                    int64_t row = rows[step_off[s - s0] + bad];
-                    if (bcol >= 0)
-                        nt_fail(&e, "%s: /X[%lld, %lld] is not finite (NaN or Inf); check the "
-                                "file with nndata check", cfg->train, (long long)row, (long long)bcol);
-                    else
-                        nt_fail(&e, "%s: /y[%lld, %lld] is not finite (NaN or Inf)", cfg->train,
-                                (long long)row, (long long)(-1 - bcol));
+                    nt_window_nonfinite(&e, tw, &train, step_off[s - s0] + bad, bcol);
                     read_err = 1;
                     nb = 0;
                 }

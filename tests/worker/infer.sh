@@ -73,5 +73,20 @@ mpi 2 "$NNTRAIN" train --config "$T/j.ini" --quiet --set output.dir="$T/bad" --s
 [ $? = 3 ] && [ "$(grep -c '^nntrain: error' "$T/ie")" = 1 ] && grep -q "layer0/weight has shape (32, 2), the model needs (16, 2)" "$T/ie" \
     && ok "init-from shape mismatch: $(grep error "$T/ie")" || fail "init-from mismatch: $(cat "$T/ie")"
 
+# a NaN in the data: eval and predict name the exact cell (on whichever rank holds it)
+/usr/bin/python3 - "$T" <<'PY' || fail "python: NaN file"
+import sys, shutil, h5py, numpy as np
+t = sys.argv[1]
+shutil.copy(f"{t}/te.h5", f"{t}/nan.h5")
+with h5py.File(f"{t}/nan.h5", "a") as f:
+    f["X"][700, 1] = np.nan
+PY
+mpi 3 "$NNTRAIN" eval --checkpoint "$T/run/model.h5" --data "$T/nan.h5" > /dev/null 2> "$T/ne"
+[ $? = 3 ] && [ "$(grep -c '^nntrain: error' "$T/ne")" = 1 ] && grep -q 'nan.h5: /X\[700, 1\] is not finite' "$T/ne" \
+    && ok "eval names the NaN cell: $(grep error "$T/ne")" || fail "eval NaN: $(cat "$T/ne")"
+mpi 3 "$NNTRAIN" predict --checkpoint "$T/run/model.h5" --data "$T/nan.h5" --out "$T/nanpred.h5" > /dev/null 2> "$T/ne"
+[ $? = 3 ] && [ "$(grep -c '^nntrain: error' "$T/ne")" = 1 ] && grep -q 'nan.h5: /X\[700, 1\] is not finite' "$T/ne" \
+    && [ ! -e "$T/nanpred.h5" ] && ok "predict names the NaN cell and writes nothing" || fail "predict NaN: $(cat "$T/ne"; ls "$T")"
+
 echo "$fails failure(s)"
 [ $fails = 0 ]
