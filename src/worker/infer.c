@@ -3,6 +3,7 @@
 #include "dataset.h"
 #include "model.h"
 #include "modelio.h"
+#include "pass.h"
 #include "sampler.h"
 #include "train.h"
 #include <hdf5.h>
@@ -93,16 +94,15 @@ typedef struct {
     nt_config cfg;
     nn_model m;
     nt_data data;
-    nt_window win;
+    nt_pass pass;
     int K, classes, regression, model_ok, data_ok;
-    int64_t lo, hi, per_window, nwin;
     float *x, *t, *z;
     int32_t *y;
 } infer_ctx;
 
 static void ctx_free(infer_ctx *x)
 {
-    nt_window_free(&x->win);
+    nt_pass_free(&x->pass);
     if (x->data_ok) nt_data_close(&x->data);
     if (x->model_ok) nn_model_free(&x->m);
     free(x->x); free(x->t); free(x->z); free(x->y);
@@ -130,27 +130,16 @@ static int ctx_init(infer_ctx *x, const nt_infer_opts *o, comm_t *c, nt_err *e)
                : nt_model_check_norm(f, o->checkpoint, o->data, x->data.mean, x->data.std, D, e);
     if (f >= 0) H5Fclose(f); /* collective */
     if ((st = nt_agree(c, st ? NT_EXIT_INPUT : 0, e))) return st;
-    nn_shard(x->data.n, x->data.n, c->size, c->rank, 0, &x->lo, &x->hi);
-    int64_t most = (x->data.n + c->size - 1) / c->size;
-    x->per_window = most < (1 << 16) ? (most > 0 ? most : 1) : (1 << 16);
-    x->nwin = (most + x->per_window - 1) / x->per_window;
     x->x = malloc(sizeof(float) * EVAL_BATCH * (size_t)D);
     x->t = malloc(sizeof(float) * EVAL_BATCH * (size_t)x->K);
     x->z = malloc(sizeof(float) * EVAL_BATCH * (size_t)x->K);
     x->y = malloc(sizeof(int32_t) * EVAL_BATCH);
     st = !x->x || !x->t || !x->z || !x->y ? nt_fail(e, "out of memory") : 0;
-    if (!st) st = nt_window_alloc(&x->win, &x->data, x->per_window, e);
+    /* windows bounded by --cache-mb, as [data] cache_mb bounds training reads */
+    double row_bytes = (double)D * (x->data.x_u8 ? 1 : 4) + 4.0 * (double)x->data.k;
+    int64_t cap = (int64_t)fmax(1.0, (o->cache_mb > 0 ? o->cache_mb : 1024) * 1048576.0 / row_bytes);
+    if (!st) st = nt_pass_init(&x->pass, &x->data, NULL, x->data.n, cap, 0, c, e);
     return nt_agree(c, st ? NT_EXIT_RUNTIME : 0, e);
-}
-
-/* Rows [a, b) of this rank's window w (collective read), or none. */
-static int read_window(infer_ctx *x, int64_t w, int64_t *a, int64_t *cnt, int64_t *rows, nt_err *e)
-{
-    *a = x->lo + w * x->per_window;
-    int64_t b = *a + x->per_window < x->hi ? *a + x->per_window : x->hi;
-    *cnt = b > *a ? b - *a : 0;
-    for (int64_t i = 0; i < *cnt; i++) rows[i] = *a + i;
-    return nt_window_read(&x->win, &x->data, rows, *cnt, e);
 }
 
 static int predicted_class(const float *z, int K)
@@ -162,6 +151,21 @@ static int predicted_class(const float *z, int K)
     return arg;
 }
 
+/* eval: loss, metric sums, row count and the confusion matrix of each batch */
+typedef struct { infer_ctx *x; double *sum; } eval_acc;
+
+static void eval_batch(void *user, int64_t set_index, int64_t win_index, int nb)
+{
+    eval_acc *a = user;
+    infer_ctx *x = a->x;
+    const int C = x->classes;
+    const float *z = nn_forward(&x->m, x->x, nb);
+    a->sum[0] += nn_loss_eval(NULL, z, x->y, x->t, nb, x->K, &x->cfg.loss, 1, &a->sum[1]);
+    a->sum[3] += nb;
+    for (int r = 0; !x->regression && r < nb; r++)
+        a->sum[4 + (size_t)x->y[r] * C + predicted_class(z + (size_t)r * x->K, x->K)] += 1;
+}
+
 int nt_eval(const nt_infer_opts *o, comm_t *c)
 {
     nt_err e = {{0}};
@@ -170,30 +174,10 @@ int nt_eval(const nt_infer_opts *o, comm_t *c)
     const int C = x.classes;
     /* sums: loss, m0, m1, rows, then the C x C confusion matrix (true row, predicted column) */
     size_t nsum = 4 + (size_t)C * C;
-    int bad_input = 0;
     double *sum = st ? NULL : calloc(nsum, sizeof(double));
-    int64_t *rows = st ? NULL : malloc(sizeof(int64_t) * (size_t)x.per_window);
-    if (!st && (!sum || !rows)) st = nt_agree(c, (nt_fail(&e, "out of memory"), NT_EXIT_RUNTIME), &e);
-    for (int64_t w = 0; !st && w < x.nwin; w++) {
-        int64_t a, cnt;
-        int rs = read_window(&x, w, &a, &cnt, rows, &e) ? NT_EXIT_RUNTIME : 0;
-        if ((st = nt_agree(c, rs, &e))) break;
-        for (int64_t i = 0; i < cnt; i += EVAL_BATCH) {
-            int nb = (int)(cnt - i < EVAL_BATCH ? cnt - i : EVAL_BATCH);
-            int64_t bcol = 0;
-            int64_t bad = nt_window_gather(&x.win, &x.data, i, nb, x.x, x.y, x.t, &bcol);
-            if (bad >= 0 && !bad_input) {
-                nt_window_nonfinite(&e, &x.win, &x.data, i + bad, bcol);
-                bad_input = 1;
-            }
-            const float *z = nn_forward(&x.m, x.x, nb);
-            sum[0] += nn_loss_eval(NULL, z, x.y, x.t, nb, x.K, &x.cfg.loss, 1, &sum[1]);
-            sum[3] += nb;
-            for (int r = 0; !x.regression && r < nb; r++)
-                sum[4 + (size_t)x.y[r] * C + predicted_class(z + (size_t)r * x.K, x.K)] += 1;
-        }
-    }
-    if (!st) st = nt_agree(c, bad_input ? NT_EXIT_INPUT : 0, &e);
+    if (!st && !sum) st = nt_agree(c, (nt_fail(&e, "out of memory"), NT_EXIT_RUNTIME), &e);
+    eval_acc acc = {&x, sum};
+    if (!st) st = nt_agree(c, nt_pass_run(&x.pass, x.x, x.y, x.t, EVAL_BATCH, eval_batch, NULL, &acc, &e), &e);
     if (!st && comm_allreduce_sum_double(c, sum, nsum) != MPI_SUCCESS)
         st = nt_agree(c, (nt_fail(&e, "MPI_Allreduce failed"), NT_EXIT_RUNTIME), &e);
     if (!st && c->rank == 0) {
@@ -250,9 +234,62 @@ int nt_eval(const nt_infer_opts *o, comm_t *c)
     }
     MPI_Bcast(&st, 1, MPI_INT, 0, c->comm);
     free(sum);
-    free(rows);
     ctx_free(&x);
     return st;
+}
+
+/* predict: outputs of each batch into the window's buffers, then collective writes */
+typedef struct {
+    infer_ctx *x;
+    hid_t dp, dn, xfer;
+    float *prob;
+    int32_t *pred;
+} predict_acc;
+
+static void predict_batch(void *user, int64_t set_index, int64_t win_index, int nb)
+{
+    predict_acc *a = user;
+    infer_ctx *x = a->x;
+    const int K = x->K;
+    const float *z = nn_forward(&x->m, x->x, nb);
+    for (int r = 0; r < nb; r++) {
+        const float *zr = z + (size_t)r * K;
+        float *pr = a->prob + (size_t)(win_index + r) * K;
+        if (x->regression) {
+            memcpy(pr, zr, sizeof(float) * K);
+        } else if (K == 1) {
+            pr[0] = zr[0] >= 0 ? 1 / (1 + expf(-zr[0])) : expf(zr[0]) / (1 + expf(zr[0]));
+        } else {
+            float mx = zr[0], s = 0;
+            for (int k = 1; k < K; k++) mx = zr[k] > mx ? zr[k] : mx;
+            for (int k = 0; k < K; k++) s += pr[k] = expf(zr[k] - mx);
+            for (int k = 0; k < K; k++) pr[k] /= s;
+        }
+        a->pred[win_index + r] = predicted_class(zr, K);
+    }
+}
+
+/* Rows [a, a + cnt) of /probabilities (or /outputs) and /predictions: collective writes. */
+static int write_rows(hid_t d, hid_t mtype, int64_t a, int64_t cnt, int64_t cols, hid_t xfer,
+                      const void *buf)
+{
+    hsize_t st[2] = {(hsize_t)(cnt ? a : 0), 0}, ct[2] = {(hsize_t)cnt, (hsize_t)cols};
+    hsize_t md[2] = {(hsize_t)(cnt ? cnt : 1), (hsize_t)cols};
+    hid_t fsp = H5Dget_space(d), msp = H5Screate_simple(cols > 0 ? 2 : 1, md, NULL);
+    if (cnt) H5Sselect_hyperslab(fsp, H5S_SELECT_SET, st, NULL, ct, NULL);
+    else { H5Sselect_none(fsp); H5Sselect_none(msp); }
+    int rc = H5Dwrite(d, mtype, msp, fsp, xfer, buf) < 0 ? -1 : 0; /* collective */
+    H5Sclose(fsp);
+    H5Sclose(msp);
+    return rc;
+}
+
+static int predict_window(void *user, int64_t a, int64_t cnt)
+{
+    predict_acc *p = user;
+    int rc = p->dp >= 0 ? write_rows(p->dp, H5T_NATIVE_FLOAT, a, cnt, p->x->K, p->xfer, p->prob) : -1;
+    if (p->dn >= 0 && write_rows(p->dn, H5T_NATIVE_INT32, a, cnt, 0, p->xfer, p->pred)) rc = -1;
+    return rc;
 }
 
 int nt_predict(const nt_infer_opts *o, comm_t *c)
@@ -287,65 +324,20 @@ int nt_predict(const nt_infer_opts *o, comm_t *c)
                                          H5P_DEFAULT, H5P_DEFAULT); /* collective */
     hid_t xfer = H5Pcreate(H5P_DATASET_XFER);
     H5Pset_dxpl_mpio(xfer, H5FD_MPIO_COLLECTIVE);
-    float *prob = malloc(sizeof(float) * (size_t)x.per_window * K);
-    int32_t *pred = malloc(sizeof(int32_t) * (size_t)x.per_window);
-    int64_t *rows = malloc(sizeof(int64_t) * (size_t)x.per_window);
-    int status = dp < 0 || (!x.regression && dn < 0) || !prob || !pred || !rows;
-    for (int64_t w = 0; w < x.nwin; w++) {
-        int64_t a, cnt = 0;
-        if (!status && read_window(&x, w, &a, &cnt, rows, &e)) status = 1;
-        if (status) cnt = 0; /* keep taking part in the collective writes */
-        for (int64_t i = 0; i < cnt; i += EVAL_BATCH) {
-            int nb = (int)(cnt - i < EVAL_BATCH ? cnt - i : EVAL_BATCH);
-            int64_t bcol = 0;
-            int64_t bad = nt_window_gather(&x.win, &x.data, i, nb, x.x, x.y, x.t, &bcol);
-            if (bad >= 0 && !status) {
-                nt_window_nonfinite(&e, &x.win, &x.data, i + bad, bcol);
-                status = 1;
-            }
-            const float *z = nn_forward(&x.m, x.x, nb);
-            for (int r = 0; r < nb; r++) {
-                const float *zr = z + (size_t)r * K;
-                float *pr = prob + (size_t)(i + r) * K;
-                if (x.regression) {
-                    memcpy(pr, zr, sizeof(float) * K);
-                } else if (K == 1) {
-                    pr[0] = zr[0] >= 0 ? 1 / (1 + expf(-zr[0])) : expf(zr[0]) / (1 + expf(zr[0]));
-                } else {
-                    float mx = zr[0], s = 0;
-                    for (int k = 1; k < K; k++) mx = zr[k] > mx ? zr[k] : mx;
-                    for (int k = 0; k < K; k++) s += pr[k] = expf(zr[k] - mx);
-                    for (int k = 0; k < K; k++) pr[k] /= s;
-                }
-                pred[i + r] = predicted_class(zr, K);
-            }
-        }
-        /* this window's rows [a, a+cnt) of both datasets: collective writes */
-        hsize_t st2[2] = {(hsize_t)(cnt ? a : 0), 0}, c2[2] = {(hsize_t)cnt, (hsize_t)K};
-        hsize_t md[2] = {(hsize_t)(cnt ? cnt : 1), (hsize_t)K};
-        hid_t fsp = H5Dget_space(dp), msp = H5Screate_simple(2, md, NULL);
-        if (cnt) H5Sselect_hyperslab(fsp, H5S_SELECT_SET, st2, NULL, c2, NULL);
-        else { H5Sselect_none(fsp); H5Sselect_none(msp); }
-        if (dp >= 0 && H5Dwrite(dp, H5T_NATIVE_FLOAT, msp, fsp, xfer, prob) < 0) status = 1;
-        H5Sclose(fsp);
-        H5Sclose(msp);
-        if (dn >= 0) {
-            hsize_t m1 = (hsize_t)(cnt ? cnt : 1);
-            fsp = H5Dget_space(dn);
-            msp = H5Screate_simple(1, &m1, NULL);
-            if (cnt) H5Sselect_hyperslab(fsp, H5S_SELECT_SET, st2, NULL, c2, NULL);
-            else { H5Sselect_none(fsp); H5Sselect_none(msp); }
-            if (H5Dwrite(dn, H5T_NATIVE_INT32, msp, fsp, xfer, pred) < 0) status = 1;
-            H5Sclose(fsp);
-            H5Sclose(msp);
-        }
-    }
+    predict_acc pa = {&x, dp, dn, xfer, malloc(sizeof(float) * (size_t)x.pass.per_window * K),
+                      malloc(sizeof(int32_t) * (size_t)x.pass.per_window)};
+    int status = dp < 0 || (!x.regression && dn < 0) || !pa.prob || !pa.pred;
+    if (status) nt_fail(&e, "%s: cannot create the output datasets", tmp);
+    /* on a failure this rank passes no rows but still joins every collective write */
+    if (status) x.pass.lo = x.pass.hi;
+    int rs = nt_pass_run(&x.pass, x.x, x.y, x.t, EVAL_BATCH, predict_batch, predict_window, &pa, &e);
+    if (!status) status = rs;
+    free(pa.prob); free(pa.pred);
     H5Pclose(xfer);
     H5Sclose(ps);
     H5Sclose(ns);
     if (dp >= 0) H5Dclose(dp);
     if (dn >= 0) H5Dclose(dn);
-    free(prob); free(pred); free(rows);
     int first, bad = comm_agree(c, status, &first);
     if (bad && c->rank == first && e.msg[0]) fprintf(stderr, "nntrain: error: %s\n", e.msg);
     st = nt_h5_commit(f, tmp, o->out, status ? -1 : 0, c, &e);

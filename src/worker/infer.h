@@ -12,6 +12,7 @@ typedef struct {
     const char *checkpoint, *data, *out;
     const char *loss;  /* override when the file does not say (e.g. exported from PyTorch) */
     int overwrite, quiet;
+    double cache_mb;        /* bound on the rows read at once (MiB; 0: 1024) */
 } nt_infer_opts;
 
 /* Collective: the configuration of the model stored in path. */

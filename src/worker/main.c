@@ -68,7 +68,8 @@ static const char *summary_usage =
     "  --batch B              batch size for the shapes (default [train] batch_size)\n";
 
 static const char *eval_usage =
-    "usage: nntrain eval --checkpoint FILE --data D.h5 [--out metrics.csv] [--loss NAME] [--quiet]\n"
+    "usage: nntrain eval --checkpoint FILE --data D.h5 [--out metrics.csv] [--loss NAME] [--cache-mb MB]\n"
+    "                    [--quiet]\n"
     "\n"
     "Evaluates a model (model.h5 or a checkpoint) on a dataset, sharded over the MPI ranks:\n"
     "loss, accuracy (or RMSE/MAE), per-class precision/recall/F1 and the confusion matrix.\n"
@@ -78,10 +79,12 @@ static const char *eval_usage =
     "  --data D.h5            dataset in the nntrain layout\n"
     "  --out FILE.csv         also write the metrics as CSV\n"
     "  --loss NAME            how to read the outputs when FILE does not record its loss\n"
+    "  --cache-mb MB          MiB of rows a rank reads at once (default 1024)\n"
     "  --quiet                no console output\n";
 
 static const char *predict_usage =
-    "usage: nntrain predict --checkpoint FILE --data D.h5 --out P.h5 [--overwrite] [--loss NAME] [--quiet]\n"
+    "usage: nntrain predict --checkpoint FILE --data D.h5 --out P.h5 [--overwrite] [--loss NAME]\n"
+    "                       [--cache-mb MB] [--quiet]\n"
     "\n"
     "Writes the model's outputs for every row of D.h5 to P.h5: /probabilities (or /outputs\n"
     "for regression) and /predictions, collectively, through P.h5.tmp renamed into place.\n"
@@ -92,6 +95,7 @@ static const char *predict_usage =
     "  --out P.h5             output file (refused if it exists, unless --overwrite)\n"
     "  --overwrite            replace an existing P.h5\n"
     "  --loss NAME            how to read the outputs when FILE does not record its loss\n"
+    "  --cache-mb MB          MiB of rows a rank reads at once (default 1024)\n"
     "  --quiet                no console output\n";
 
 static int summary_main(int argc, char **argv)
@@ -163,6 +167,10 @@ int main(int argc, char **argv)
             else if (!strcmp(argv[i], "--loss") && i + 1 < argc) io.loss = argv[++i];
             else if (!strcmp(argv[i], "--overwrite")) io.overwrite = 1;
             else if (!strcmp(argv[i], "--quiet")) io.quiet = 1;
+            else if (!strcmp(argv[i], "--cache-mb") && i + 1 < argc) {
+                if (nt_parse_double(argv[++i], &io.cache_mb) || !(io.cache_mb > 0))
+                    st = NT_EXIT_USAGE, nt_fail(&e, "--cache-mb '%s' must be a number > 0", argv[i]);
+            }
             else st = NT_EXIT_USAGE, nt_fail(&e, "unknown option '%s' for %s (try: nntrain --help)", argv[i], argv[1]);
         }
         if (!st && (!io.checkpoint || !io.data))

@@ -7,6 +7,7 @@
 #define _GNU_SOURCE
 #include "train.h"
 #include "dataset.h"
+#include "pass.h"
 #include "model.h"
 #include "ckpt.h"
 #include "modelio.h"
@@ -70,58 +71,23 @@ int nt_blas_threads(int cfg_threads, const comm_t *c)
     return n < 1 ? 1 : n;
 }
 
-/* An evaluation set: rows of a file, sharded contiguously across ranks, read in windows;
- * kept resident when this rank's share fits in one window. */
-typedef struct {
-    nt_data *data;
-    const int64_t *rows; /* the set's file rows (all ranks hold the same list) */
-    int64_t n;
-    nt_window win;
-    int64_t per_window, nwin;
-    int resident;
-} eval_set;
+/* Validation/test evaluation: a sharded pass (pass.h) summing loss and metrics. */
+typedef struct { nn_model *m; batch_buf *bb; double sums[3]; } eval_acc;
 
-static int eval_init(eval_set *s, nt_data *d, const int64_t *rows, int64_t n,
-                     int64_t cap_rows, comm_t *c, nt_err *e)
+static void eval_batch(void *user, int64_t set_index, int64_t win_index, int nb)
 {
-    memset(s, 0, sizeof *s);
-    s->data = d;
-    s->rows = rows;
-    s->n = n;
-    int64_t most = (n + c->size - 1) / c->size; /* the largest shard */
-    s->per_window = most < cap_rows ? (most > 0 ? most : 1) : cap_rows;
-    s->nwin = (most + s->per_window - 1) / s->per_window;
-    return nt_window_alloc(&s->win, d, s->per_window, e);
+    eval_acc *a = user;
+    const float *z = nn_forward(a->m, a->bb->x, nb); /* inference: no dropout */
+    a->sums[0] += nn_loss_eval(NULL, z, a->bb->labels, a->bb->targets, nb, a->bb->K, a->bb->loss,
+                               1, &a->sums[1]);
 }
 
-/* Collective. Sums the loss and metrics over the whole set; writes the means. */
-static int eval_run(eval_set *s, nn_model *m, comm_t *c, batch_buf *bb, double out[3], nt_err *e)
+/* Collective. The means over the whole set into out. */
+static int eval_run(nt_pass *s, nn_model *m, comm_t *c, batch_buf *bb, double out[3], nt_err *e)
 {
-    int64_t lo, hi;
-    nn_shard(s->n, s->n, c->size, c->rank, 0, &lo, &hi);
-    double sums[4] = {0, 0, 0, 0}; /* loss, m0, m1, failed */
-    int status = 0;
-    for (int64_t w = 0; w < s->nwin; w++) {
-        int64_t a = lo + w * s->per_window;
-        int64_t b = a + s->per_window < hi ? a + s->per_window : hi;
-        int64_t cnt = b > a ? b - a : 0;
-        if (!s->resident && nt_window_read(&s->win, s->data, s->rows + (a < hi ? a : hi), cnt, e))
-            status = -1;
-        for (int64_t i = 0; i < cnt && !status; i += bb->bmax) {
-            int nb = (int)(cnt - i < bb->bmax ? cnt - i : bb->bmax);
-            int64_t bcol = 0, bad = nt_window_gather(&s->win, s->data, i, nb, bb->x, bb->labels,
-                                                     bb->targets, &bcol);
-            if (bad >= 0) {
-                status = nt_window_nonfinite(e, &s->win, s->data, i + bad, bcol);
-                break;
-            }
-            const float *z = nn_forward(m, bb->x, nb); /* inference: no dropout */
-            sums[0] += nn_loss_eval(NULL, z, bb->labels, bb->targets, nb, bb->K, bb->loss, 1,
-                                    &sums[1]);
-        }
-    }
-    if (s->nwin == 1) s->resident = 1;
-    sums[3] = status ? 1 : 0;
+    eval_acc a = {m, bb, {0, 0, 0}};
+    int status = nt_pass_run(s, bb->x, bb->labels, bb->targets, bb->bmax, eval_batch, NULL, &a, e);
+    double sums[4] = {a.sums[0], a.sums[1], a.sums[2], status ? 1 : 0};
     if (comm_allreduce_sum_double(c, sums, 4) != MPI_SUCCESS)
         return nt_fail(e, "MPI_Allreduce failed during evaluation");
     if (sums[3] > 0) {
@@ -270,10 +236,10 @@ int nt_train(const nt_config *cfg, comm_t *c, const nt_train_opts *o, nt_result 
     nn_optim opt;
     comm_reducer red;
     nt_metrics metrics = {0};
-    eval_set vset = {0}, tset = {0};
+    nt_pass vset = {0}, tset = {0};
     nt_window twin[2] = {{0}};  /* double-buffered training windows (read-ahead) */
     int64_t *split = NULL, *perm2[2] = {NULL, NULL}, *rows2[2] = {NULL, NULL};
-    int64_t *step_off2[2] = {NULL, NULL}, *test_rows = NULL;
+    int64_t *step_off2[2] = {NULL, NULL};
     const int64_t *val_rows = NULL, *train_rows = NULL;
     double *hist = NULL; /* per-epoch metrics, NT_METRIC_COLS each (for checkpoints) */
     int nhist = 0;
@@ -422,12 +388,10 @@ int nt_train(const nt_config *cfg, comm_t *c, const nt_train_opts *o, nt_result 
     nn_permutation(split, N, nn_key(cfg->seed, NN_STREAM_SPLIT, 0, 0));
     val_rows = split;
     train_rows = split + n_val;
-    if (eval_init(&vset, &train, val_rows, n_val, cache_rows, c, &e)) { st = -1; goto alloc_fail; }
-    if (have_test) {
-        test_rows = malloc(sizeof(int64_t) * (size_t)test.n);
-        if (!test_rows) { st = nt_fail(&e, "out of memory"); goto alloc_fail; }
-        for (int64_t i = 0; i < test.n; i++) test_rows[i] = i;
-        if (eval_init(&tset, &test, test_rows, test.n, cache_rows, c, &e)) { st = -1; goto alloc_fail; }
+    if (nt_pass_init(&vset, &train, val_rows, n_val, cache_rows, 1, c, &e)) { st = -1; goto alloc_fail; }
+    if (have_test && nt_pass_init(&tset, &test, NULL, test.n, cache_rows, 1, c, &e)) {
+        st = -1;
+        goto alloc_fail;
     }
 alloc_fail:
     if ((st = nt_agree(c, st ? NT_EXIT_RUNTIME : 0, &e))) goto out;
@@ -733,8 +697,8 @@ alloc_fail:
 out:
     if (st && out_ready) nt_write_status(c, cfg->out_dir, "failed exit %d", st);
     nt_metrics_close(&metrics);
-    nt_window_free(&vset.win);
-    nt_window_free(&tset.win);
+    nt_pass_free(&vset);
+    nt_pass_free(&tset);
     for (int k = 0; k < 2; k++) { /* a read-ahead still in flight is completed (collectively) */
         if (twin[k].pending) nt_window_finish(&twin[k], &train, &e);
         nt_window_free(&twin[k]);
@@ -742,7 +706,6 @@ out:
     }
     free(split);
     free(bb.x); free(bb.dz); free(bb.labels); free(bb.targets); free(hist);
-    free(test_rows);
     if (red_ok) comm_reducer_free(&red);
     if (opt_ok) nn_optim_free(&opt);
     if (model_ok) nn_model_free(&m);

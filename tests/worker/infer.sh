@@ -60,6 +60,13 @@ h5diff -q --relative=1e-5 "$T/p.h5" "$T/p2.h5" /probabilities /probabilities \
     && ok "predict on 2 and 3 ranks: same classes, probabilities within 1e-5" || fail "predict differs across rank counts"
 
 # PyTorch round trip (h5py -> torch.nn.Sequential)
+# --cache-mb bounds the rows read at once: 0.005 MiB = 218 rows of 2 floats + label, so 3
+# ranks read their 334 rows in 2 windows each; results identical to one window
+mpi 3 "$NNTRAIN" predict --checkpoint "$ck" --data "$T/te.h5" --out "$T/p3.h5" --quiet --cache-mb 0.005 || fail "predict --cache-mb"
+h5diff -q "$T/p.h5" "$T/p3.h5" && ok "predict with --cache-mb 0.005 (several windows per rank) = one window" || fail "predict --cache-mb differs"
+mpi 3 "$NNTRAIN" eval --checkpoint "$ck" --data "$T/te.h5" --cache-mb 0.005 > "$T/evc.txt" || fail "eval --cache-mb"
+[ "$(awk '/^accuracy/ {print $2}' "$T/evc.txt")" = "$(awk '/^accuracy/ {print $2}' "$T/ev3.txt")" ] \
+    && ok "eval with --cache-mb 0.005 = default" || fail "eval --cache-mb: $(cat "$T/evc.txt")"
 /usr/bin/python3 "$SRC_DIR/tests/worker/torch_roundtrip.py" "$ck" "$T/te.h5" "$T/p.h5" && ok "PyTorch reproduces nntrain's predictions" || fail "torch round trip"
 
 # --init-from: with lr 1e-30, SGD leaves every weight exactly where it started
