@@ -34,7 +34,7 @@ cat srun-"$JOB".out
 [ "$STATE" = COMPLETED ] && [ "$EXITCODE" = 0:0 ] || fail "job $JOB: $STATE, exit code $EXITCODE"
 [ "$RESTARTS" = 0 ] || fail "job $JOB restarted $RESTARTS times"
 check_run run $EPOCHS
-grep -q "nntrain [0-9.]*: $NP ranks x 1 BLAS thread" srun-"$JOB".out || fail "not $NP ranks x 1 thread"
+grep -Eq "^nntrain [0-9.]+.* $NP ranks .*x 1 BLAS thread" srun-"$JOB".out || fail "nntrain did not report $NP ranks x 1 BLAS thread"
 grep -q "nntrain.sbatch: finished" srun-"$JOB".out || fail "the batch script did not report finished"
 
 if [ "$NP" = 2 ]; then
