@@ -452,7 +452,9 @@ alloc_fail:
             n += (size_t)snprintf(model + n, sizeof model - n, "%s%d", i ? "-" : "", cfg->sizes[i]);
         int nodes = c->local_rank == 0, total = 0;
         MPI_Allreduce(&nodes, &total, 1, MPI_INT, MPI_SUM, c->comm);
-        nt_run_info ri = {.version = NN_VERSION, .config = cfg->path, .out_dir = cfg->out_dir,
+        char cfg_abs[PATH_MAX]; /* the effective configuration file, as an absolute path */
+        nt_run_info ri = {.version = NN_VERSION,
+                          .config = realpath(cfg->path, cfg_abs) ? cfg_abs : cfg->path, .out_dir = cfg->out_dir,
                           .model = model, .activation = nn_act_name(cfg->activation),
                           .optimizer = nn_opt_name(cfg->opt.kind), .loss = nn_loss_name(cfg->loss.kind),
                           .ranks = P, .nodes = total, .threads = threads, .params = m.nparams,
