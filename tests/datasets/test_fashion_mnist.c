@@ -14,25 +14,11 @@
 #include "testutil.h"
 
 static const char *nndata, *script;
-static char out_buf[8192], err_buf[8192];
-
-static int setup(void **state)
-{
-    *state = tu_mkdtemp();
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    tu_rmtree(*state);
-    free(*state);
-    return 0;
-}
 
 static int run_script(const char *outdir, const char *env_set)
 {
     const char *argv[] = {"/bin/bash", script, nndata, outdir, NULL};
-    return tu_run(argv, env_set, out_buf, sizeof out_buf, err_buf, sizeof err_buf);
+    return tu_capture(argv, env_set);
 }
 
 static void check_split(const char *path, int64_t n)
@@ -65,19 +51,19 @@ static void test_convert(void **state)
 {
     const char *dir = tu_path(*state, "data");
     int rc = run_script(dir, NULL);
-    if (rc != 0) fail_msg("fashion-mnist.sh exit %d: %s", rc, err_buf);
+    if (rc != 0) fail_msg("fashion-mnist.sh exit %d: %s", rc, tu_err);
     const char *train = tu_path(dir, "fashion-train.h5"), *test = tu_path(dir, "fashion-test.h5");
     char want[9000];
     snprintf(want, sizeof want, "%s: 60000 x 784 uint8, 10 classes\n"
                                 "%s: 10000 x 784 uint8, 10 classes\n", train, test);
-    assert_string_equal(out_buf, want);
+    assert_string_equal(tu_out, want);
     check_split(train, 60000);
     check_split(test, 10000);
 
     /* Second run: both outputs exist and are skipped. */
     assert_int_equal(run_script(dir, NULL), 0);
     snprintf(want, sizeof want, "%s exists, skipping\n%s exists, skipping\n", train, test);
-    assert_string_equal(out_buf, want);
+    assert_string_equal(tu_out, want);
 }
 
 static void test_missing_package(void **state)
@@ -85,8 +71,8 @@ static void test_missing_package(void **state)
     const char *dir = tu_path(*state, "data");
     int rc = run_script(dir, "FASHION_MNIST_DIR=/nonexistent/fashion-mnist");
     assert_int_not_equal(rc, 0);
-    assert_non_null(strstr(err_buf, "/nonexistent/fashion-mnist"));
-    assert_non_null(strstr(err_buf, "apt-get install dataset-fashion-mnist"));
+    assert_non_null(strstr(tu_err, "/nonexistent/fashion-mnist"));
+    assert_non_null(strstr(tu_err, "apt-get install dataset-fashion-mnist"));
     assert_false(tu_exists(tu_path(dir, "fashion-train.h5")));
 }
 
@@ -98,9 +84,10 @@ int main(int argc, char **argv)
     }
     nndata = argv[1];
     script = argv[2];
+#define T(f) cmocka_unit_test_setup_teardown(f, tu_setup_tmpdir, tu_teardown_tmpdir)
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_convert, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_missing_package, setup, teardown),
+        T(test_convert),
+        T(test_missing_package),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

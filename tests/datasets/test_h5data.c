@@ -14,19 +14,6 @@
 #include "h5data.h"
 #include "testutil.h"
 
-static int setup(void **state)
-{
-    *state = tu_mkdtemp();
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    tu_rmtree(*state);
-    free(*state);
-    return 0;
-}
-
 static void test_chunk_rows(void **state)
 {
     /* 256 KiB / 784 B = 334 rows (Fashion-MNIST uint8 rows). */
@@ -205,16 +192,17 @@ static void test_replaces_existing(void **state)
 
 int main(void)
 {
+#define T(f) cmocka_unit_test_setup_teardown(f, tu_setup_tmpdir, tu_teardown_tmpdir)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_chunk_rows),
-        cmocka_unit_test_setup_teardown(test_u8_roundtrip, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_f32_roundtrip_no_scale, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_empty, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_bad_arguments, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_cannot_create, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_hdf5_failure_cleans_up, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_tmp_blocked, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_replaces_existing, setup, teardown),
+        T(test_u8_roundtrip),
+        T(test_f32_roundtrip_no_scale),
+        T(test_empty),
+        T(test_bad_arguments),
+        T(test_cannot_create),
+        T(test_hdf5_failure_cleans_up),
+        T(test_tmp_blocked),
+        T(test_replaces_existing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

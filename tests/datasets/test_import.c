@@ -17,51 +17,6 @@
 #include "import.h"
 #include "testutil.h"
 
-static const char *nndata; /* argv[1] */
-
-static char out_buf[8192], err_buf[8192];
-
-static int setup(void **state)
-{
-    *state = tu_mkdtemp();
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    tu_rmtree(*state);
-    free(*state);
-    return 0;
-}
-
-/* Run nndata with up to 9 arguments (NULL-terminated list). */
-static int nd(const char *a0, ...)
-{
-    const char *argv[12] = {nndata, a0};
-    int argc = a0 ? 2 : 1;
-    va_list ap;
-    va_start(ap, a0);
-    for (const char *a = a0 ? va_arg(ap, const char *) : NULL; a; a = va_arg(ap, const char *)) {
-        assert_true(argc < 11);
-        argv[argc++] = a;
-    }
-    va_end(ap);
-    argv[argc] = NULL;
-    return tu_run(argv, NULL, out_buf, sizeof out_buf, err_buf, sizeof err_buf);
-}
-
-/* The last run failed with exactly one stderr line "nndata: error: <culprit>: ...what...". */
-static void expect_error_line(const char *culprit, const char *what)
-{
-    char prefix[4200];
-    snprintf(prefix, sizeof prefix, "nndata: error: %s: ", culprit);
-    if (strncmp(err_buf, prefix, strlen(prefix)) != 0)
-        fail_msg("stderr %s does not start with \"%s\"", err_buf, prefix);
-    char *nl = strchr(err_buf, '\n');
-    if (!nl || nl[1] != '\0') fail_msg("stderr is not exactly one line: %s", err_buf);
-    if (what && !strstr(err_buf, what)) fail_msg("stderr %s lacks \"%s\"", err_buf, what);
-}
-
 /* Run args (NULL-terminated, ending with OUT as the last positional, which this function
  * appends: pass args without OUT); expect exit code `code`, the error line, no OUT left;
  * then again with an existing OUT, which must be unchanged. */
@@ -70,7 +25,7 @@ static void expect_fail(const char *dir, int code, const char *const args[], con
 {
     const char *outs[2] = {tu_path(dir, "bad-out.h5"), tu_path(dir, "keep.h5")};
     for (int pass = 0; pass < 2; pass++) {
-        const char *argv[16] = {nndata};
+        const char *argv[16] = {tu_nndata_path()};
         int argc = 1;
         for (int i = 0; args[i]; i++) argv[argc++] = args[i];
         /* OUT goes right after the inputs: before the first option. */
@@ -81,10 +36,10 @@ static void expect_fail(const char *dir, int code, const char *const args[], con
         argc++;
         argv[argc] = NULL;
         if (pass == 1) tu_write_file(outs[1], "precious", 8);
-        int rc = tu_run(argv, NULL, out_buf, sizeof out_buf, err_buf, sizeof err_buf);
-        if (rc != code) fail_msg("exit %d, expected %d; stderr: %s", rc, code, err_buf);
-        expect_error_line(culprit, what);
-        assert_string_equal(out_buf, "");
+        int rc = tu_capture(argv, NULL);
+        if (rc != code) fail_msg("exit %d, expected %d; stderr: %s", rc, code, tu_err);
+        tu_expect_error_line(culprit, what);
+        assert_string_equal(tu_out, "");
         char tmp[4200];
         snprintf(tmp, sizeof tmp, "%s.tmp", outs[pass]);
         assert_false(tu_exists(tmp));
@@ -121,7 +76,7 @@ static const int32_t csv_y[] = {0, 2, 1, 2};
 
 static void check_csv_set(const char *out, const char *summary)
 {
-    assert_string_equal(out_buf, summary);
+    assert_string_equal(tu_out, summary);
     struct tu_set s;
     tu_read_set(out, &s);
     assert_int_equal(s.n, 4);
@@ -139,9 +94,9 @@ static void test_csv_header_by_name_and_index(void **state)
     write_text(in, "a,class,b\n1.5,0,-2\n0.25,2,3e-3\n7,1,-1e5\n 0 , 2 ,12\n");
     char want[4300];
     snprintf(want, sizeof want, "%s: 4 x 2 float32, 3 classes\n", out);
-    if (nd("import-csv", in, out, "--label", "class", NULL) != 0) fail_msg("%s", err_buf);
+    if (tu_nndata("import-csv", in, out, "--label", "class", NULL) != 0) fail_msg("%s", tu_err);
     check_csv_set(out, want);
-    if (nd("import-csv", in, out, "--label=1", NULL) != 0) fail_msg("%s", err_buf);
+    if (tu_nndata("import-csv", in, out, "--label=1", NULL) != 0) fail_msg("%s", tu_err);
     check_csv_set(out, want);
 }
 
@@ -152,10 +107,10 @@ static void test_csv_no_header(void **state)
     char want[4300];
     snprintf(want, sizeof want, "%s: 4 x 2 float32, 3 classes\n", out);
     /* auto-detected: the first row is all numbers */
-    if (nd("import-csv", in, out, "--label", "0", NULL) != 0) fail_msg("%s", err_buf);
+    if (tu_nndata("import-csv", in, out, "--label", "0", NULL) != 0) fail_msg("%s", tu_err);
     check_csv_set(out, want);
-    if (nd("import-csv", "--no-header", in, out, "--label", "0", NULL) != 0)
-        fail_msg("%s", err_buf);
+    if (tu_nndata("import-csv", "--no-header", in, out, "--label", "0", NULL) != 0)
+        fail_msg("%s", tu_err);
     check_csv_set(out, want);
 }
 
@@ -166,16 +121,16 @@ static void test_csv_crlf_delimiter(void **state)
     snprintf(want, sizeof want, "%s: 4 x 2 float32, 3 classes\n", out);
     /* CRLF, trailing blank lines */
     write_text(in, "a,b,y\r\n1.5,-2,0\r\n0.25,3e-3,2\r\n7,-1e5,1\r\n0,12,2\r\n\r\n\n");
-    if (nd("import-csv", in, out, "--label", "y", NULL) != 0) fail_msg("%s", err_buf);
+    if (tu_nndata("import-csv", in, out, "--label", "y", NULL) != 0) fail_msg("%s", tu_err);
     check_csv_set(out, want);
     /* no trailing newline, semicolons */
     write_text(in, "a;b;y\n1.5;-2;0\n0.25;3e-3;2\n7;-1e5;1\n0;12;2");
-    if (nd("import-csv", in, out, "--label", "y", "--delimiter", ";", NULL) != 0)
-        fail_msg("%s", err_buf);
+    if (tu_nndata("import-csv", in, out, "--label", "y", "--delimiter", ";", NULL) != 0)
+        fail_msg("%s", tu_err);
     check_csv_set(out, want);
     write_text(in, "y\ta\tb\r\n0\t1.5\t-2\r\n2\t0.25\t3e-3\r\n1\t7\t-1e5\r\n2\t0\t12\r\n");
-    if (nd("import-csv", in, out, "--label", "y", "--delimiter=tab", NULL) != 0)
-        fail_msg("%s", err_buf);
+    if (tu_nndata("import-csv", in, out, "--label", "y", "--delimiter=tab", NULL) != 0)
+        fail_msg("%s", tu_err);
     check_csv_set(out, want);
 }
 
@@ -183,11 +138,11 @@ static void test_csv_regression(void **state)
 {
     const char *dir = *state, *in = tu_path(dir, "data.csv"), *out = tu_path(dir, "out.h5");
     write_text(in, "a,target,b\n1.5,0.5,-2\n0.25,-3.25,3e-3\n7,1e3,-1e5\n0,0,12\n");
-    if (nd("import-csv", in, out, "--label", "target", "--regression", NULL) != 0)
-        fail_msg("%s", err_buf);
+    if (tu_nndata("import-csv", in, out, "--label", "target", "--regression", NULL) != 0)
+        fail_msg("%s", tu_err);
     char want[4300];
     snprintf(want, sizeof want, "%s: 4 x 2 float32, regression (1 target)\n", out);
-    assert_string_equal(out_buf, want);
+    assert_string_equal(tu_out, want);
     struct tu_set s;
     tu_read_regression(out, &s);
     assert_int_equal(s.n, 4);
@@ -214,7 +169,7 @@ static void test_csv_large(void **state)
         fprintf(f, "%d\n", i % 5);
     }
     fclose(f);
-    if (nd("import-csv", in, out, "--label", "label", NULL) != 0) fail_msg("%s", err_buf);
+    if (tu_nndata("import-csv", in, out, "--label", "label", NULL) != 0) fail_msg("%s", tu_err);
     struct tu_set s;
     tu_read_set(out, &s);
     assert_int_equal(s.n, R);
@@ -307,15 +262,15 @@ static void test_csv_usage(void **state)
     expect_fail(dir, 2, a3, "--bogus", "unknown option");
     const char *a4[] = {"import-csv", in, "--label", "y", "--regression=1", NULL};
     expect_fail(dir, 2, a4, "--regression=1", "takes no value");
-    assert_int_equal(nd("import-csv", in, NULL), 2);
-    expect_error_line("import-csv", "expected IN.csv OUT.h5");
-    assert_int_equal(nd("import-csv", in, "--label", NULL), 2);
-    expect_error_line("--label", "missing value");
-    assert_int_equal(nd("--help", NULL), 0);
-    assert_non_null(strstr(out_buf, "nndata import-csv IN.csv OUT.h5 --label COLUMN"));
-    assert_non_null(strstr(out_buf, "nndata import-npy X.npy Y.npy OUT.h5"));
-    assert_int_equal(nd("import-npy", "--help", NULL), 0);
-    assert_non_null(strstr(out_buf, "import-npy"));
+    assert_int_equal(tu_nndata("import-csv", in, NULL), 2);
+    tu_expect_error_line("import-csv", "expected IN.csv OUT.h5");
+    assert_int_equal(tu_nndata("import-csv", in, "--label", NULL), 2);
+    tu_expect_error_line("--label", "missing value");
+    assert_int_equal(tu_nndata("--help", NULL), 0);
+    assert_non_null(strstr(tu_out, "nndata import-csv IN.csv OUT.h5 --label COLUMN"));
+    assert_non_null(strstr(tu_out, "nndata import-npy X.npy Y.npy OUT.h5"));
+    assert_int_equal(tu_nndata("import-npy", "--help", NULL), 0);
+    assert_non_null(strstr(tu_out, "import-npy"));
 }
 
 /* The parser itself: a pure function with the message in err. */
@@ -408,9 +363,9 @@ static void test_npy_round_trips(void **state)
     /* f4 X, i4 y */
     write_npy(xp, 1, "<f4", 0, "(5, 3)", xf, sizeof xf, 0);
     write_npy(yp, 1, "<i4", 0, "(5,)", y4, sizeof y4, 0);
-    if (nd("import-npy", xp, yp, out, NULL) != 0) fail_msg("%s", err_buf);
+    if (tu_nndata("import-npy", xp, yp, out, NULL) != 0) fail_msg("%s", tu_err);
     snprintf(want, sizeof want, "%s: 5 x 3 float32, 4 classes\n", out);
-    assert_string_equal(out_buf, want);
+    assert_string_equal(tu_out, want);
     tu_read_set(out, &s);
     assert_int_equal(s.n, NN);
     assert_int_equal(s.d, ND);
@@ -422,7 +377,7 @@ static void test_npy_round_trips(void **state)
     /* f8 X (version 2.0 header), i8 y */
     write_npy(xp, 2, "<f8", 0, "(5, 3)", xd, sizeof xd, 0);
     write_npy(yp, 1, "<i8", 0, "(5,)", y8, sizeof y8, 0);
-    if (nd("import-npy", xp, yp, out, NULL) != 0) fail_msg("%s", err_buf);
+    if (tu_nndata("import-npy", xp, yp, out, NULL) != 0) fail_msg("%s", tu_err);
     tu_read_set(out, &s);
     expect_f32(&s, xf, NN * ND);
     assert_memory_equal(s.y, y4, sizeof y4);
@@ -433,9 +388,9 @@ static void test_npy_round_trips(void **state)
     for (int i = 0; i < NN; i++) yu[i] = (uint8_t)y4[i];
     write_npy(xp, 1, "|u1", 0, "(5, 3)", xu, sizeof xu, 0);
     write_npy(yp, 1, "|u1", 0, "(5,)", yu, sizeof yu, 0);
-    if (nd("import-npy", xp, yp, out, "--scale", "0.5", NULL) != 0) fail_msg("%s", err_buf);
+    if (tu_nndata("import-npy", xp, yp, out, "--scale", "0.5", NULL) != 0) fail_msg("%s", tu_err);
     snprintf(want, sizeof want, "%s: 5 x 3 uint8, 4 classes\n", out);
-    assert_string_equal(out_buf, want);
+    assert_string_equal(tu_out, want);
     tu_read_set(out, &s);
     assert_true(s.is_u8);
     assert_true(s.has_scale);
@@ -444,7 +399,7 @@ static void test_npy_round_trips(void **state)
     assert_memory_equal(s.y, y4, sizeof y4);
     tu_free_set(&s);
     /* without --scale: no attribute */
-    if (nd("import-npy", xp, yp, out, NULL) != 0) fail_msg("%s", err_buf);
+    if (tu_nndata("import-npy", xp, yp, out, NULL) != 0) fail_msg("%s", tu_err);
     tu_read_set(out, &s);
     assert_false(s.has_scale);
     tu_free_set(&s);
@@ -466,9 +421,9 @@ static void test_npy_regression(void **state)
 
     write_npy(xp, 1, "<f4", 0, "(5, 3)", xf, sizeof xf, 0);
     write_npy(yp, 1, "<f8", 0, "(5, 1)", yd, sizeof yd, 0);
-    if (nd("import-npy", xp, yp, out, "--regression", NULL) != 0) fail_msg("%s", err_buf);
+    if (tu_nndata("import-npy", xp, yp, out, "--regression", NULL) != 0) fail_msg("%s", tu_err);
     snprintf(want, sizeof want, "%s: 5 x 3 float32, regression (1 target)\n", out);
-    assert_string_equal(out_buf, want);
+    assert_string_equal(tu_out, want);
     tu_read_regression(out, &s);
     assert_int_equal(s.k, 1);
     expect_f32(&s, xf, NN * ND);
@@ -476,16 +431,16 @@ static void test_npy_regression(void **state)
     tu_free_set(&s);
 
     write_npy(yp, 1, "<f8", 0, "(5,)", yd, sizeof yd, 0);
-    if (nd("import-npy", xp, yp, out, "--regression", NULL) != 0) fail_msg("%s", err_buf);
+    if (tu_nndata("import-npy", xp, yp, out, "--regression", NULL) != 0) fail_msg("%s", tu_err);
     tu_read_regression(out, &s);
     assert_int_equal(s.k, 1);
     for (int i = 0; i < NN; i++) assert_true(s.yf[i] == (float)yd[i]);
     tu_free_set(&s);
 
     write_npy(yp, 1, "<f4", 0, "(5, 2)", yf, sizeof yf, 0);
-    if (nd("import-npy", xp, yp, out, "--regression", NULL) != 0) fail_msg("%s", err_buf);
+    if (tu_nndata("import-npy", xp, yp, out, "--regression", NULL) != 0) fail_msg("%s", tu_err);
     snprintf(want, sizeof want, "%s: 5 x 3 float32, regression (2 targets)\n", out);
-    assert_string_equal(out_buf, want);
+    assert_string_equal(tu_out, want);
     tu_read_regression(out, &s);
     assert_int_equal(s.k, 2);
     assert_memory_equal(s.yf, yf, sizeof yf);
@@ -539,7 +494,7 @@ static void test_npy_errors(void **state)
     snprintf(want, sizeof want, "nndata: error: %s: dtype '<U5' is not supported (int or float)\n",
              yp);
     npy_fails(dir, yp, "dtype '<U5' is not supported (int or float)", 0);
-    assert_string_equal(err_buf, want);
+    assert_string_equal(tu_err, want);
     write_npy(yp, 1, "<f8", 0, "(5,)", xd, sizeof(double) * NN, 0);
     npy_fails(dir, yp, "use --regression", 0);
     write_npy(yp, 1, "<i4", 0, "(4,)", y4, sizeof(int32_t) * 4, 0);
@@ -578,8 +533,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: %s PATH-TO-NNDATA\n", argv[0]);
         return 2;
     }
-    nndata = argv[1];
-#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+    tu_set_nndata(argv[1]);
+#define T(f) cmocka_unit_test_setup_teardown(f, tu_setup_tmpdir, tu_teardown_tmpdir)
     const struct CMUnitTest tests[] = {
         T(test_csv_header_by_name_and_index), T(test_csv_no_header),
         T(test_csv_crlf_delimiter),           T(test_csv_regression),

@@ -20,51 +20,6 @@
 #error "NN_VERSION must be defined by the build"
 #endif
 
-static const char *nndata; /* argv[1] */
-
-static char out_buf[8192], err_buf[8192];
-
-static int setup(void **state)
-{
-    *state = tu_mkdtemp();
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    tu_rmtree(*state);
-    free(*state);
-    return 0;
-}
-
-/* Run nndata with up to 9 arguments (NULL-terminated list). */
-static int nd(const char *a0, ...)
-{
-    const char *argv[12] = {nndata, a0};
-    int argc = a0 ? 2 : 1;
-    va_list ap;
-    va_start(ap, a0);
-    for (const char *a = a0 ? va_arg(ap, const char *) : NULL; a; a = va_arg(ap, const char *)) {
-        assert_true(argc < 11);
-        argv[argc++] = a;
-    }
-    va_end(ap);
-    argv[argc] = NULL;
-    return tu_run(argv, NULL, out_buf, sizeof out_buf, err_buf, sizeof err_buf);
-}
-
-/* The last run failed with exactly one stderr line "nndata: error: <culprit>: ...what...". */
-static void expect_error_line(const char *culprit, const char *what)
-{
-    char prefix[4200];
-    snprintf(prefix, sizeof prefix, "nndata: error: %s: ", culprit);
-    if (strncmp(err_buf, prefix, strlen(prefix)) != 0)
-        fail_msg("stderr %s does not start with \"%s\"", err_buf, prefix);
-    char *nl = strchr(err_buf, '\n');
-    if (!nl || nl[1] != '\0') fail_msg("stderr is not exactly one line: %s", err_buf);
-    if (what && !strstr(err_buf, what)) fail_msg("stderr %s lacks \"%s\"", err_buf, what);
-}
-
 /* ---- IDX file construction ---------------------------------------------------------------- */
 
 static void put_be32(uint8_t *p, uint32_t v)
@@ -132,13 +87,13 @@ static void check_import(const char *dir, const struct synth *s, const char *img
                          const char *lab, int classes)
 {
     const char *out = tu_path(dir, "out.h5");
-    int rc = nd("import-idx", img, lab, out, NULL);
-    if (rc != 0) fail_msg("import-idx failed (%d): %s", rc, err_buf);
+    int rc = tu_nndata("import-idx", img, lab, out, NULL);
+    if (rc != 0) fail_msg("import-idx failed (%d): %s", rc, tu_err);
     char want[4300];
     snprintf(want, sizeof want, "%s: %u x %u uint8, %d classes\n", out, s->n,
              s->rows * s->cols, classes);
-    assert_string_equal(out_buf, want);
-    assert_string_equal(err_buf, "");
+    assert_string_equal(tu_out, want);
+    assert_string_equal(tu_err, "");
 
     struct tu_set set;
     tu_read_set(out, &set);
@@ -192,16 +147,16 @@ static void expect_import_fails(const char *dir, const char *img, const char *la
                                 const char *culprit, const char *what)
 {
     const char *out = tu_path(dir, "bad-out.h5");
-    assert_int_equal(nd("import-idx", img, lab, out, NULL), 1);
-    expect_error_line(culprit, what);
-    assert_string_equal(out_buf, "");
+    assert_int_equal(tu_nndata("import-idx", img, lab, out, NULL), 1);
+    tu_expect_error_line(culprit, what);
+    assert_string_equal(tu_out, "");
     assert_false(tu_exists(out));
     assert_false(tu_exists(tu_path(dir, "bad-out.h5.tmp")));
 
     const char *keep = tu_path(dir, "keep.h5");
     tu_write_file(keep, "precious", 8);
-    assert_int_equal(nd("import-idx", img, lab, keep, NULL), 1);
-    expect_error_line(culprit, what);
+    assert_int_equal(tu_nndata("import-idx", img, lab, keep, NULL), 1);
+    tu_expect_error_line(culprit, what);
     size_t len;
     char *now = tu_read_file(keep, &len);
     assert_non_null(now);
@@ -313,10 +268,10 @@ static void test_unwritable_out(void **state)
     const char *img = tu_path(*state, "img.idx"), *lab = tu_path(*state, "lab.idx");
     write_idx(&s, img, lab, 0, 0);
     const char *out = tu_path(*state, "nodir/out.h5");
-    assert_int_equal(nd("import-idx", img, lab, out, NULL), 1);
-    expect_error_line(out, "cannot create");
-    assert_int_equal(nd("make-moons", "10", out, NULL), 1);
-    expect_error_line(out, "cannot create");
+    assert_int_equal(tu_nndata("import-idx", img, lab, out, NULL), 1);
+    tu_expect_error_line(out, "cannot create");
+    assert_int_equal(tu_nndata("make-moons", "10", out, NULL), 1);
+    tu_expect_error_line(out, "cannot create");
     synth_free(&s);
 }
 
@@ -327,17 +282,17 @@ static void test_unwritable_out(void **state)
 static void expect_usage(const char *dir, const char *culprit, const char *const args[])
 {
     const char *out = tu_path(dir, "u.h5");
-    const char *argv[16] = {nndata};
+    const char *argv[16] = {tu_nndata_path()};
     int argc = 1;
     for (int i = 0; args[i]; i++) argv[argc++] = strcmp(args[i], "OUT") == 0 ? out : args[i];
     argv[argc] = NULL;
-    int rc = tu_run(argv, NULL, out_buf, sizeof out_buf, err_buf, sizeof err_buf);
-    if (rc != 2) fail_msg("exit %d (want 2) for culprit %s; stderr: %s", rc, culprit, err_buf);
-    expect_error_line(culprit, NULL);
+    int rc = tu_capture(argv, NULL);
+    if (rc != 2) fail_msg("exit %d (want 2) for culprit %s; stderr: %s", rc, culprit, tu_err);
+    tu_expect_error_line(culprit, NULL);
     assert_false(tu_exists(out));
 
     tu_write_file(out, "keep", 4);
-    assert_int_equal(tu_run(argv, NULL, out_buf, sizeof out_buf, err_buf, sizeof err_buf), 2);
+    assert_int_equal(tu_capture(argv, NULL), 2);
     size_t len;
     char *now = tu_read_file(out, &len);
     assert_non_null(now);
@@ -359,7 +314,7 @@ static void test_bad_n(void **state)
                          "99999999999999999999999"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         USAGE(bad[i], "make-moons", bad[i], "OUT");
-        assert_non_null(strstr(err_buf, "N must be a positive integer"));
+        assert_non_null(strstr(tu_err, "N must be a positive integer"));
         USAGE(bad[i], "make-circles", bad[i], "OUT");
     }
 }
@@ -390,21 +345,21 @@ static void test_bad_arity_and_command(void **state)
     USAGE("make-circles", "make-circles");
     USAGE("import-idx", "import-idx", "a", "OUT");
     USAGE("frobnicate", "frobnicate", "OUT");
-    assert_int_equal(nd(NULL), 2);
-    expect_error_line("COMMAND", "missing");
+    assert_int_equal(tu_nndata(NULL), 2);
+    tu_expect_error_line("COMMAND", "missing");
 }
 
 static void test_help_version(void **state)
 {
-    assert_int_equal(nd("--help", NULL), 0);
-    assert_non_null(strstr(out_buf, "usage: nndata"));
-    assert_non_null(strstr(out_buf, "make-circles"));
-    assert_non_null(strstr(out_buf, "make-regression N OUT.h5 [--features D]"));
-    assert_non_null(strstr(out_buf, "y = sin(pi x0) + 0.5 x1^2 + 0.25 (x2 + ... + x{D-1})"));
-    assert_int_equal(nd("make-moons", "--help", NULL), 0);
-    assert_non_null(strstr(out_buf, "usage: nndata"));
-    assert_int_equal(nd("--version", NULL), 0);
-    assert_string_equal(out_buf, "nndata " NN_VERSION "\n");
+    assert_int_equal(tu_nndata("--help", NULL), 0);
+    assert_non_null(strstr(tu_out, "usage: nndata"));
+    assert_non_null(strstr(tu_out, "make-circles"));
+    assert_non_null(strstr(tu_out, "make-regression N OUT.h5 [--features D]"));
+    assert_non_null(strstr(tu_out, "y = sin(pi x0) + 0.5 x1^2 + 0.25 (x2 + ... + x{D-1})"));
+    assert_int_equal(tu_nndata("make-moons", "--help", NULL), 0);
+    assert_non_null(strstr(tu_out, "usage: nndata"));
+    assert_int_equal(tu_nndata("--version", NULL), 0);
+    assert_string_equal(tu_out, "nndata " NN_VERSION "\n");
 }
 
 /* ---- generators through the CLI ----------------------------------------------------------- */
@@ -413,12 +368,12 @@ static void test_make_moons_cli(void **state)
 {
     const char *a = tu_path(*state, "a.h5"), *b = tu_path(*state, "b.h5");
     const char *c = tu_path(*state, "c.h5");
-    assert_int_equal(nd("make-moons", "101", a, "--seed", "5", NULL), 0);
+    assert_int_equal(tu_nndata("make-moons", "101", a, "--seed", "5", NULL), 0);
     char want[4300];
     snprintf(want, sizeof want, "%s: 101 x 2 float32, 2 classes\n", a);
-    assert_string_equal(out_buf, want);
-    assert_int_equal(nd("make-moons", "--seed=5", "101", b, "--noise", "0.1", NULL), 0);
-    assert_int_equal(nd("make-moons", "101", c, "--seed", "6", NULL), 0);
+    assert_string_equal(tu_out, want);
+    assert_int_equal(tu_nndata("make-moons", "--seed=5", "101", b, "--noise", "0.1", NULL), 0);
+    assert_int_equal(tu_nndata("make-moons", "101", c, "--seed", "6", NULL), 0);
 
     struct tu_set sa, sb, sc;
     tu_read_set(a, &sa);
@@ -444,7 +399,8 @@ static void test_make_moons_cli(void **state)
 static void test_make_circles_cli(void **state)
 {
     const char *a = tu_path(*state, "circ.h5");
-    assert_int_equal(nd("make-circles", "40", a, "--noise", "0", "--factor", "0.5", NULL), 0);
+    assert_int_equal(tu_nndata("make-circles", "40", a, "--noise", "0", "--factor", "0.5", NULL),
+                     0);
     struct tu_set s;
     tu_read_set(a, &s);
     assert_int_equal(s.n, 40);
@@ -456,7 +412,7 @@ static void test_make_circles_cli(void **state)
     }
     tu_free_set(&s);
     /* N = 1 is the smallest valid set: one point of class 1 */
-    assert_int_equal(nd("make-circles", "1", a, NULL), 0);
+    assert_int_equal(tu_nndata("make-circles", "1", a, NULL), 0);
     tu_read_set(a, &s);
     assert_int_equal(s.n, 1);
     assert_int_equal(s.y[0], 1);
@@ -493,19 +449,21 @@ static void test_make_regression_cli(void **state)
     const char *a = tu_path(*state, "reg.h5");
     char want[4300];
     /* defaults: D = 2, noise 0.1, seed 1 */
-    assert_int_equal(nd("make-regression", "300", a, NULL), 0);
+    assert_int_equal(tu_nndata("make-regression", "300", a, NULL), 0);
     snprintf(want, sizeof want, "%s: 300 x 2 float32, regression (1 target)\n", a);
-    assert_string_equal(out_buf, want);
-    assert_string_equal(err_buf, "");
+    assert_string_equal(tu_out, want);
+    assert_string_equal(tu_err, "");
     assert_false(tu_exists(tu_path(*state, "reg.h5.tmp")));
     expect_regression(a, 300, 2, 0.1, 1);
     /* every option, both spellings, in any position */
-    assert_int_equal(nd("make-regression", "--features=5", "120", a, "--noise", "0", "--seed",
-                        "9", NULL), 0);
+    assert_int_equal(
+        tu_nndata("make-regression", "--features=5", "120", a, "--noise", "0", "--seed", "9", NULL),
+        0);
     snprintf(want, sizeof want, "%s: 120 x 5 float32, regression (1 target)\n", a);
-    assert_string_equal(out_buf, want);
+    assert_string_equal(tu_out, want);
     expect_regression(a, 120, 5, 0.0, 9);
-    assert_int_equal(nd("make-regression", "1", a, "--features", "1", "--noise=2.5", NULL), 0);
+    assert_int_equal(tu_nndata("make-regression", "1", a, "--features", "1", "--noise=2.5", NULL),
+                     0);
     expect_regression(a, 1, 1, 2.5, 1);
 }
 
@@ -514,9 +472,12 @@ static void test_make_regression_seed(void **state)
 {
     const char *a = tu_path(*state, "a.h5"), *b = tu_path(*state, "b.h5");
     const char *c = tu_path(*state, "c.h5");
-    assert_int_equal(nd("make-regression", "200", a, "--seed", "3", "--features", "3", NULL), 0);
-    assert_int_equal(nd("make-regression", "200", b, "--seed", "3", "--features", "3", NULL), 0);
-    assert_int_equal(nd("make-regression", "200", c, "--seed", "4", "--features", "3", NULL), 0);
+    assert_int_equal(tu_nndata("make-regression", "200", a, "--seed", "3", "--features", "3", NULL),
+                     0);
+    assert_int_equal(tu_nndata("make-regression", "200", b, "--seed", "3", "--features", "3", NULL),
+                     0);
+    assert_int_equal(tu_nndata("make-regression", "200", c, "--seed", "4", "--features", "3", NULL),
+                     0);
     struct tu_set sa, sb, sc;
     tu_read_regression(a, &sa);
     tu_read_regression(b, &sb);
@@ -536,13 +497,13 @@ static void test_make_regression_bad_args(void **state)
                            "99999999999999999999999"};
     for (size_t i = 0; i < sizeof bad_n / sizeof bad_n[0]; i++) {
         USAGE(bad_n[i], "make-regression", bad_n[i], "OUT");
-        assert_non_null(strstr(err_buf, "N must be a positive integer"));
+        assert_non_null(strstr(tu_err, "N must be a positive integer"));
     }
     const char *bad_d[] = {"0", "-1", "abc", "1.5", "", " 2", "2 ", "+2", "1e2", "0x4",
                            "99999999999999999999999"};
     for (size_t i = 0; i < sizeof bad_d / sizeof bad_d[0]; i++) {
         USAGE(bad_d[i], "make-regression", "10", "OUT", "--features", bad_d[i]);
-        assert_non_null(strstr(err_buf, "--features must be a positive integer"));
+        assert_non_null(strstr(tu_err, "--features must be a positive integer"));
     }
     USAGE("-2", "make-regression", "10", "OUT", "--features=-2");
     USAGE("--features", "make-regression", "10", "OUT", "--features"); /* missing value */
@@ -561,17 +522,17 @@ static void test_make_regression_bad_args(void **state)
 static void test_make_regression_runtime_errors(void **state)
 {
     const char *out = tu_path(*state, "big.h5");
-    assert_int_equal(nd("make-regression", "1099511627776", out, "--features", "1099511627776",
-                        NULL), 1);
-    expect_error_line("1099511627776", "out of memory for 1099511627776 x 1099511627776");
-    assert_string_equal(out_buf, "");
+    assert_int_equal(
+        tu_nndata("make-regression", "1099511627776", out, "--features", "1099511627776", NULL), 1);
+    tu_expect_error_line("1099511627776", "out of memory for 1099511627776 x 1099511627776");
+    assert_string_equal(tu_out, "");
     assert_false(tu_exists(out));
     assert_false(tu_exists(tu_path(*state, "big.h5.tmp")));
 
     const char *bad = tu_path(*state, "nodir/out.h5");
-    assert_int_equal(nd("make-regression", "10", bad, NULL), 1);
-    expect_error_line(bad, "cannot create");
-    assert_string_equal(out_buf, "");
+    assert_int_equal(tu_nndata("make-regression", "10", bad, NULL), 1);
+    tu_expect_error_line(bad, "cannot create");
+    assert_string_equal(tu_out, "");
     assert_false(tu_exists(bad));
 }
 
@@ -581,8 +542,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: %s PATH-TO-NNDATA\n", argv[0]);
         return 2;
     }
-    nndata = argv[1];
-#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+    tu_set_nndata(argv[1]);
+#define T(f) cmocka_unit_test_setup_teardown(f, tu_setup_tmpdir, tu_teardown_tmpdir)
     const struct CMUnitTest tests[] = {
         T(test_import_plain),     T(test_import_gz),
         T(test_import_mixed_tiny), T(test_truncated),

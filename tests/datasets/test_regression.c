@@ -18,19 +18,6 @@
 
 #define PI 3.14159265358979323846
 
-static int setup(void **state)
-{
-    *state = tu_mkdtemp();
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    tu_rmtree(*state);
-    free(*state);
-    return 0;
-}
-
 /* ---- generator ----------------------------------------------------------------------------- */
 
 struct reg {
@@ -347,7 +334,7 @@ static void test_generated_file(void **state)
 
 int main(void)
 {
-#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+#define T(f) cmocka_unit_test_setup_teardown(f, tu_setup_tmpdir, tu_teardown_tmpdir)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_regression_shape),
         cmocka_unit_test(test_regression_uniform),

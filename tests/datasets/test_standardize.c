@@ -17,52 +17,6 @@
 #include "h5data.h"
 #include "testutil.h"
 
-static const char *nndata; /* argv[1] */
-static char out_buf[16384], err_buf[8192];
-
-static int setup(void **state)
-{
-    *state = tu_mkdtemp();
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    tu_rmtree(*state);
-    free(*state);
-    return 0;
-}
-
-/* Run nndata with arguments (NULL-terminated list). */
-static int nd(const char *a0, ...)
-{
-    const char *argv[16] = {nndata, a0};
-    int argc = 2;
-    va_list ap;
-    va_start(ap, a0);
-    for (const char *a = va_arg(ap, const char *); a; a = va_arg(ap, const char *)) {
-        assert_true(argc < 15);
-        argv[argc++] = a;
-    }
-    va_end(ap);
-    argv[argc] = NULL;
-    return tu_run(argv, NULL, out_buf, sizeof out_buf, err_buf, sizeof err_buf);
-}
-
-/* stderr is exactly one line "nndata: error: ..." containing `what`. */
-static void expect_one_error(const char *what)
-{
-    if (strncmp(err_buf, "nndata: error: ", 15) != 0) fail_msg("stderr: %s", err_buf);
-    char *nl = strchr(err_buf, '\n');
-    if (!nl || nl[1] != '\0') fail_msg("stderr is not exactly one line: %s", err_buf);
-    if (!strstr(err_buf, what)) fail_msg("stderr %s lacks \"%s\"", err_buf, what);
-}
-
-static void expect_out(const char *what)
-{
-    if (!strstr(out_buf, what)) fail_msg("stdout lacks \"%s\":\n%s", what, out_buf);
-}
-
 static void write_f32(const char *path, int64_t n, int64_t d, const float *x, float scale)
 {
     int32_t *y = malloc((size_t)n * sizeof *y);
@@ -197,9 +151,9 @@ static void test_hand_computed(void **state)
      * col 2: 0,0,0,10 -> mean 2.5, var (3 * 6.25 + 56.25) / 4 = 18.75. */
     const float x[] = {1, 7, 0, 2, 7, 0, 3, 7, 0, 4, 7, 10};
     write_f32(f, 4, 3, x, 0.0f);
-    assert_int_equal(nd("standardize", f, NULL), 0);
-    expect_out("3 features over 4 rows");
-    expect_out("1 constant feature with std 1");
+    assert_int_equal(tu_nndata("standardize", f, NULL), 0);
+    tu_expect_out("3 features over 4 rows");
+    tu_expect_out("1 constant feature with std 1");
     float m[3], s[3];
     assert_true(get_attr(f, "mean", 3, m));
     assert_true(get_attr(f, "std", 3, s));
@@ -213,30 +167,30 @@ static void test_hand_computed(void **state)
     assert_memory_equal(t.x, x, sizeof x);
     assert_int_equal(t.y[3], 0);
     tu_free_set(&t);
-    assert_int_equal(nd("check", f, NULL), 0);
-    expect_out("mean/std");
-    assert_int_equal(nd("info", f, NULL), 0);
-    expect_out("mean/std: 3 features, mean 2.5..7, std 1..4.33013\n");
+    assert_int_equal(tu_nndata("check", f, NULL), 0);
+    tu_expect_out("mean/std");
+    assert_int_equal(tu_nndata("info", f, NULL), 0);
+    tu_expect_out("mean/std: 3 features, mean 2.5..7, std 1..4.33013\n");
 
     /* Existing (even malformed) mean / std are replaced. */
     const int32_t bad[2] = {1, 2};
     hsize_t two[1] = {2};
     set_attr(f, "mean", H5T_STD_I32LE, H5T_NATIVE_INT32, 1, two, bad);
     set_attr(f, "std", H5T_STD_I32LE, H5T_NATIVE_INT32, 0, NULL, NULL);
-    assert_int_equal(nd("check", f, NULL), 1);
-    assert_int_equal(nd("standardize", f, NULL), 0);
+    assert_int_equal(tu_nndata("check", f, NULL), 1);
+    assert_int_equal(tu_nndata("standardize", f, NULL), 0);
     float m2[3], s2[3];
     assert_true(get_attr(f, "mean", 3, m2));
     assert_true(get_attr(f, "std", 3, s2));
     assert_memory_equal(m, m2, sizeof m);
     assert_memory_equal(s, s2, sizeof s);
-    assert_int_equal(nd("check", f, NULL), 0);
+    assert_int_equal(tu_nndata("check", f, NULL), 0);
 
     /* No mean / std: info says so. */
     const char *g = tu_path(dir, "g.h5");
     write_f32(g, 4, 3, x, 0.0f);
-    assert_int_equal(nd("info", g, NULL), 0);
-    expect_out("mean/std: none\n");
+    assert_int_equal(tu_nndata("info", g, NULL), 0);
+    tu_expect_out("mean/std: none\n");
 }
 
 /* uint8 with scale over several row blocks: statistics of the scaled values; constant columns
@@ -254,9 +208,9 @@ static void test_scaled_blocks(void **state)
     char err[512];
     const float scale = 1.0f / 255.0f;
     if (h5data_write(u, n, d, xu, NULL, scale, y, err, sizeof err) < 0) fail_msg("%s", err);
-    assert_int_equal(nd("standardize", u, NULL), 0);
-    expect_out("300 features over 5000 rows");
-    expect_out("1 constant feature with std 1");
+    assert_int_equal(tu_nndata("standardize", u, NULL), 0);
+    tu_expect_out("300 features over 5000 rows");
+    tu_expect_out("1 constant feature with std 1");
     double *mean = malloc((size_t)d * sizeof *mean), *std = malloc((size_t)d * sizeof *std);
     ref_stats(xu, 1, n, d, (double)scale, mean, std);
     assert_true(std[5] == 1.0 && mean[5] == 77.0 * (double)scale);
@@ -281,8 +235,8 @@ static void test_scaled_blocks(void **state)
         "print(em.max(), es.max())\n"
         "sys.exit(0 if em.max() < 2.5e-7 and es.max() < 2.5e-7 else 1)\n";
     const char *argv[] = {"/usr/bin/python3", "-c", py, u, NULL};
-    int rc = tu_run(argv, NULL, out_buf, sizeof out_buf, err_buf, sizeof err_buf);
-    if (rc != 0) fail_msg("numpy comparison failed (%d): %s %s", rc, out_buf, err_buf);
+    int rc = tu_capture(argv, NULL);
+    if (rc != 0) fail_msg("numpy comparison failed (%d): %s %s", rc, tu_out, tu_err);
 
     /* float32 with a large common offset, a constant 0.1 column (sum / n is not exactly 0.1)
      * and a huge range; scale 2. */
@@ -294,7 +248,7 @@ static void test_scaled_blocks(void **state)
                             : j == 2 ? (float)(rnd() % 2 ? 1e30 : -1e30)
                                      : (float)rnd() / 4294967296.0f - 0.5f;
     write_f32(f, n, d, xf, 2.0f);
-    assert_int_equal(nd("standardize", f, NULL), 0);
+    assert_int_equal(tu_nndata("standardize", f, NULL), 0);
     ref_stats(xf, 0, n, d, 2.0, mean, std);
     assert_true(std[0] == 1.0);
     expect_stats(f, d, mean, std);
@@ -302,8 +256,8 @@ static void test_scaled_blocks(void **state)
     get_attr(f, "std", d, s);
     assert_true(s[0] == 1.0f);
     const char *argv2[] = {"/usr/bin/python3", "-c", py, f, NULL};
-    rc = tu_run(argv2, NULL, out_buf, sizeof out_buf, err_buf, sizeof err_buf);
-    if (rc != 0) fail_msg("numpy comparison failed (%d): %s %s", rc, out_buf, err_buf);
+    rc = tu_run(argv2, NULL, tu_out, sizeof tu_out, tu_err, sizeof tu_err);
+    if (rc != 0) fail_msg("numpy comparison failed (%d): %s %s", rc, tu_out, tu_err);
     free(xu), free(xf), free(y), free(mean), free(std);
 }
 
@@ -315,8 +269,8 @@ static void test_nonfinite(void **state)
     for (int i = 0; i < 18; i++) x[i] = (float)i;
     x[5 * 3 + 2] = NAN;
     write_f32(f, 6, 3, x, 0.0f);
-    assert_int_equal(nd("standardize", f, NULL), 1);
-    expect_one_error("f.h5: /X[5, 2] is nan");
+    assert_int_equal(tu_nndata("standardize", f, NULL), 1);
+    tu_expect_one_error("f.h5: /X[5, 2] is nan");
     float m[3];
     assert_false(get_attr(f, "mean", 3, m));
     assert_false(get_attr(f, "std", 3, m));
@@ -328,8 +282,8 @@ static void test_nonfinite(void **state)
     const float om[3] = {1, 2, 3}, os[3] = {4, 5, 6};
     set_f32(f, "mean", 3, om);
     set_f32(f, "std", 3, os);
-    assert_int_equal(nd("standardize", f, NULL), 1);
-    expect_one_error("/X[1, 0] is -inf");
+    assert_int_equal(tu_nndata("standardize", f, NULL), 1);
+    tu_expect_one_error("/X[1, 0] is -inf");
     float s[3];
     assert_true(get_attr(f, "mean", 3, m) && get_attr(f, "std", 3, s));
     assert_memory_equal(m, om, sizeof om);
@@ -349,14 +303,14 @@ static void test_stats_from(void **state)
     write_f32(c, 20, 3, xc, 0.0f);
 
     /* Source without attributes: error naming it; b unchanged. */
-    assert_int_equal(nd("standardize", b, "--stats-from", a, NULL), 1);
-    expect_one_error("a.h5: /X has no attributes mean and std");
+    assert_int_equal(tu_nndata("standardize", b, "--stats-from", a, NULL), 1);
+    tu_expect_one_error("a.h5: /X has no attributes mean and std");
     float m[4], s[4], ma[4], sa[4];
     assert_false(get_attr(b, "mean", 4, m));
 
-    assert_int_equal(nd("standardize", a, NULL), 0);
-    assert_int_equal(nd("standardize", b, "--stats-from", a, NULL), 0);
-    expect_out("copied from");
+    assert_int_equal(tu_nndata("standardize", a, NULL), 0);
+    assert_int_equal(tu_nndata("standardize", b, "--stats-from", a, NULL), 0);
+    tu_expect_out("copied from");
     assert_true(get_attr(a, "mean", 4, ma) && get_attr(a, "std", 4, sa));
     assert_true(get_attr(b, "mean", 4, m) && get_attr(b, "std", 4, s));
     assert_memory_equal(m, ma, sizeof m);
@@ -365,19 +319,19 @@ static void test_stats_from(void **state)
     double bm[4], bs[4];
     ref_stats(xb, 0, 20, 4, 1.0, bm, bs);
     assert_true(fabs(m[0] - bm[0]) > 1.0);
-    assert_int_equal(nd("check", b, NULL), 0);
+    assert_int_equal(tu_nndata("check", b, NULL), 0);
 
     /* Another D: error naming the source. */
-    assert_int_equal(nd("standardize", c, "--stats-from=" "x", NULL), 1);
-    expect_one_error("x: cannot open");
-    assert_int_equal(nd("standardize", c, "--stats-from", a, NULL), 1);
-    expect_one_error("a.h5: D = 4 features, but");
+    assert_int_equal(tu_nndata("standardize", c, "--stats-from=" "x", NULL), 1);
+    tu_expect_one_error("x: cannot open");
+    assert_int_equal(tu_nndata("standardize", c, "--stats-from", a, NULL), 1);
+    tu_expect_one_error("a.h5: D = 4 features, but");
     assert_false(get_attr(c, "mean", 3, m));
     /* A source with broken attributes: the check's message. */
     const float z[4] = {1, 0, 1, 1};
     set_f32(a, "std", 4, z);
-    assert_int_equal(nd("standardize", b, "--stats-from", a, NULL), 1);
-    expect_one_error("a.h5: /X attribute std[1] is 0");
+    assert_int_equal(tu_nndata("standardize", b, "--stats-from", a, NULL), 1);
+    tu_expect_one_error("a.h5: /X attribute std[1] is 0");
 }
 
 /* --remove deletes both (also a lone, malformed one); data unchanged. */
@@ -387,10 +341,10 @@ static void test_remove(void **state)
     float x[10 * 2];
     for (int i = 0; i < 20; i++) x[i] = (float)(i * i);
     write_f32(f, 10, 2, x, 0.5f);
-    assert_int_equal(nd("standardize", f, NULL), 0);
+    assert_int_equal(tu_nndata("standardize", f, NULL), 0);
     assert_int_equal(num_attrs(f), 3);
-    assert_int_equal(nd("standardize", f, "--remove", NULL), 0);
-    expect_out("removed");
+    assert_int_equal(tu_nndata("standardize", f, "--remove", NULL), 0);
+    tu_expect_out("removed");
     float m[2];
     assert_false(get_attr(f, "mean", 2, m));
     assert_false(get_attr(f, "std", 2, m));
@@ -400,17 +354,17 @@ static void test_remove(void **state)
     assert_true(t.has_scale && t.scale == 0.5f);
     assert_memory_equal(t.x, x, sizeof x);
     tu_free_set(&t);
-    assert_int_equal(nd("check", f, NULL), 0);
-    assert_int_equal(nd("standardize", f, "--remove", NULL), 0);
-    expect_out("nothing removed");
+    assert_int_equal(tu_nndata("check", f, NULL), 0);
+    assert_int_equal(tu_nndata("standardize", f, "--remove", NULL), 0);
+    tu_expect_out("nothing removed");
 
     const double bad = 0;
     hsize_t one[1] = {1};
     set_attr(f, "std", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1, one, &bad);
-    assert_int_equal(nd("check", f, NULL), 1);
-    assert_int_equal(nd("standardize", f, "--remove", NULL), 0);
+    assert_int_equal(tu_nndata("check", f, NULL), 1);
+    assert_int_equal(tu_nndata("standardize", f, "--remove", NULL), 0);
     assert_int_equal(num_attrs(f), 1);
-    assert_int_equal(nd("check", f, NULL), 0);
+    assert_int_equal(tu_nndata("check", f, NULL), 0);
 }
 
 /* ---- split ---------------------------------------------------------------------------------- */
@@ -428,9 +382,10 @@ static void test_split_standardize(void **state)
         x[i * d + 2] = 3.0f;
     }
     write_f32(in, n, d, x, 0.0f);
-    assert_int_equal(nd("split", in, tu_path(dir, "p"), "--fractions", "0.6,0.2,0.2",
-                        "--standardize", "--seed", "3", NULL), 0);
-    expect_out("mean/std of the train rows");
+    assert_int_equal(tu_nndata("split", in, tu_path(dir, "p"), "--fractions", "0.6,0.2,0.2",
+                               "--standardize", "--seed", "3", NULL),
+                     0);
+    tu_expect_out("mean/std of the train rows");
     const char *parts[3] = {tu_path(dir, "p-train.h5"), tu_path(dir, "p-val.h5"),
                             tu_path(dir, "p-test.h5")};
     struct tu_set t;
@@ -450,22 +405,24 @@ static void test_split_standardize(void **state)
         assert_true(get_attr(parts[p], "mean", d, m) && get_attr(parts[p], "std", d, s));
         assert_memory_equal(m, m0, sizeof m);
         assert_memory_equal(s, s0, sizeof s);
-        assert_int_equal(nd("check", parts[p], NULL), 0);
+        assert_int_equal(tu_nndata("check", parts[p], NULL), 0);
     }
     /* Without --standardize the same split has none (the input has none). */
-    assert_int_equal(nd("split", in, tu_path(dir, "q"), "--fractions", "0.6,0.2,0.2", NULL), 0);
+    assert_int_equal(tu_nndata("split", in, tu_path(dir, "q"), "--fractions", "0.6,0.2,0.2", NULL),
+                     0);
     assert_false(get_attr(tu_path(dir, "q-val.h5"), "mean", d, m));
 
     /* An input with a broken std: split refuses, naming it; --standardize replaces it. */
     const float z[3] = {0, 1, 1};
     set_f32(in, "mean", d, z);
     set_f32(in, "std", d, z);
-    assert_int_equal(nd("split", in, tu_path(dir, "r"), "--fractions", "0.5,0.5", NULL), 1);
-    expect_one_error("in.h5: /X attribute std[0] is 0");
+    assert_int_equal(tu_nndata("split", in, tu_path(dir, "r"), "--fractions", "0.5,0.5", NULL), 1);
+    tu_expect_one_error("in.h5: /X attribute std[0] is 0");
     assert_false(tu_exists(tu_path(dir, "r-train.h5")));
-    assert_int_equal(nd("split", in, tu_path(dir, "r"), "--fractions", "0.5,0.5",
-                        "--standardize", NULL), 0);
-    assert_int_equal(nd("check", tu_path(dir, "r-val.h5"), NULL), 0);
+    assert_int_equal(
+        tu_nndata("split", in, tu_path(dir, "r"), "--fractions", "0.5,0.5", "--standardize", NULL),
+        0);
+    assert_int_equal(tu_nndata("check", tu_path(dir, "r-val.h5"), NULL), 0);
     free(x);
 
     /* uint8 with scale and regression targets: statistics of the scaled train rows. */
@@ -478,8 +435,9 @@ static void test_split_standardize(void **state)
     char err[512];
     if (h5data_write_regression(u, nu, du, xu, NULL, 0.25f, yt, 1, err, sizeof err) < 0)
         fail_msg("%s", err);
-    assert_int_equal(nd("split", u, tu_path(dir, "v"), "--fractions", "0.5,0.5",
-                        "--standardize", NULL), 0);
+    assert_int_equal(
+        tu_nndata("split", u, tu_path(dir, "v"), "--fractions", "0.5,0.5", "--standardize", NULL),
+        0);
     tu_read_regression(tu_path(dir, "v-train.h5"), &t);
     assert_true(t.is_u8 && t.has_scale && t.scale == 0.25f);
     double um[4], us[4];
@@ -487,7 +445,7 @@ static void test_split_standardize(void **state)
     tu_free_set(&t);
     expect_stats(tu_path(dir, "v-train.h5"), du, um, us);
     expect_stats(tu_path(dir, "v-val.h5"), du, um, us);
-    assert_int_equal(nd("check", tu_path(dir, "v-val.h5"), NULL), 0);
+    assert_int_equal(tu_nndata("check", tu_path(dir, "v-val.h5"), NULL), 0);
     free(xu);
     free(yt);
 }
@@ -508,7 +466,8 @@ static void test_split_carries(void **state)
     const float std[5] = {0.5f, 2.0f, 1e-4f, 1.0f, 0.777f};
     set_f32(in, "mean", d, mean);
     set_f32(in, "std", d, std);
-    assert_int_equal(nd("split", in, tu_path(dir, "p"), "--fractions", "0.5,0.3,0.2", NULL), 0);
+    assert_int_equal(tu_nndata("split", in, tu_path(dir, "p"), "--fractions", "0.5,0.3,0.2", NULL),
+                     0);
     const char *names[3] = {"p-train.h5", "p-val.h5", "p-test.h5"};
     for (int p = 0; p < 3; p++) {
         const char *path = tu_path(dir, names[p]);
@@ -534,15 +493,16 @@ static void test_many_features(void **state)
     float *x = malloc((size_t)(n * d) * sizeof *x);
     for (int64_t i = 0; i < n * d; i++) x[i] = (float)(rnd() % 100);
     write_f32(in, n, d, x, 0.0f);
-    assert_int_equal(nd("standardize", in, NULL), 1);
-    expect_one_error("in.h5: cannot write /X attributes mean and std");
+    assert_int_equal(tu_nndata("standardize", in, NULL), 1);
+    tu_expect_one_error("in.h5: cannot write /X attributes mean and std");
     assert_int_equal(num_attrs(in), 0);
-    assert_int_equal(nd("check", in, NULL), 0);
-    assert_int_equal(nd("split", in, tu_path(dir, "p"), "--fractions", "0.5,0.5",
-                        "--standardize", NULL), 0);
-    assert_int_equal(nd("check", tu_path(dir, "p-val.h5"), NULL), 0);
-    expect_out("mean/std");
-    assert_int_equal(nd("standardize", tu_path(dir, "p-val.h5"), NULL), 0);
+    assert_int_equal(tu_nndata("check", in, NULL), 0);
+    assert_int_equal(
+        tu_nndata("split", in, tu_path(dir, "p"), "--fractions", "0.5,0.5", "--standardize", NULL),
+        0);
+    assert_int_equal(tu_nndata("check", tu_path(dir, "p-val.h5"), NULL), 0);
+    tu_expect_out("mean/std");
+    assert_int_equal(tu_nndata("standardize", tu_path(dir, "p-val.h5"), NULL), 0);
     free(x);
 }
 
@@ -550,10 +510,10 @@ static void test_many_features(void **state)
 
 static void expect_check_fails(const char *path, const char *what)
 {
-    assert_int_equal(nd("check", path, NULL), 1);
-    expect_one_error(what);
-    assert_int_equal(nd("info", path, NULL), 1);
-    expect_one_error(what);
+    assert_int_equal(tu_nndata("check", path, NULL), 1);
+    tu_expect_one_error(what);
+    assert_int_equal(tu_nndata("info", path, NULL), 1);
+    tu_expect_one_error(what);
 }
 
 static void test_check_attrs(void **state)
@@ -571,7 +531,7 @@ static void test_check_attrs(void **state)
     set_f32(f, "std", 3, good);
     expect_check_fails(f, "f.h5: /X attribute std without mean");
     set_f32(f, "mean", 3, good);
-    assert_int_equal(nd("check", f, NULL), 0);
+    assert_int_equal(tu_nndata("check", f, NULL), 0);
 
     set_attr(f, "std", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1, d2, good);
     expect_check_fails(f, "f.h5: /X attribute std has 2 values, expected D = 3");
@@ -596,13 +556,13 @@ static void test_check_attrs(void **state)
     /* float64 beyond float32's range is inf once read as nntrain reads it. */
     const double big[3] = {1, 1e300, 1};
     set_attr(f, "mean", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1, d3, big);
-    assert_int_equal(nd("check", f, NULL), 1);
-    expect_one_error("f.h5: /X attribute mean[1] is");
+    assert_int_equal(tu_nndata("check", f, NULL), 1);
+    tu_expect_one_error("f.h5: /X attribute mean[1] is");
     /* float64 in range is fine. */
     const double ok64[3] = {1, 2, 3};
     set_attr(f, "mean", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1, d3, ok64);
-    assert_int_equal(nd("check", f, NULL), 0);
-    expect_out("mean/std");
+    assert_int_equal(tu_nndata("check", f, NULL), 0);
+    tu_expect_out("mean/std");
 }
 
 /* ---- usage -------------------------------------------------------------------------------- */
@@ -613,37 +573,38 @@ static void test_usage(void **state)
     float x[4 * 2] = {1, 2, 3, 4, 5, 6, 7, 8};
     write_f32(f, 4, 2, x, 0.0f);
     write_f32(g, 4, 2, x, 0.0f);
-    assert_int_equal(nd("standardize", NULL), 2);
-    expect_one_error("expected FILE.h5, got 0 arguments");
-    assert_int_equal(nd("standardize", f, g, NULL), 2);
-    expect_one_error("expected FILE.h5, got 2 arguments");
-    assert_int_equal(nd("standardize", f, "--remove=yes", NULL), 2);
-    expect_one_error("--remove takes no value");
-    assert_int_equal(nd("standardize", f, "--stats-from", NULL), 2);
-    expect_one_error("--stats-from: missing value");
-    assert_int_equal(nd("standardize", f, "--remove", "--stats-from", g, NULL), 2);
-    expect_one_error("exclude each other");
-    assert_int_equal(nd("standardize", f, "--scale", "2", NULL), 2);
-    expect_one_error("--scale: unknown option for standardize");
-    assert_int_equal(nd("split", f, tu_path(dir, "p"), "--fractions", "0.5,0.5",
-                        "--standardize=1", NULL), 2);
-    expect_one_error("--standardize takes no value");
+    assert_int_equal(tu_nndata("standardize", NULL), 2);
+    tu_expect_one_error("expected FILE.h5, got 0 arguments");
+    assert_int_equal(tu_nndata("standardize", f, g, NULL), 2);
+    tu_expect_one_error("expected FILE.h5, got 2 arguments");
+    assert_int_equal(tu_nndata("standardize", f, "--remove=yes", NULL), 2);
+    tu_expect_one_error("--remove takes no value");
+    assert_int_equal(tu_nndata("standardize", f, "--stats-from", NULL), 2);
+    tu_expect_one_error("--stats-from: missing value");
+    assert_int_equal(tu_nndata("standardize", f, "--remove", "--stats-from", g, NULL), 2);
+    tu_expect_one_error("exclude each other");
+    assert_int_equal(tu_nndata("standardize", f, "--scale", "2", NULL), 2);
+    tu_expect_one_error("--scale: unknown option for standardize");
+    assert_int_equal(
+        tu_nndata("split", f, tu_path(dir, "p"), "--fractions", "0.5,0.5", "--standardize=1", NULL),
+        2);
+    tu_expect_one_error("--standardize takes no value");
     /* Usage errors write nothing. */
     float m[2];
     assert_false(get_attr(f, "mean", 2, m));
 
-    assert_int_equal(nd("standardize", tu_path(dir, "nope.h5"), NULL), 1);
-    expect_one_error("nope.h5: cannot open");
+    assert_int_equal(tu_nndata("standardize", tu_path(dir, "nope.h5"), NULL), 1);
+    tu_expect_one_error("nope.h5: cannot open");
     const char *txt = tu_path(dir, "t.h5");
     tu_write_file(txt, "hello\n", 6);
-    assert_int_equal(nd("standardize", txt, NULL), 1);
-    expect_one_error("t.h5: not an HDF5 file");
+    assert_int_equal(tu_nndata("standardize", txt, NULL), 1);
+    tu_expect_one_error("t.h5: not an HDF5 file");
 
-    assert_int_equal(nd("standardize", "--help", NULL), 0);
-    expect_out("usage: nndata standardize FILE.h5 [--stats-from TRAIN.h5] [--remove]");
-    assert_int_equal(nd("--help", NULL), 0);
-    expect_out("nndata standardize FILE.h5 [--stats-from TRAIN.h5] [--remove]");
-    expect_out("[--standardize]");
+    assert_int_equal(tu_nndata("standardize", "--help", NULL), 0);
+    tu_expect_out("usage: nndata standardize FILE.h5 [--stats-from TRAIN.h5] [--remove]");
+    assert_int_equal(tu_nndata("--help", NULL), 0);
+    tu_expect_out("nndata standardize FILE.h5 [--stats-from TRAIN.h5] [--remove]");
+    tu_expect_out("[--standardize]");
 }
 
 int main(int argc, char **argv)
@@ -652,9 +613,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: %s PATH-TO-NNDATA\n", argv[0]);
         return 2;
     }
-    nndata = argv[1];
+    tu_set_nndata(argv[1]);
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+#define T(f) cmocka_unit_test_setup_teardown(f, tu_setup_tmpdir, tu_teardown_tmpdir)
     const struct CMUnitTest tests[] = {
         T(test_hand_computed), T(test_scaled_blocks),     T(test_nonfinite),
         T(test_stats_from),    T(test_remove),            T(test_split_standardize),

@@ -17,52 +17,6 @@
 #include "h5data.h"
 #include "testutil.h"
 
-static const char *nndata; /* argv[1] */
-static char out_buf[16384], err_buf[8192];
-
-static int setup(void **state)
-{
-    *state = tu_mkdtemp();
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    tu_rmtree(*state);
-    free(*state);
-    return 0;
-}
-
-/* Run nndata with up to 14 arguments (NULL-terminated list). */
-static int nd(const char *a0, ...)
-{
-    const char *argv[16] = {nndata, a0};
-    int argc = 2;
-    va_list ap;
-    va_start(ap, a0);
-    for (const char *a = va_arg(ap, const char *); a; a = va_arg(ap, const char *)) {
-        assert_true(argc < 15);
-        argv[argc++] = a;
-    }
-    va_end(ap);
-    argv[argc] = NULL;
-    return tu_run(argv, NULL, out_buf, sizeof out_buf, err_buf, sizeof err_buf);
-}
-
-/* stderr is exactly one line "nndata: error: ..." containing `what`. */
-static void expect_one_error(const char *what)
-{
-    if (strncmp(err_buf, "nndata: error: ", 15) != 0) fail_msg("stderr: %s", err_buf);
-    char *nl = strchr(err_buf, '\n');
-    if (!nl || nl[1] != '\0') fail_msg("stderr is not exactly one line: %s", err_buf);
-    if (!strstr(err_buf, what)) fail_msg("stderr %s lacks \"%s\"", err_buf, what);
-}
-
-static void expect_out(const char *what)
-{
-    if (!strstr(out_buf, what)) fail_msg("stdout lacks \"%s\":\n%s", what, out_buf);
-}
-
 static void write_f32(const char *path, int64_t n, int64_t d, const float *x, const int32_t *y)
 {
     char err[512];
@@ -76,9 +30,10 @@ static void test_generator_cli(void **state)
     const char *dir = *state;
     const char *b = tu_path(dir, "b.h5"), *s = tu_path(dir, "s.h5"), *x = tu_path(dir, "x.h5");
     const char *b2 = tu_path(dir, "b2.h5");
-    assert_int_equal(nd("make-blobs", "103", b, "--centers", "4", "--features", "3", "--std",
-                        "0.5", "--seed", "7", NULL), 0);
-    expect_out("103 x 3 float32, 4 classes");
+    assert_int_equal(tu_nndata("make-blobs", "103", b, "--centers", "4", "--features", "3", "--std",
+                               "0.5", "--seed", "7", NULL),
+                     0);
+    tu_expect_out("103 x 3 float32, 4 classes");
     struct tu_set t;
     tu_read_set(b, &t);
     assert_int_equal(t.n, 103);
@@ -92,21 +47,21 @@ static void test_generator_cli(void **state)
     tu_free_set(&t);
 
     /* Defaults: K 3, D 2, std 1, seed 1. */
-    assert_int_equal(nd("make-blobs", "50", b2, NULL), 0);
+    assert_int_equal(tu_nndata("make-blobs", "50", b2, NULL), 0);
     tu_read_set(b2, &t);
     assert_int_equal(t.d, 2);
     gen_blobs(50, 3, 2, 1.0, 1, ex, ey, NULL);
     assert_memory_equal(t.x, ex, 50 * 2 * sizeof *ex);
     tu_free_set(&t);
 
-    assert_int_equal(nd("make-spirals", "90", s, "--classes", "5", "--noise=0.1", NULL), 0);
+    assert_int_equal(tu_nndata("make-spirals", "90", s, "--classes", "5", "--noise=0.1", NULL), 0);
     tu_read_set(s, &t);
     gen_spirals(90, 5, 0.1, 1, ex, ey);
     assert_memory_equal(t.x, ex, 90 * 2 * sizeof *ex);
     assert_memory_equal(t.y, ey, 90 * sizeof *ey);
     tu_free_set(&t);
 
-    assert_int_equal(nd("make-xor", "64", x, "--seed", "3", NULL), 0);
+    assert_int_equal(tu_nndata("make-xor", "64", x, "--seed", "3", NULL), 0);
     tu_read_set(x, &t);
     gen_xor(64, 0.0, 3, ex, ey);
     assert_memory_equal(t.x, ex, 64 * 2 * sizeof *ex);
@@ -116,18 +71,18 @@ static void test_generator_cli(void **state)
     free(ey);
 
     /* Bad arguments: usage errors naming the value. */
-    assert_int_equal(nd("make-blobs", "10", b, "--centers", "0", NULL), 2);
-    expect_one_error("--centers");
-    assert_int_equal(nd("make-blobs", "10", b, "--centers", "11", NULL), 2);
-    expect_one_error("<= N");
-    assert_int_equal(nd("make-blobs", "10", b, "--std", "-1", NULL), 2);
-    expect_one_error("--std");
-    assert_int_equal(nd("make-spirals", "10", s, "--classes", "x", NULL), 2);
-    expect_one_error("--classes");
-    assert_int_equal(nd("make-xor", "10", x, "--factor", "0.5", NULL), 2);
-    expect_one_error("unknown option");
-    assert_int_equal(nd("make-xor", "-3", x, NULL), 2);
-    expect_one_error("positive integer");
+    assert_int_equal(tu_nndata("make-blobs", "10", b, "--centers", "0", NULL), 2);
+    tu_expect_one_error("--centers");
+    assert_int_equal(tu_nndata("make-blobs", "10", b, "--centers", "11", NULL), 2);
+    tu_expect_one_error("<= N");
+    assert_int_equal(tu_nndata("make-blobs", "10", b, "--std", "-1", NULL), 2);
+    tu_expect_one_error("--std");
+    assert_int_equal(tu_nndata("make-spirals", "10", s, "--classes", "x", NULL), 2);
+    tu_expect_one_error("--classes");
+    assert_int_equal(tu_nndata("make-xor", "10", x, "--factor", "0.5", NULL), 2);
+    tu_expect_one_error("unknown option");
+    assert_int_equal(tu_nndata("make-xor", "-3", x, NULL), 2);
+    tu_expect_one_error("positive integer");
 }
 
 /* ---- split -------------------------------------------------------------------------------- */
@@ -178,24 +133,24 @@ static void test_split_classification(void **state)
     const char *dir = *state, *in = tu_path(dir, "in.h5");
     write_ids(in, 1003);
     const char *pre = tu_path(dir, "p");
-    assert_int_equal(nd("split", in, pre, "--fractions", "0.8,0.1,0.1", "--seed", "5", NULL),
+    assert_int_equal(tu_nndata("split", in, pre, "--fractions", "0.8,0.1,0.1", "--seed", "5", NULL),
                      0);
     const char *parts[3] = {tu_path(dir, "p-train.h5"), tu_path(dir, "p-val.h5"),
                             tu_path(dir, "p-test.h5")};
     /* floor(802.4) + floor(100.3) * 2 = 1002: the remaining row goes to train. */
     const int64_t sizes[3] = {803, 100, 100};
     check_parts(parts, 3, 1003, sizes);
-    expect_out("p-train.h5: 803 rows");
+    tu_expect_out("p-train.h5: 803 rows");
 
     /* Same seed: the same files; another seed: another assignment. */
     const char *pre2 = tu_path(dir, "q"), *pre3 = tu_path(dir, "r");
-    assert_int_equal(nd("split", in, pre2, "--fractions=0.8,0.1,0.1", "--seed=5", NULL), 0);
+    assert_int_equal(tu_nndata("split", in, pre2, "--fractions=0.8,0.1,0.1", "--seed=5", NULL), 0);
     struct tu_set s1, s2, s3;
     tu_read_set(parts[1], &s1);
     tu_read_set(tu_path(dir, "q-val.h5"), &s2);
     assert_memory_equal(s1.x, s2.x, 100 * 3 * sizeof(float));
-    assert_int_equal(nd("split", in, pre3, "--fractions", "0.8,0.1,0.1", "--seed", "6", NULL),
-                     0);
+    assert_int_equal(
+        tu_nndata("split", in, pre3, "--fractions", "0.8,0.1,0.1", "--seed", "6", NULL), 0);
     tu_read_set(tu_path(dir, "r-val.h5"), &s3);
     assert_memory_not_equal(s1.x, s3.x, 100 * 3 * sizeof(float));
     tu_free_set(&s1);
@@ -204,7 +159,7 @@ static void test_split_classification(void **state)
 
     /* Two fractions: train and val only. */
     const char *pre4 = tu_path(dir, "two");
-    assert_int_equal(nd("split", in, pre4, "--fractions", "0.75,0.25", NULL), 0);
+    assert_int_equal(tu_nndata("split", in, pre4, "--fractions", "0.75,0.25", NULL), 0);
     const char *parts2[2] = {tu_path(dir, "two-train.h5"), tu_path(dir, "two-val.h5")};
     const int64_t sizes2[2] = {753, 250};
     check_parts(parts2, 2, 1003, sizes2);
@@ -228,7 +183,8 @@ static void test_split_regression_u8(void **state)
         fail_msg("%s", err);
     free(x);
     free(y);
-    assert_int_equal(nd("split", in, tu_path(dir, "p"), "--fractions", "0.5,0.3,0.2", NULL), 0);
+    assert_int_equal(tu_nndata("split", in, tu_path(dir, "p"), "--fractions", "0.5,0.3,0.2", NULL),
+                     0);
     const char *names[3] = {"p-train.h5", "p-val.h5", "p-test.h5"};
     const int64_t sizes[3] = {350, 210, 140};
     char *seen = calloc((size_t)n, 1);
@@ -261,23 +217,23 @@ static void test_split_bad(void **state)
     const char *bad[] = {"0.8,0.1", "0.5", "0.5,0.25,0.125,0.125", "abc,0.5", "0.5,,0.5",
                          "1.5,-0.5", "0,1", "0.7,0.3000001"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        assert_int_equal(nd("split", in, pre, "--fractions", bad[i], NULL), 2);
-        expect_one_error("--fractions");
+        assert_int_equal(tu_nndata("split", in, pre, "--fractions", bad[i], NULL), 2);
+        tu_expect_one_error("--fractions");
     }
-    assert_int_equal(nd("split", in, pre, NULL), 2);
-    expect_one_error("--fractions is required");
+    assert_int_equal(tu_nndata("split", in, pre, NULL), 2);
+    tu_expect_one_error("--fractions is required");
     /* Sums within 1e-9 pass. */
-    assert_int_equal(nd("split", in, pre, "--fractions", "0.7,0.2,0.1", NULL), 0);
+    assert_int_equal(tu_nndata("split", in, pre, "--fractions", "0.7,0.2,0.1", NULL), 0);
     /* 20 * 0.01 = 0.2 -> an empty test part: runtime error, nothing written. */
     const char *pre2 = tu_path(dir, "e");
-    assert_int_equal(nd("split", in, pre2, "--fractions", "0.9,0.09,0.01", NULL), 1);
-    expect_one_error("e-test.h5: would be empty");
+    assert_int_equal(tu_nndata("split", in, pre2, "--fractions", "0.9,0.09,0.01", NULL), 1);
+    tu_expect_one_error("e-test.h5: would be empty");
     assert_false(tu_exists(tu_path(dir, "e-train.h5")));
     assert_false(tu_exists(tu_path(dir, "e-val.h5")));
     /* A missing input. */
-    assert_int_equal(nd("split", tu_path(dir, "nope.h5"), pre2, "--fractions", "0.5,0.5", NULL),
-                     1);
-    expect_one_error("nope.h5");
+    assert_int_equal(
+        tu_nndata("split", tu_path(dir, "nope.h5"), pre2, "--fractions", "0.5,0.5", NULL), 1);
+    tu_expect_one_error("nope.h5");
 }
 
 /* ---- info --------------------------------------------------------------------------------- */
@@ -288,21 +244,21 @@ static void test_info(void **state)
     const float x[] = {1, 2, 3, 4, 5, 6, 7, 8};
     const int32_t y[] = {0, 1, 1, 2};
     write_f32(f, 4, 2, x, y);
-    assert_int_equal(nd("info", f, NULL), 0);
-    expect_out("N: 4\n");
-    expect_out("D: 2\n");
-    expect_out("X dtype: float32\n");
-    expect_out("scale: none\n");
-    expect_out("X chunk rows: 4\n");
-    expect_out("task: classification, 3 classes\n");
-    expect_out("  class 0: 1\n  class 1: 2\n  class 2: 1\n");
+    assert_int_equal(tu_nndata("info", f, NULL), 0);
+    tu_expect_out("N: 4\n");
+    tu_expect_out("D: 2\n");
+    tu_expect_out("X dtype: float32\n");
+    tu_expect_out("scale: none\n");
+    tu_expect_out("X chunk rows: 4\n");
+    tu_expect_out("task: classification, 3 classes\n");
+    tu_expect_out("  class 0: 1\n  class 1: 2\n  class 2: 1\n");
     /* feature 0: min 1, max 7, mean 4; feature 1: 2, 8, 5 */
     char line[128];
     snprintf(line, sizeof line, "  %-8d %14.6g %14.6g %14.6g\n", 0, 1.0, 7.0, 4.0);
-    expect_out(line);
+    tu_expect_out(line);
     snprintf(line, sizeof line, "  %-8d %14.6g %14.6g %14.6g\n", 1, 2.0, 8.0, 5.0);
-    expect_out(line);
-    assert_null(strstr(out_buf, "columns shown"));
+    tu_expect_out(line);
+    assert_null(strstr(tu_out, "columns shown"));
 
     /* uint8 with scale, 12 features: only 10 shown, with a note; regression targets. */
     const char *g = tu_path(dir, "g.h5");
@@ -312,17 +268,17 @@ static void test_info(void **state)
     char err[512];
     if (h5data_write_regression(g, 3, 12, xu, NULL, 1.0f / 255.0f, yt, 1, err, sizeof err) < 0)
         fail_msg("%s", err);
-    assert_int_equal(nd("info", g, NULL), 0);
-    expect_out("X dtype: uint8\n");
-    expect_out("scale: 0.00392156886\n");
-    expect_out("task: regression, 1 target\n");
-    expect_out("(first 10 of 12 columns shown)");
+    assert_int_equal(tu_nndata("info", g, NULL), 0);
+    tu_expect_out("X dtype: uint8\n");
+    tu_expect_out("scale: 0.00392156886\n");
+    tu_expect_out("task: regression, 1 target\n");
+    tu_expect_out("(first 10 of 12 columns shown)");
     snprintf(line, sizeof line, "  %-8d %14.6g %14.6g %14.6g\n", 9, 63.0, 231.0, 147.0);
-    expect_out(line);
-    assert_null(strstr(out_buf, "  10 "));
+    tu_expect_out(line);
+    assert_null(strstr(tu_out, "  10 "));
 
-    assert_int_equal(nd("info", tu_path(dir, "nope.h5"), NULL), 1);
-    expect_one_error("nope.h5: cannot open");
+    assert_int_equal(tu_nndata("info", tu_path(dir, "nope.h5"), NULL), 1);
+    tu_expect_one_error("nope.h5: cannot open");
 }
 
 /* ---- check -------------------------------------------------------------------------------- */
@@ -351,11 +307,11 @@ static hid_t raw_file(const char *path)
 /* check PATH fails with one line containing `what` (after "PATH: "). */
 static void expect_check_fails(const char *path, const char *what)
 {
-    assert_int_equal(nd("check", path, NULL), 1);
+    assert_int_equal(tu_nndata("check", path, NULL), 1);
     char full[4200];
     snprintf(full, sizeof full, "%s: %s", path, what);
-    expect_one_error(full);
-    assert_string_equal(out_buf, "");
+    tu_expect_one_error(full);
+    assert_string_equal(tu_out, "");
 }
 
 static void test_check(void **state)
@@ -368,11 +324,11 @@ static void test_check(void **state)
 
     const char *good = tu_path(dir, "good.h5");
     write_f32(good, 20, 4, x, y);
-    assert_int_equal(nd("check", good, NULL), 0);
+    assert_int_equal(tu_nndata("check", good, NULL), 0);
     char want[4200];
     snprintf(want, sizeof want, "%s: ok (20 x 4, float32, classification, 3 classes)\n", good);
-    assert_string_equal(out_buf, want);
-    assert_string_equal(err_buf, "");
+    assert_string_equal(tu_out, want);
+    assert_string_equal(tu_err, "");
 
     const char *f = tu_path(dir, "nan.h5");
     x[17 * 4 + 3] = NAN;
@@ -452,8 +408,8 @@ static void test_check(void **state)
     raw_dset(h, "X", 2, 20, 4, H5T_IEEE_F64LE, H5T_NATIVE_FLOAT, x);
     raw_dset(h, "y", 1, 20, 0, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, yd);
     H5Fclose(h);
-    assert_int_equal(nd("check", f, NULL), 0);
-    expect_out("ok (20 x 4, float64, classification, 3 classes)");
+    assert_int_equal(tu_nndata("check", f, NULL), 0);
+    tu_expect_out("ok (20 x 4, float64, classification, 3 classes)");
     yd[7] = 0.5;
     f = tu_path(dir, "yhalf.h5");
     h = raw_file(f);
@@ -469,8 +425,8 @@ static void test_check(void **state)
     f = tu_path(dir, "reg.h5");
     if (h5data_write_regression(f, 20, 4, NULL, x, 0.0f, yt, 2, err, sizeof err) < 0)
         fail_msg("%s", err);
-    assert_int_equal(nd("check", f, NULL), 0);
-    expect_out("ok (20 x 4, float32, regression, 2 targets)");
+    assert_int_equal(tu_nndata("check", f, NULL), 0);
+    tu_expect_out("ok (20 x 4, float32, regression, 2 targets)");
     yt[2 * 11 + 1] = NAN;
     f = tu_path(dir, "regnan.h5");
     if (h5data_write_regression(f, 20, 4, NULL, x, 0.0f, yt, 2, err, sizeof err) < 0)
@@ -481,8 +437,8 @@ static void test_check(void **state)
     uint8_t xu[80] = {0};
     f = tu_path(dir, "u8.h5");
     if (h5data_write(f, 20, 4, xu, NULL, 0.5f, y, err, sizeof err) < 0) fail_msg("%s", err);
-    assert_int_equal(nd("check", f, NULL), 0);
-    expect_out("ok (20 x 4, uint8, scale 0.5, classification, 3 classes)");
+    assert_int_equal(tu_nndata("check", f, NULL), 0);
+    tu_expect_out("ok (20 x 4, uint8, scale 0.5, classification, 3 classes)");
 
     /* Not HDF5 at all; missing. */
     f = tu_path(dir, "text.h5");
@@ -508,11 +464,11 @@ static void test_check_streamed(void **state)
     expect_check_fails(f, "/X[150001, 2] is inf");
     x[150001 * d + 2] = 0;
     write_f32(f, n, d, x, y);
-    assert_int_equal(nd("check", f, NULL), 0);
-    expect_out("ok (200000 x 4, float32, classification, 7 classes)");
-    assert_int_equal(nd("info", f, NULL), 0);
-    expect_out("  class 0: 199999\n");
-    expect_out("  class 6: 1\n");
+    assert_int_equal(tu_nndata("check", f, NULL), 0);
+    tu_expect_out("ok (200000 x 4, float32, classification, 7 classes)");
+    assert_int_equal(tu_nndata("info", f, NULL), 0);
+    tu_expect_out("  class 0: 199999\n");
+    tu_expect_out("  class 6: 1\n");
     free(x);
     free(y);
 }
@@ -523,9 +479,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: %s PATH-TO-NNDATA\n", argv[0]);
         return 2;
     }
-    nndata = argv[1];
+    tu_set_nndata(argv[1]);
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+#define T(f) cmocka_unit_test_setup_teardown(f, tu_setup_tmpdir, tu_teardown_tmpdir)
     const struct CMUnitTest tests[] = {
         T(test_generator_cli),       T(test_split_classification),
         T(test_split_regression_u8), T(test_split_bad),

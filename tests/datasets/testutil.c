@@ -1,5 +1,6 @@
-/* Test helpers for the dataset tests (see testutil.h): temp dirs, subprocesses with captured
- * output, raw and gzip file writing, and an HDF5 read-back of the /X, /y layout (labels or
+/* Test helpers for the dataset tests (see testutil.h): temp dirs (also as cmocka setup /
+ * teardown), subprocesses with captured output, running nndata and checking its output and
+ * error line, raw and gzip file writing, and an HDF5 read-back of the /X, /y layout (labels or
  * regression targets). */
 #include "testutil.h"
 
@@ -118,6 +119,80 @@ int tu_run(const char *const argv[], const char *env_set, char *out, size_t outl
     close(efd);
     if (!WIFEXITED(status)) fail_msg("%s did not exit normally (status 0x%x)", argv[0], status);
     return WEXITSTATUS(status);
+}
+
+int tu_setup_tmpdir(void **state)
+{
+    *state = tu_mkdtemp();
+    return 0;
+}
+
+int tu_teardown_tmpdir(void **state)
+{
+    tu_rmtree(*state);
+    free(*state);
+    return 0;
+}
+
+char tu_out[TU_OUT_SIZE], tu_err[TU_ERR_SIZE];
+
+int tu_capture(const char *const argv[], const char *env_set)
+{
+    return tu_run(argv, env_set, tu_out, sizeof tu_out, tu_err, sizeof tu_err);
+}
+
+static const char *nndata_path;
+
+void tu_set_nndata(const char *path) { nndata_path = path; }
+
+const char *tu_nndata_path(void)
+{
+    if (!nndata_path) fail_msg("tu_set_nndata was not called");
+    return nndata_path;
+}
+
+int tu_nndata(const char *a0, ...)
+{
+    const char *argv[16] = {tu_nndata_path(), a0};
+    int argc = a0 ? 2 : 1;
+    va_list ap;
+    va_start(ap, a0);
+    for (const char *a = a0 ? va_arg(ap, const char *) : NULL; a; a = va_arg(ap, const char *)) {
+        assert_true(argc < 15);
+        argv[argc++] = a;
+    }
+    va_end(ap);
+    argv[argc] = NULL;
+    return tu_capture(argv, NULL);
+}
+
+/* stderr is one line: ends in its only newline. */
+static void expect_one_line(void)
+{
+    char *nl = strchr(tu_err, '\n');
+    if (!nl || nl[1] != '\0') fail_msg("stderr is not exactly one line: %s", tu_err);
+}
+
+void tu_expect_one_error(const char *what)
+{
+    if (strncmp(tu_err, "nndata: error: ", 15) != 0) fail_msg("stderr: %s", tu_err);
+    expect_one_line();
+    if (!strstr(tu_err, what)) fail_msg("stderr %s lacks \"%s\"", tu_err, what);
+}
+
+void tu_expect_error_line(const char *culprit, const char *what)
+{
+    char prefix[4200];
+    snprintf(prefix, sizeof prefix, "nndata: error: %s: ", culprit);
+    if (strncmp(tu_err, prefix, strlen(prefix)) != 0)
+        fail_msg("stderr %s does not start with \"%s\"", tu_err, prefix);
+    expect_one_line();
+    if (what && !strstr(tu_err, what)) fail_msg("stderr %s lacks \"%s\"", tu_err, what);
+}
+
+void tu_expect_out(const char *what)
+{
+    if (!strstr(tu_out, what)) fail_msg("stdout lacks \"%s\":\n%s", what, tu_out);
 }
 
 void tu_write_file(const char *path, const void *data, size_t len)

@@ -1,6 +1,7 @@
-/* Helpers shared by the dataset tests: temporary directories, running a program and capturing
- * its output, and reading an nntrain dataset file back with the HDF5 C API. Every helper
- * fails the current cmocka test (rather than returning an error) when its setup breaks. */
+/* Helpers shared by the dataset tests: temporary directories, running a program (or nndata) and
+ * capturing its output, checking nndata's output and error line, and reading an nntrain dataset
+ * file back with the HDF5 C API. Every helper fails the current cmocka test (rather than returning
+ * an error) when its setup breaks. */
 #ifndef NN_TESTUTIL_H
 #define NN_TESTUTIL_H
 #include <stddef.h>
@@ -37,6 +38,33 @@ const char *tu_path(const char *dir, const char *name);
  * Returns the exit status, or fails the test if the child did not exit normally. */
 int tu_run(const char *const argv[], const char *env_set, char *out, size_t outlen,
            char *errout, size_t errlen);
+
+/* cmocka setup / teardown: *state becomes a fresh tu_mkdtemp directory, removed afterwards. */
+int tu_setup_tmpdir(void **state);
+int tu_teardown_tmpdir(void **state);
+
+/* Output of the last tu_capture / tu_nndata run (NUL-terminated, truncated to fit). */
+#define TU_OUT_SIZE 16384
+#define TU_ERR_SIZE 8192
+extern char tu_out[TU_OUT_SIZE], tu_err[TU_ERR_SIZE];
+
+/* tu_run capturing stdout / stderr into tu_out / tu_err. */
+int tu_capture(const char *const argv[], const char *env_set);
+
+/* The nndata binary that tu_nndata runs (a test's argv[1]); set once in main. */
+void tu_set_nndata(const char *path);
+const char *tu_nndata_path(void);
+
+/* Run nndata with up to 14 arguments (a NULL-terminated list, possibly empty: tu_nndata(NULL))
+ * into tu_out / tu_err; returns its exit status. */
+int tu_nndata(const char *a0, ...);
+
+/* The last run's stderr is exactly one line "nndata: error: ..." containing `what`. */
+void tu_expect_one_error(const char *what);
+/* The same, the line starting "nndata: error: <culprit>: "; `what` may be NULL. */
+void tu_expect_error_line(const char *culprit, const char *what);
+/* The last run's stdout contains `what`. */
+void tu_expect_out(const char *what);
 
 /* Write / read a whole file. tu_read_file returns a malloc'd buffer and its length, or NULL
  * when the file does not exist. */

@@ -6,9 +6,8 @@
 set -u
 MKDATA=$1
 NP=3
-T=$(mktemp -d /tmp/nntrain-bad.XXXXXX)
-trap 'rm -rf "$T"' EXIT
-fails=0
+. "$(dirname "$0")/lib.sh"
+nt_tmpdir bad
 "$NNDATA" make-moons 300 "$T/moons.h5" --seed 3 >/dev/null || { echo "FAIL: nndata make-moons"; exit 1; }
 "$MKDATA" badlabel "$T/badlabel.h5" && "$MKDATA" empty "$T/empty.h5" && "$MKDATA" nan "$T/nan.h5" || { echo "FAIL: mkdata"; exit 1; }
 echo "not hdf5" > "$T/text.h5"
@@ -139,5 +138,4 @@ else
     else echo "FAIL killed_rank: exit $rc, $leftover processes left"; fails=$((fails+1)); fi
 fi
 
-echo "$fails failure(s)"
-[ $fails = 0 ]
+finish

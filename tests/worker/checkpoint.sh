@@ -8,12 +8,8 @@
 #  - incompatible configuration on resume is one clear error; a stale .tmp is never taken for a
 #    checkpoint; keep = K keeps the newest K; the file holds the documented layout.
 set -u
-T=$(mktemp -d /tmp/nntrain-ckpt.XXXXXX)
-trap 'rm -rf "$T"' EXIT
-fails=0
-fail() { echo "FAIL: $*"; fails=$((fails+1)); }
-ok() { echo "ok   $*"; }
-mpi() { local np=$1; shift; "$MPIEXEC" -np "$np" $MPI_PREFLAGS "$@"; }
+. "$(dirname "$0")/lib.sh"
+nt_tmpdir ckpt
 
 "$NNDATA" make-moons 400 "$T/m.h5" --seed 3 > /dev/null
 cat > "$T/j.ini" <<INI
@@ -116,5 +112,4 @@ h5diff -q "$T/bigfull/model.h5" "$T/sig/model.h5" && ok "resumed after SIGTERM: 
 
 # (a second SIGTERM exiting at once is tested on the handler itself: test_signals.c)
 
-echo "$fails failure(s)"
-[ $fails = 0 ]
+finish

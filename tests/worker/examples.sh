@@ -4,17 +4,12 @@
 #   circles-binary.ini (BCE with logits)        test accuracy >= 0.97
 #   regression.ini (MSE)                        test RMSE <= 0.12 (noise floor 0.10)
 set -u
-T=$(mktemp -d /tmp/nntrain-examples.XXXXXX)
-trap 'rm -rf "$T"' EXIT
-fails=0
-fail() { echo "FAIL: $*"; fails=$((fails+1)); }
+. "$(dirname "$0")/lib.sh"
+nt_tmpdir examples
 EX="$SRC_DIR/examples"
 run() { # config, extra --set args...
     local cfg=$1; shift
     "$MPIEXEC" -np 2 $MPI_PREFLAGS "$NNTRAIN" train --config "$EX/$cfg" --quiet "$@"
-}
-col() { # csv, column name -> value in the last row
-    awk -F, -v name="$2" 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == name) c = i } END { print $c }' "$1"
 }
 
 bash "$SRC_DIR/datasets/fashion-mnist.sh" "$NNDATA" "$T" > /dev/null || fail "fashion-mnist.sh"
@@ -39,5 +34,4 @@ rmse=$(col "$T/reg/metrics.csv" test_rmse)
 echo "regression.ini: test_rmse $rmse"
 (( $(echo "$rmse <= 0.12 && $rmse > 0" | bc) )) || fail "regression test RMSE $rmse > 0.12"
 
-echo "$fails failure(s)"
-[ $fails = 0 ]
+finish

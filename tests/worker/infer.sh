@@ -3,13 +3,8 @@
 # table and confusion matrix; CSV), predict (collective HDF5 output; equals eval), the PyTorch
 # round trip, and --init-from (exact start, shape mismatch is one clear error).
 set -u
-T=$(mktemp -d /tmp/nntrain-infer.XXXXXX)
-trap 'rm -rf "$T"' EXIT
-fails=0
-fail() { echo "FAIL: $*"; fails=$((fails+1)); }
-ok() { echo "ok   $*"; }
-mpi() { local np=$1; shift; "$MPIEXEC" -np "$np" $MPI_PREFLAGS "$@"; }
-col() { awk -F, -v name="$2" 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == name) c = i } END { print $c }' "$1"; }
+. "$(dirname "$0")/lib.sh"
+nt_tmpdir infer
 
 "$NNDATA" make-moons 3000 "$T/tr.h5" --seed 1 --noise 0.2 > /dev/null
 "$NNDATA" make-moons 1003 "$T/te.h5" --seed 2 --noise 0.2 > /dev/null
@@ -95,5 +90,4 @@ mpi 3 "$NNTRAIN" predict --checkpoint "$T/run/model.h5" --data "$T/nan.h5" --out
 [ $? = 3 ] && [ "$(grep -c '^nntrain: error' "$T/ne")" = 1 ] && grep -q 'nan.h5: /X\[700, 1\] is not finite' "$T/ne" \
     && [ ! -e "$T/nanpred.h5" ] && ok "predict names the NaN cell and writes nothing" || fail "predict NaN: $(cat "$T/ne"; ls "$T")"
 
-echo "$fails failure(s)"
-[ $fails = 0 ]
+finish

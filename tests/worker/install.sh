@@ -8,11 +8,8 @@
 # usage: install.sh BUILD_DIR
 set -u
 B=${1:?usage: install.sh BUILD_DIR}
-T=$(mktemp -d /tmp/nntrain-install.XXXXXX)
-trap 'rm -rf "$T"' EXIT
-fails=0
-fail() { echo "FAIL: $*"; fails=$((fails+1)); }
-ok() { echo "ok   $*"; }
+. "$(dirname "$0")/lib.sh"
+nt_tmpdir install
 
 P="$T/prefix"
 cmake --install "$B" --prefix "$P" > "$T/install.log" 2>&1 || { cat "$T/install.log"; fail "cmake --install $B"; }
@@ -83,5 +80,4 @@ for o in $dopts; do has_word "$T/nndata.txt" "$o" || missing+=" $o"; done
 [ -z "$missing" ] && ok "nndata.1 names every command ($(echo $dcmds | wc -w)) and option ($(echo $dopts | wc -w)) of nndata --help" \
     || fail "nndata.1 does not mention:$missing"
 
-echo "$fails failure(s)"
-[ $fails = 0 ]
+finish

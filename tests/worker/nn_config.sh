@@ -2,10 +2,8 @@
 # End-to-end CLI checks on 1 rank: --help/--version, usage errors (exit 2), a tiny real run
 # writes metrics.csv with the documented columns and a model.h5 in the documented layout.
 set -u
-T=$(mktemp -d /tmp/nntrain-cli.XXXXXX)
-trap 'rm -rf "$T"' EXIT
-fails=0
-fail() { echo "FAIL: $*"; fails=$((fails+1)); }
+. "$(dirname "$0")/lib.sh"
+nt_tmpdir cli
 
 "$NNTRAIN" --help | grep -q "usage: nntrain COMMAND" || fail "--help"
 "$NNTRAIN" train --help | grep -q "usage: nntrain train --config FILE" || fail "train --help"
@@ -71,5 +69,4 @@ h5dump -a /model/layer0/negative_slope "$T/nb/model.h5" | grep -q "0.2" || fail 
 "$MPIEXEC" -np 2 $MPI_PREFLAGS "$NNTRAIN" train --config "$T/job.ini" --quiet --set output.dir="$T/r2" --set train.epochs=3 || fail "run r2"
 h5diff -q "$T/r1/model.h5" "$T/r2/model.h5" || fail "two identical runs gave different model.h5"
 cmp -s <(cut -d, -f1-5,8-10 "$T/r1/metrics.csv") <(cut -d, -f1-5,8-10 "$T/r2/metrics.csv") || fail "two identical runs gave different metrics"
-echo "$fails failure(s)"
-[ $fails = 0 ]
+finish

@@ -4,12 +4,8 @@
 # timing, --log-format json (every line one JSON object whose numbers equal metrics.csv),
 # --quiet, the oversubscription warning, per-command --help and usage errors.
 set -u
-T=$(mktemp -d /tmp/nntrain-op.XXXXXX)
-trap 'rm -rf "$T"' EXIT
-fails=0
-fail() { echo "FAIL: $*"; fails=$((fails+1)); }
-ok() { echo "ok   $*"; }
-mpi() { local np=$1; shift; "$MPIEXEC" -np "$np" $MPI_PREFLAGS "$@"; }
+. "$(dirname "$0")/lib.sh"
+nt_tmpdir op
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 # the singleton runs below
 PY=/usr/bin/python3
 CORES=$(nproc)
@@ -102,5 +98,4 @@ for c in train summary eval predict plot; do
 done
 ok "nntrain CMD --help for train, summary, eval, predict, plot"
 
-[ $fails = 0 ] && echo "all operator-view checks passed" || echo "$fails failure(s)"
-exit $((fails > 0))
+finish "all operator-view checks passed"

@@ -9,12 +9,8 @@
 #    "nntrain: error:" line naming the file, the documented exit code, and no PNG (not even a
 #    partial one or a .tmp) is left behind; a good curves.png is never replaced by a failure.
 set -u
-T=$(mktemp -d /tmp/nntrain-plot.XXXXXX)
-trap 'rm -rf "$T"' EXIT
-fails=0
-fail() { echo "FAIL: $*"; fails=$((fails+1)); }
-ok() { echo "ok   $*"; }
-mpi() { local np=$1; shift; "$MPIEXEC" -np "$np" $MPI_PREFLAGS "$@"; }
+. "$(dirname "$0")/lib.sh"
+nt_tmpdir plot
 
 command -v gnuplot > /dev/null || { echo "FAIL: gnuplot is not installed (apt-get install gnuplot-nox; launch/test installs it)"; exit 1; }
 
@@ -142,5 +138,4 @@ expect_err 3 "$T/cls/metrics.csv:6: " "$NNTRAIN" plot "$T/cls"
 cmp -s "$T/good.png" "$T/cls/curves.png" && ok "failed plot left the earlier curves.png untouched" || fail "curves.png changed by a failed plot"
 [ -z "$(find "$T/cls" -name '*.tmp*')" ] || fail "a .tmp file was left in $T/cls"
 
-echo "$fails failure(s)"
-[ $fails = 0 ]
+finish

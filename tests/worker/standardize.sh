@@ -5,12 +5,8 @@
 # resident and streaming; the model records the statistics; eval/predict and a test set
 # refuse data prepared differently; malformed attributes are one clear error.
 set -u
-T=$(mktemp -d /tmp/nntrain-std.XXXXXX)
-trap 'rm -rf "$T"' EXIT
-fails=0
-fail() { echo "FAIL: $*"; fails=$((fails+1)); }
-ok() { echo "ok   $*"; }
-mpi() { local np=$1; shift; "$MPIEXEC" -np "$np" $MPI_PREFLAGS "$@"; }
+. "$(dirname "$0")/lib.sh"
+nt_tmpdir std
 PY=/usr/bin/python3
 
 "$NNDATA" make-blobs 1500 "$T/raw.h5" --centers 3 --features 6 --std 2 --seed 3 > /dev/null
@@ -116,5 +112,4 @@ expect_err "std of 0" "zero_std.h5: /X attribute std\[2\] = 0 is not a finite va
 expect_err "std of the wrong length" "short_std.h5: /X attribute 'std' must be a 1-D float array of 6 values" \
     mpi 2 "$NNTRAIN" train --config "$T/j.ini" --set data.train="$T/short_std.h5" --set output.dir="$T/x3"
 
-[ $fails = 0 ] && echo "all standardisation checks passed" || echo "$fails failure(s)"
-exit $((fails > 0))
+finish "all standardisation checks passed"
