@@ -529,7 +529,10 @@ int nt_window_start(nt_window *w, nt_data *ds, const int64_t *rows, int64_t coun
     if (!ds->collective) { /* independent: pread on this thread (slot 2) or the reader's */
         w->done = 0;
         w->rerr = 0;
-        if (slot == 2 || reader_start(ds)) { /* no thread: read now */
+        int level = MPI_THREAD_SINGLE;
+        MPI_Query_thread(&level);
+        /* a thread besides the MPI-calling one needs at least FUNNELED (nntrain asks for it) */
+        if (slot == 2 || level < MPI_THREAD_FUNNELED || reader_start(ds)) { /* read now */
             read_window_posix(ds, w);
             w->done = 1;
         } else {

@@ -146,7 +146,9 @@ int main(int argc, char **argv)
     /* summary and plot: no MPI */
     if (!strcmp(cmd, "summary")) return summary_main(argc, argv);
     if (!strcmp(cmd, "plot")) return nt_plot_main(argc, argv);
-    MPI_Init(&argc, &argv);
+    /* FUNNELED: each rank's dataset reader thread makes no MPI calls; only this thread does */
+    int provided = MPI_THREAD_SINGLE;
+    MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided);
     comm_t c;
     if (comm_init(&c, MPI_COMM_WORLD) != MPI_SUCCESS) {
         fprintf(stderr, "nntrain: error: cannot set up the MPI communicator\n");

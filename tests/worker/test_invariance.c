@@ -207,7 +207,8 @@ static int setup(void **s)
 
 int main(int argc, char **argv)
 {
-    MPI_Init(&argc, &argv);
+    int provided; /* as nntrain: the dataset reader thread needs FUNNELED */
+    MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided);
     comm_init(&WORLD, MPI_COMM_WORLD);
     comm_init(&SELF, MPI_COMM_SELF);
     const struct CMUnitTest tests[] = {
