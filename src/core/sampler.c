@@ -11,6 +11,43 @@ void nn_permutation(int64_t *perm, int64_t n, uint64_t key)
     }
 }
 
+nn_perm nn_perm_table(const int64_t *table, int64_t n)
+{
+    return (nn_perm){.n = n, .table = table};
+}
+
+nn_perm nn_perm_feistel(int64_t n, uint64_t key)
+{
+    int bits = 0;
+    while (bits < 62 && ((int64_t)1 << bits) < n) bits++;
+    int half = (bits + 1) / 2;
+    return (nn_perm){.n = n, .key = key, .half_bits = half > 0 ? half : 1};
+}
+
+/* One pass of the network over 2 h bits: (L, R) -> (R, L ^ F_r(R)), four rounds. */
+static uint64_t feistel(uint64_t key, int h, uint64_t x)
+{
+    const uint64_t mask = ((uint64_t)1 << h) - 1;
+    uint64_t l = x >> h, r = x & mask;
+    for (uint64_t round = 0; round < 4; round++) {
+        uint64_t f = nn_mix64(key ^ (round << 58) ^ r) & mask;
+        uint64_t t = r;
+        r = l ^ f;
+        l = t;
+    }
+    return (l << h) | r;
+}
+
+int64_t nn_feistel_at(const nn_perm *p, int64_t i)
+{
+    /* cycle walking: the network permutes [0, 4^h); following it from i until the value is
+     * below n permutes [0, n) (the cycle through i returns to [0, n) before repeating) */
+    uint64_t x = (uint64_t)i;
+    do x = feistel(p->key, p->half_bits, x);
+    while (x >= (uint64_t)p->n);
+    return (int64_t)x;
+}
+
 int64_t nn_steps_per_epoch(int64_t n, int64_t batch)
 {
     return n <= 0 ? 0 : (n + batch - 1) / batch;

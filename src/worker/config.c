@@ -11,7 +11,7 @@
 
 typedef enum { K_PATH, K_FRACTION, K_POSDOUBLE, K_NONNEG, K_ANY, K_LAYERS, K_ACT,
                K_ACTLIST, K_DROPLIST, K_OPT, K_LOSS, K_INIT, K_SCHED, K_UNIT, K_BOOL,
-               K_POSINT, K_NONNEGINT, K_LONG1, K_LONG0, K_U64, K_RESUME } kind;
+               K_POSINT, K_NONNEGINT, K_LONG1, K_LONG0, K_U64, K_RESUME, K_PERM } kind;
 
 #define O(k) (1u << (k))
 #define ADAMS (O(NN_OPT_ADAM) | O(NN_OPT_ADAMW) | O(NN_OPT_ADAMAX))
@@ -29,6 +29,7 @@ static const key_spec keys[] = {
     {"data", "val_fraction", K_FRACTION, F(val_fraction), 0},
     {"data", "cache_mb", K_POSDOUBLE, F(cache_mb), 0},
     {"data", "collective_reads", K_BOOL, F(collective_reads), 0},
+    {"data", "permutation", K_PERM, F(perm_mode), 0},
     {"model", "layers", K_LAYERS, F(sizes), 0},
     {"model", "activation", K_ACT, F(activation), 0},
     {"model", "activations", K_ACTLIST, F(acts), 0},
@@ -160,6 +161,12 @@ static int set_value(nt_config *c, const key_spec *k, const char *v, nt_err *e,
         if (!strcmp(v, "auto")) *(int *)base = 1;
         else if (!strcmp(v, "never") || !strcmp(v, "false")) *(int *)base = 0;
         else return BAD("must be auto or never");
+        return 0;
+    case K_PERM:
+        if (!strcmp(v, "auto")) *(int *)base = NT_PERM_AUTO;
+        else if (!strcmp(v, "table")) *(int *)base = NT_PERM_TABLE;
+        else if (!strcmp(v, "feistel")) *(int *)base = NT_PERM_FEISTEL;
+        else return BAD("must be auto, table or feistel");
         return 0;
     case K_U64:
         if (nt_parse_u64(v, (uint64_t *)base)) return BAD("must be a non-negative integer");
@@ -439,7 +446,9 @@ void nt_config_print(const nt_config *c, FILE *f)
     const nn_opt_config *o = &c->opt;
     fprintf(f, "[data]\ntrain = %s\n", c->train);
     if (c->test[0]) fprintf(f, "test = %s\n", c->test);
-    fprintf(f, "val_fraction = %.17g\ncache_mb = %.17g\n", c->val_fraction, c->cache_mb);
+    fprintf(f, "val_fraction = %.17g\ncache_mb = %.17g\npermutation = %s\n", c->val_fraction,
+            c->cache_mb, c->perm_mode == NT_PERM_TABLE ? "table" : c->perm_mode == NT_PERM_FEISTEL
+                                                                    ? "feistel" : "auto");
     fprintf(f, "[model]\nlayers = ");
     for (int i = 0; i < c->nsizes; i++) fprintf(f, "%s%d", i ? ", " : "", c->sizes[i]);
     fprintf(f, "\nactivations = ");

@@ -14,6 +14,10 @@
 
 #define NT_MAX_LAYERS 64
 
+/* [data] permutation: auto = a table up to NT_PERM_TABLE_MAX rows, else Feistel (O(1)). */
+enum { NT_PERM_AUTO = 0, NT_PERM_TABLE = 1, NT_PERM_FEISTEL = 2 };
+#define NT_PERM_TABLE_MAX ((int64_t)1 << 24)
+
 typedef struct {
     char path[PATH_MAX];          /* the config file */
     /* [data] */
@@ -21,6 +25,7 @@ typedef struct {
     double val_fraction;
     double cache_mb;              /* bound on rows a rank holds per read window */
     int collective_reads;         /* collective (two-phase) MPI-IO row reads */
+    int perm_mode;                /* NT_PERM_*: how the sample order is held */
     /* [model] */
     int sizes[NT_MAX_LAYERS + 1]; /* layer widths, input first */
     int nsizes;

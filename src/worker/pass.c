@@ -29,6 +29,12 @@ void nt_pass_free(nt_pass *p)
     p->ids = NULL;
 }
 
+void nt_pass_set_order(nt_pass *p, const nn_perm *order)
+{
+    p->order = *order;
+    p->has_order = 1;
+}
+
 int nt_pass_run(nt_pass *p, float *x, int32_t *labels, float *targets, int bmax,
                 nt_pass_batch_fn batch, nt_pass_window_fn window_done, void *user, nt_err *e)
 {
@@ -39,7 +45,8 @@ int nt_pass_run(nt_pass *p, float *x, int32_t *labels, float *targets, int bmax,
         int64_t cnt = b > a && !status ? b - a : 0;
         if (!p->resident) {
             const int64_t *req = p->rows ? p->rows + (a < p->hi ? a : p->hi) : p->ids;
-            for (int64_t i = 0; !p->rows && i < cnt; i++) p->ids[i] = a + i;
+            for (int64_t i = 0; !p->rows && i < cnt; i++)
+                p->ids[i] = p->has_order ? nn_perm_at(&p->order, a + i) : a + i;
             /* also with cnt = 0: collective reads keep every rank in step */
             if (nt_window_read(&p->win, p->data, req, cnt, e) && !status) status = NT_EXIT_RUNTIME;
             if (status) cnt = 0;

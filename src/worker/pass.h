@@ -5,10 +5,13 @@
 #ifndef NT_PASS_H
 #define NT_PASS_H
 #include "dataset.h"
+#include "sampler.h"
 
 typedef struct {
     nt_data *data;
-    const int64_t *rows;   /* the set's file rows, or NULL for rows 0..n-1 */
+    const int64_t *rows;   /* the set's file rows, or NULL: order(i) (rows 0..n-1 if none) */
+    nn_perm order;
+    int has_order;
     int64_t n, lo, hi, per_window, nwin;
     nt_window win;
     int64_t *ids;          /* scratch: the current window's file rows when rows == NULL */
@@ -19,6 +22,8 @@ typedef struct {
 int nt_pass_init(nt_pass *p, nt_data *d, const int64_t *rows, int64_t n, int64_t cap_rows,
                  int keep_resident, const comm_t *c, nt_err *e);
 void nt_pass_free(nt_pass *p);
+/* With rows == NULL: set i is file row nn_perm_at(order, i) (a copy is kept). */
+void nt_pass_set_order(nt_pass *p, const nn_perm *order);
 
 /* Per batch: rows [set_index, set_index + nb) of the set, at win_index in the window; the
  * features are in the x/labels/targets given to nt_pass_run. */

@@ -151,28 +151,36 @@ int nt_open_dataset(nt_data *ds, const char *path, int D, int K, const nn_loss *
     return st;
 }
 
-/* perm2[e & 1] := the permutation of epoch e (computed once; two epochs are live while the
- * next epoch's first window is read ahead). */
-static void ensure_perm(int64_t *perm2[2], int64_t perm_epoch[2], int64_t e, int64_t n,
-                        uint64_t seed)
+/* eperm[e & 1] := the permutation of epoch e (computed once; two epochs are live while the
+ * next epoch's first window is read ahead): a table in perm2[e & 1], or a Feistel key. */
+static void ensure_perm(nn_perm eperm[2], int64_t *perm2[2], int64_t perm_epoch[2], int64_t e,
+                        int64_t n, uint64_t seed, int feistel)
 {
     if (perm_epoch[e & 1] == e) return;
-    nn_permutation(perm2[e & 1], n, nn_key(seed, NN_STREAM_EPOCH_PERM, (uint64_t)e, 0));
+    uint64_t key = nn_key(seed, NN_STREAM_EPOCH_PERM, (uint64_t)e, 0);
+    if (feistel) {
+        eperm[e & 1] = nn_perm_feistel(n, key);
+    } else {
+        nn_permutation(perm2[e & 1], n, key);
+        eperm[e & 1] = nn_perm_table(perm2[e & 1], n);
+    }
     perm_epoch[e & 1] = e;
 }
 
 /* List this rank's file rows for steps [s0, s1) (step_off[i] = first row of step s0+i) and
- * start reading them on handle slot k. Collective. */
-static int start_window(nt_window *w, int k, nt_data *d, const int64_t *perm,
-                        const int64_t *train_rows, int64_t n_train, int64_t B, int P, int rank,
-                        int64_t s0, int64_t s1, int64_t *rows, int64_t *step_off, nt_err *e)
+ * start reading them on handle slot k. Training position q is file row split(n_val + q);
+ * step s covers epoch permutation positions [s B, (s + 1) B). Collective. */
+static int start_window(nt_window *w, int k, nt_data *d, const nn_perm *perm,
+                        const nn_perm *split, int64_t n_val, int64_t n_train, int64_t B, int P,
+                        int rank, int64_t s0, int64_t s1, int64_t *rows, int64_t *step_off,
+                        nt_err *e)
 {
     int64_t cnt = 0;
     for (int64_t s = s0; s < s1; s++) {
         int64_t lo, hi;
         nn_shard(n_train, B, P, rank, s, &lo, &hi);
         step_off[s - s0] = cnt;
-        for (int64_t p = lo; p < hi; p++) rows[cnt++] = train_rows[perm[p]];
+        for (int64_t p = lo; p < hi; p++) rows[cnt++] = nn_perm_at(split, n_val + nn_perm_at(perm, p));
     }
     step_off[s1 - s0] = cnt;
     return nt_window_start(w, d, rows, cnt, k, e) ? 1 : 0;
@@ -240,7 +248,8 @@ int nt_train(const nt_config *cfg, comm_t *c, const nt_train_opts *o, nt_result 
     nt_window twin[2] = {{0}};  /* double-buffered training windows (read-ahead) */
     int64_t *split = NULL, *perm2[2] = {NULL, NULL}, *rows2[2] = {NULL, NULL};
     int64_t *step_off2[2] = {NULL, NULL};
-    const int64_t *val_rows = NULL, *train_rows = NULL;
+    nn_perm split_perm = {0}, eperm[2] = {{0}, {0}};
+    int feistel = 0; /* sample order by Feistel bijections instead of index tables */
     double *hist = NULL; /* per-epoch metrics, NT_METRIC_COLS each (for checkpoints) */
     int nhist = 0;
     nt_ckpt_state cs = {0};
@@ -366,9 +375,13 @@ int nt_train(const nt_config *cfg, comm_t *c, const nt_train_opts *o, nt_result 
     }
     red_ok = 1;
     hist = calloc((size_t)cfg->epochs * NT_METRIC_COLS + 1, sizeof(double));
-    split = malloc(sizeof(int64_t) * (size_t)N);
+    /* the sample order: index tables (8 bytes per row, three of them), or for datasets too
+     * large for that, Feistel bijections evaluated per position (O(1) memory) */
+    feistel = cfg->perm_mode == NT_PERM_FEISTEL ||
+              (cfg->perm_mode == NT_PERM_AUTO && N > NT_PERM_TABLE_MAX);
+    if (!feistel) split = malloc(sizeof(int64_t) * (size_t)N);
     for (int k = 0; k < 2; k++) {
-        perm2[k] = malloc(sizeof(int64_t) * (size_t)n_train);
+        if (!feistel) perm2[k] = malloc(sizeof(int64_t) * (size_t)n_train);
         rows2[k] = malloc(sizeof(int64_t) * (size_t)(spw * shard_max));
         step_off2[k] = malloc(sizeof(int64_t) * (size_t)(spw + 1));
     }
@@ -377,7 +390,7 @@ int nt_train(const nt_config *cfg, comm_t *c, const nt_train_opts *o, nt_result 
     bb.dz = malloc(sizeof(float) * (size_t)bmax * K);
     bb.labels = malloc(sizeof(int32_t) * (size_t)bmax);
     bb.targets = malloc(sizeof(float) * (size_t)bmax * K);
-    if (!hist || !split || !perm2[0] || !perm2[1] || !rows2[0] || !rows2[1] || !step_off2[0] ||
+    if (!hist || (!feistel && (!split || !perm2[0] || !perm2[1])) || !rows2[0] || !rows2[1] || !step_off2[0] ||
         !step_off2[1] || !bb.x || !bb.dz || !bb.labels || !bb.targets) {
         st = nt_fail(&e, "out of memory");
         goto alloc_fail;
@@ -385,10 +398,14 @@ int nt_train(const nt_config *cfg, comm_t *c, const nt_train_opts *o, nt_result 
     if (nt_window_alloc(&twin[0], &train, spw * shard_max, &e) ||
         nt_window_alloc(&twin[1], &train, spw * shard_max, &e)) { st = -1; goto alloc_fail; }
     /* validation split from the seed: the first n_val of a permutation of the file rows */
-    nn_permutation(split, N, nn_key(cfg->seed, NN_STREAM_SPLIT, 0, 0));
-    val_rows = split;
-    train_rows = split + n_val;
-    if (nt_pass_init(&vset, &train, val_rows, n_val, cache_rows, 1, c, &e)) { st = -1; goto alloc_fail; }
+    if (feistel) {
+        split_perm = nn_perm_feistel(N, nn_key(cfg->seed, NN_STREAM_SPLIT, 0, 0));
+    } else {
+        nn_permutation(split, N, nn_key(cfg->seed, NN_STREAM_SPLIT, 0, 0));
+        split_perm = nn_perm_table(split, N);
+    }
+    if (nt_pass_init(&vset, &train, NULL, n_val, cache_rows, 1, c, &e)) { st = -1; goto alloc_fail; }
+    nt_pass_set_order(&vset, &split_perm); /* validation row i = split(i) */
     if (have_test && nt_pass_init(&tset, &test, NULL, test.n, cache_rows, 1, c, &e)) {
         st = -1;
         goto alloc_fail;
@@ -498,7 +515,7 @@ alloc_fail:
             loss_sum = cs.partial[0]; m0 = cs.partial[1]; m1 = cs.partial[2]; seen = cs.partial[3];
         }
         int64_t done_steps = first_step;
-        ensure_perm(perm2, perm_epoch, epoch, n_train, cfg->seed);
+        ensure_perm(eperm, perm2, perm_epoch, epoch, n_train, cfg->seed, feistel);
         for (int64_t s0 = first_step; s0 < steps && !stop_requested; s0 += spw) {
             int64_t s1 = s0 + spw < steps ? s0 + spw : steps;
             /* this window (steps [s0, s1)) was normally read ahead; otherwise read it now */
@@ -507,8 +524,8 @@ alloc_fail:
                 if (win_epoch[k] == epoch && win_s0[k] == s0) cur = k;
             if (cur < 0) {
                 cur = twin[0].pending ? 1 : 0;
-                win_err[cur] = start_window(&twin[cur], cur, &train, perm2[epoch & 1], train_rows,
-                                            n_train, B, P, c->rank, s0, s1, rows2[cur],
+                win_err[cur] = start_window(&twin[cur], cur, &train, &eperm[epoch & 1], &split_perm,
+                                            n_val, n_train, B, P, c->rank, s0, s1, rows2[cur],
                                             step_off2[cur], &e);
                 win_epoch[cur] = epoch;
                 win_s0[cur] = s0;
@@ -521,10 +538,11 @@ alloc_fail:
             int64_t ne = s1 < steps ? epoch : epoch + 1, ns0 = s1 < steps ? s1 : 0;
             if (ne <= cfg->epochs) {
                 int nx = cur ^ 1;
-                ensure_perm(perm2, perm_epoch, ne, n_train, cfg->seed);
+                ensure_perm(eperm, perm2, perm_epoch, ne, n_train, cfg->seed, feistel);
                 int64_t ns1 = ns0 + spw < steps ? ns0 + spw : steps;
-                win_err[nx] = start_window(&twin[nx], nx, &train, perm2[ne & 1], train_rows, n_train,
-                                           B, P, c->rank, ns0, ns1, rows2[nx], step_off2[nx], &e);
+                win_err[nx] = start_window(&twin[nx], nx, &train, &eperm[ne & 1], &split_perm, n_val,
+                                           n_train, B, P, c->rank, ns0, ns1, rows2[nx],
+                                           step_off2[nx], &e);
                 win_epoch[nx] = ne;
                 win_s0[nx] = ns0;
             }

@@ -143,6 +143,61 @@ static void test_permutation(void **state)
     }
 }
 
+/* The Feistel order (O(1) memory, for datasets too large for a table): a bijection of 0..n-1
+ * for sizes on and around the powers of two and four its domain is built from, the same for
+ * the same key, different for another key, and well shuffled; the first position is about
+ * uniform (chi2) over many keys. */
+static void test_feistel(void **state)
+{
+    (void)state;
+    const int64_t sizes[] = {1, 2, 3, 4, 5, 7, 8, 15, 16, 17, 63, 64, 65, 100, 255, 256, 257,
+                             1000, 1023, 1024, 1025, 4096, 65537, 300007};
+    for (size_t t = 0; t < sizeof sizes / sizeof sizes[0]; t++) {
+        int64_t n = sizes[t];
+        int64_t *a = malloc(sizeof(int64_t) * (size_t)n), *b = malloc(sizeof(int64_t) * (size_t)n);
+        assert_non_null(a);
+        assert_non_null(b);
+        nn_perm p = nn_perm_feistel(n, nn_key(42, NN_STREAM_EPOCH_PERM, 3, 0));
+        nn_perm q = nn_perm_feistel(n, nn_key(42, NN_STREAM_EPOCH_PERM, 4, 0));
+        for (int64_t i = 0; i < n; i++) {
+            a[i] = nn_perm_at(&p, i);
+            b[i] = nn_perm_at(&q, i);
+            assert_int_equal(nn_perm_at(&p, i), a[i]); /* a pure function */
+        }
+        check_is_perm(a, n);
+        check_is_perm(b, n);
+        if (n >= 100) {
+            int64_t same = 0, fixed = 0, ascending = 0;
+            for (int64_t i = 0; i < n; i++) {
+                same += a[i] == b[i];
+                fixed += a[i] == i;
+                ascending += i > 0 && a[i] == a[i - 1] + 1;
+            }
+            if (same >= 10 || fixed >= 10 || ascending >= 10)
+                fail_msg("n=%lld: %lld equal to another key's, %lld fixed points, %lld runs",
+                         (long long)n, (long long)same, (long long)fixed, (long long)ascending);
+        }
+        free(a);
+        free(b);
+    }
+    enum { TRIALS = 20000 };
+    int first[5] = {0};
+    for (uint64_t t = 0; t < TRIALS; t++) {
+        nn_perm p = nn_perm_feistel(5, nn_key(9, NN_STREAM_EPOCH_PERM, t, 0));
+        first[nn_perm_at(&p, 0)]++;
+    }
+    double chi = 0, e = TRIALS / 5.0;
+    for (int i = 0; i < 5; i++) chi += (first[i] - e) * (first[i] - e) / e;
+    if (!(chi < 25)) /* 4 degrees of freedom: P(chi2 > 25) < 1e-4 */
+        fail_msg("first position %d %d %d %d %d (chi2 %.1f)", first[0], first[1], first[2],
+                 first[3], first[4], chi);
+    /* a table wraps a Fisher-Yates permutation */
+    int64_t tab[3] = {2, 0, 1};
+    nn_perm tp = nn_perm_table(tab, 3);
+    assert_int_equal(nn_perm_at(&tp, 0), 2);
+    assert_int_equal(nn_perm_at(&tp, 2), 1);
+}
+
 /* Every one of the 3! orderings is about equally likely (this is what catches an off-by-one
  * Fisher-Yates: Sattolo's variant never yields a fixed point), and the first position is
  * uniform for n=5. */
@@ -179,6 +234,7 @@ int main(void)
         cmocka_unit_test(test_sharding_by_hand),
         cmocka_unit_test(test_permutation),
         cmocka_unit_test(test_permutation_uniform),
+        cmocka_unit_test(test_feistel),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

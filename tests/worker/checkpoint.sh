@@ -52,6 +52,15 @@ for k in 1 12 17 40; do
 done
 
 # different rank counts: 4 -> 2 and 2 -> 3 (float tolerance)
+# the O(1)-memory Feistel sample order resumes exactly too, and is a different order
+F="--set data.permutation=feistel"
+mpi 3 "$NNTRAIN" train --config "$T/j.ini" --quiet $F --set output.dir="$T/full3f" || fail "feistel np=3"
+NNTRAIN_STOP_AT_STEP=17 mpi 3 -x NNTRAIN_STOP_AT_STEP "$NNTRAIN" train --config "$T/j.ini" --quiet $F \
+    --set output.dir="$T/f17" > /dev/null
+mpi 3 "$NNTRAIN" train --config "$T/j.ini" --quiet $F --set output.dir="$T/f17" --resume || fail "feistel resume"
+h5diff -q "$T/full3f/model.h5" "$T/f17/model.h5" && ok "feistel order: stop after 17 steps + resume is bit-identical" \
+    || fail "feistel resume differs"
+h5diff -q "$T/full3/model.h5" "$T/full3f/model.h5" > /dev/null && fail "feistel and table orders gave the same weights"
 mpi 2 "$NNTRAIN" train --config "$T/j.ini" --quiet --set output.dir="$T/full2" || fail "uninterrupted np=2"
 mpi 4 "$NNTRAIN" train --config "$T/j.ini" --quiet --set output.dir="$T/full4" || fail "uninterrupted np=4"
 NNTRAIN_STOP_AT_STEP=17 mpi 4 -x NNTRAIN_STOP_AT_STEP "$NNTRAIN" train --config "$T/j.ini" --quiet --set output.dir="$T/p42" > /dev/null

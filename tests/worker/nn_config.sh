@@ -52,6 +52,7 @@ grep -q "^Total params: 82 " "$T/sum" || fail "summary total: $(grep Total "$T/s
 grep -q "Mult-adds per forward pass of 4: 256 " "$T/sum" || fail "summary mult-adds"
 grep -Eq "^layer0 \(Linear\) +\[4, 2\] +\[4, 16\] +tanh" "$T/sum" || fail "summary layer0 row"
 "$NNTRAIN" summary --config "$T/job.ini" --set model.bias=false | grep -q "^Total params: 64 " || fail "summary without bias"
+"$NNTRAIN" summary --config "$T/job.ini" --set data.permutation=random 2> "$T/e"; [ $? = 3 ] && grep -q "permutation.*must be auto, table or feistel" "$T/e" || fail "bad [data] permutation: $(cat "$T/e")"
 "$NNTRAIN" summary --config "$T/job.ini" --set optimizer.rho=0.5 2> "$T/e"; [ $? = 3 ] && grep -q "rho does not apply to adam" "$T/e" || fail "summary: key for another optimizer"
 
 # bias = false: model.h5 has no bias datasets; leaky_relu records its slope

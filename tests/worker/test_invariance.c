@@ -172,6 +172,16 @@ static void test_tiny_cache_windows(void **s)
     check("sgd-b7-tiny-cache", 1e-5, sets, 4);
 }
 
+static void test_feistel_order(void **s)
+{
+    (void)s;
+    /* the O(1)-memory sample order (used above 2^24 rows) with dropout, a validation split and
+     * small read windows: still independent of the rank count */
+    char *sets[] = {"train.batch_size=9", "optimizer.name=adam", "optimizer.lr=0.01",
+                    "data.permutation=feistel", "model.dropout=0.2", "data.cache_mb=0.0002"};
+    check("adam-b9-feistel", 1e-4, sets, 6);
+}
+
 static int setup(void **s)
 {
     (void)s;
@@ -217,7 +227,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_adam_uneven),       cmocka_unit_test(test_tiny_cache_windows),
         cmocka_unit_test(test_relu_wider),        cmocka_unit_test(test_dropout_clip_wd),
         cmocka_unit_test(test_every_optimizer),   cmocka_unit_test(test_bce),
-        cmocka_unit_test(test_regression),
+        cmocka_unit_test(test_regression),        cmocka_unit_test(test_feistel_order),
     };
     int failed = cmocka_run_group_tests_name("np_invariance", tests, setup, NULL);
     comm_free(&SELF);
