@@ -151,6 +151,22 @@ static int predicted_class(const float *z, int K)
     return arg;
 }
 
+/* Class k's precision, recall, F1 and support from the C x C confusion matrix cm (rows:
+ * true class, columns: predicted), for the console table and the CSV alike. */
+static void class_scores(const double *cm, int C, int k, double out[4])
+{
+    double tp = cm[(size_t)k * C + k], pred = 0, real = 0;
+    for (int j = 0; j < C; j++) {
+        pred += cm[(size_t)j * C + k];
+        real += cm[(size_t)k * C + j];
+    }
+    double p = pred > 0 ? tp / pred : 0, r = real > 0 ? tp / real : 0;
+    out[0] = p;
+    out[1] = r;
+    out[2] = p + r > 0 ? 2 * p * r / (p + r) : 0;
+    out[3] = real;
+}
+
 /* eval: loss, metric sums, row count and the confusion matrix of each batch */
 typedef struct { infer_ctx *x; double *sum; } eval_acc;
 
@@ -189,13 +205,9 @@ int nt_eval(const nt_infer_opts *o, comm_t *c)
             printf("accuracy %.6f\n\n%-8s %10s %10s %10s %10s\n", sum[1] / n, "class", "precision",
                    "recall", "f1", "support");
             for (int k = 0; k < C; k++) {
-                double tp = sum[4 + (size_t)k * C + k], pred = 0, real = 0;
-                for (int j = 0; j < C; j++) {
-                    pred += sum[4 + (size_t)j * C + k];
-                    real += sum[4 + (size_t)k * C + j];
-                }
-                double p = pred > 0 ? tp / pred : 0, r = real > 0 ? tp / real : 0;
-                printf("%-8d %10.4f %10.4f %10.4f %10.0f\n", k, p, r, p + r > 0 ? 2 * p * r / (p + r) : 0, real);
+                double sc[4];
+                class_scores(sum + 4, C, k, sc);
+                printf("%-8d %10.4f %10.4f %10.4f %10.0f\n", k, sc[0], sc[1], sc[2], sc[3]);
             }
             printf("\nconfusion matrix (rows: true class, columns: predicted)\n");
             for (int k = 0; k < C; k++) {
@@ -217,13 +229,9 @@ int nt_eval(const nt_infer_opts *o, comm_t *c)
                     for (int j = 0; j < C; j++) fprintf(f, ",pred_%d", j);
                     fprintf(f, "\n");
                     for (int k = 0; k < C; k++) {
-                        double tp = sum[4 + (size_t)k * C + k], pred = 0, real = 0;
-                        for (int j = 0; j < C; j++) {
-                            pred += sum[4 + (size_t)j * C + k];
-                            real += sum[4 + (size_t)k * C + j];
-                        }
-                        double p = pred > 0 ? tp / pred : 0, r = real > 0 ? tp / real : 0;
-                        fprintf(f, "%d,%.9g,%.9g,%.9g,%.0f", k, p, r, p + r > 0 ? 2 * p * r / (p + r) : 0, real);
+                        double sc[4];
+                        class_scores(sum + 4, C, k, sc);
+                        fprintf(f, "%d,%.9g,%.9g,%.9g,%.0f", k, sc[0], sc[1], sc[2], sc[3]);
                         for (int j = 0; j < C; j++) fprintf(f, ",%.0f", sum[4 + (size_t)k * C + j]);
                         fprintf(f, "\n");
                     }
