@@ -664,10 +664,13 @@ done:
     return rc;
 }
 
-/* Pass over a float /X: every value finite. */
-static int check_x(const char *path, struct h5in *h, char *msg, size_t len)
+/* One pass over /X in row blocks read as double: every value must be finite (an error names
+ * its row and column, followed by `why`); each block then goes to fn (may be NULL). Returns
+ * 0, or 1 with msg. */
+static int x_blocks(const char *path, const struct h5in *h, const char *why,
+                    void (*fn)(void *user, double *buf, int64_t rows), void *user, char *msg,
+                    size_t len)
 {
-    if (h->x_u8) return 0;
     int64_t br = block_rows(h->d, h->n);
     double *buf = malloc((size_t)(br * h->d) * sizeof *buf);
     int rc = 1;
@@ -684,16 +687,23 @@ static int check_x(const char *path, struct h5in *h, char *msg, size_t len)
         }
         for (int64_t i = 0; i < nr * h->d; i++)
             if (!isfinite(buf[i])) {
-                snprintf(msg, len, "%s: /X[%lld, %lld] is %s", path,
+                snprintf(msg, len, "%s: /X[%lld, %lld] is %s%s", path,
                          (long long)(r0 + i / h->d), (long long)(i % h->d),
-                         nonfinite_name(buf[i]));
+                         nonfinite_name(buf[i]), why);
                 goto done;
             }
+        if (fn) fn(user, buf, nr);
     }
     rc = 0;
 done:
     free(buf);
     return rc;
+}
+
+/* Pass over a float /X: every value finite. */
+static int check_x(const char *path, struct h5in *h, char *msg, size_t len)
+{
+    return h->x_u8 ? 0 : x_blocks(path, h, "", NULL, NULL, msg, len);
 }
 
 static const char *x_dtype(const struct h5in *h)
@@ -1114,43 +1124,29 @@ int tools_split_main(int argc, char **argv)
 
 /* ---- standardize ---------------------------------------------------------------------------- */
 
+/* Statistics of the scaled values, block by block. */
+struct scaled_stats { struct xstats st; double scale; };
+
+static void add_scaled(void *user, double *buf, int64_t rows)
+{
+    struct scaled_stats *ss = user;
+    for (int64_t i = 0; i < rows * ss->st.d; i++) buf[i] *= ss->scale;
+    xstats_add(&ss->st, buf, rows);
+}
+
 /* One pass over /X in row blocks: statistics of the scaled values. A non-finite value is an
  * error naming its row and column. Returns 0, or 1 with msg. */
 static int file_stats(const char *path, const struct h5in *h, float *mean, float *std,
                       int64_t *nconst, char *msg, size_t len)
 {
-    struct xstats st;
-    int64_t br = block_rows(h->d, h->n);
-    double *buf = malloc((size_t)(br * h->d) * sizeof *buf);
-    double scale = h->has_scale ? h->scale : 1.0;
-    int rc = 1;
-    if (!buf || xstats_init(&st, h->d) < 0) {
-        free(buf);
+    struct scaled_stats ss = {.scale = h->has_scale ? h->scale : 1.0};
+    if (xstats_init(&ss.st, h->d) < 0) {
         snprintf(msg, len, "%s: out of memory", path);
         return 1;
     }
-    for (int64_t r0 = 0; r0 < h->n; r0 += br) {
-        int64_t nr = h->n - r0 < br ? h->n - r0 : br;
-        if (read_block(h->xset, r0, nr, h->d, 1, buf) < 0) {
-            snprintf(msg, len, "%s: cannot read /X rows %lld..%lld", path, (long long)r0,
-                     (long long)(r0 + nr - 1));
-            goto done;
-        }
-        for (int64_t i = 0; i < nr * h->d; i++) {
-            if (!isfinite(buf[i])) {
-                snprintf(msg, len, "%s: /X[%lld, %lld] is %s; standardize needs finite values",
-                         path, (long long)(r0 + i / h->d), (long long)(i % h->d),
-                         nonfinite_name(buf[i]));
-                goto done;
-            }
-            buf[i] *= scale;
-        }
-        xstats_add(&st, buf, nr);
-    }
-    rc = xstats_finish(&st, path, mean, std, nconst, msg, len);
-done:
-    xstats_free(&st);
-    free(buf);
+    int rc = x_blocks(path, h, "; standardize needs finite values", add_scaled, &ss, msg, len);
+    if (!rc) rc = xstats_finish(&ss.st, path, mean, std, nconst, msg, len);
+    xstats_free(&ss.st);
     return rc;
 }
 
