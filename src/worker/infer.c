@@ -96,7 +96,7 @@ typedef struct {
     nt_data data;
     nt_pass pass;
     int K, classes, regression, model_ok, data_ok;
-    float *x, *t, *z;
+    float *x, *t;
     int32_t *y;
 } infer_ctx;
 
@@ -105,7 +105,7 @@ static void ctx_free(infer_ctx *x)
     nt_pass_free(&x->pass);
     if (x->data_ok) nt_data_close(&x->data);
     if (x->model_ok) nn_model_free(&x->m);
-    free(x->x); free(x->t); free(x->z); free(x->y);
+    free(x->x); free(x->t); free(x->y);
 }
 
 static int ctx_init(infer_ctx *x, const nt_infer_opts *o, comm_t *c, nt_err *e)
@@ -122,19 +122,22 @@ static int ctx_init(infer_ctx *x, const nt_infer_opts *o, comm_t *c, nt_err *e)
     st = nn_model_create_spec(&x->m, &sp) ? NT_EXIT_RUNTIME : 0;
     if ((st = nt_agree(c, st ? (nt_fail(e, "out of memory"), st) : 0, e))) return st;
     x->model_ok = 1;
-    if ((st = nt_agree(c, nt_model_load(&x->m, o->checkpoint, c, e), e))) return st;
-    if ((st = nt_open_dataset(&x->data, o->data, D, x->K, &x->cfg.loss, c, e))) return st;
-    x->data_ok = 1;
+    /* one open of the model file: the parameters, then (with the data's attributes) the
+     * standardisation it was trained with */
     hid_t f = nt_h5_open(o->checkpoint, c); /* collective; it opened above, so it opens here */
-    st = f < 0 ? nt_fail(e, "%s: cannot open as HDF5", o->checkpoint)
-               : nt_model_check_norm(f, o->checkpoint, o->data, x->data.mean, x->data.std, D, e);
+    st = f < 0 ? nt_fail(e, "%s: cannot open as HDF5", o->checkpoint) : nt_model_read(f, o->checkpoint, &x->m, e);
+    if (!(st = nt_agree(c, st ? NT_EXIT_INPUT : 0, e)) &&
+        !(st = nt_open_dataset(&x->data, o->data, D, x->K, &x->cfg.loss, c, e))) {
+        x->data_ok = 1;
+        st = nt_model_check_norm(f, o->checkpoint, o->data, x->data.mean, x->data.std, D, e);
+        st = nt_agree(c, st ? NT_EXIT_INPUT : 0, e);
+    }
     if (f >= 0) H5Fclose(f); /* collective */
-    if ((st = nt_agree(c, st ? NT_EXIT_INPUT : 0, e))) return st;
+    if (st) return st;
     x->x = malloc(sizeof(float) * EVAL_BATCH * (size_t)D);
     x->t = malloc(sizeof(float) * EVAL_BATCH * (size_t)x->K);
-    x->z = malloc(sizeof(float) * EVAL_BATCH * (size_t)x->K);
     x->y = malloc(sizeof(int32_t) * EVAL_BATCH);
-    st = !x->x || !x->t || !x->z || !x->y ? nt_fail(e, "out of memory") : 0;
+    st = !x->x || !x->t || !x->y ? nt_fail(e, "out of memory") : 0;
     /* windows bounded by --cache-mb, as [data] cache_mb bounds training reads */
     double row_bytes = (double)D * (x->data.x_u8 ? 1 : 4) + 4.0 * (double)x->data.k;
     int64_t cap = (int64_t)fmax(1.0, (o->cache_mb > 0 ? o->cache_mb : 1024) * 1048576.0 / row_bytes);
