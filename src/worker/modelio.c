@@ -156,6 +156,15 @@ static float *read_vec(hid_t obj, const char *name, int64_t d)
     return v;
 }
 
+int nt_norm_equal(const nt_input_norm *a, const nt_input_norm *b)
+{
+    if (!a->mean != !b->mean) return 0;
+    if (!a->mean) return 1;
+    size_t bytes = sizeof(float) * (size_t)a->d;
+    return a->d == b->d && !memcmp(a->mean, b->mean, bytes) &&
+           (!a->std || !b->std || !memcmp(a->std, b->std, bytes));
+}
+
 int nt_model_check_norm(hid_t f, const char *model_path, const char *data_path, const float *mean,
                         const float *std, int64_t d, nt_err *e)
 {
@@ -163,17 +172,19 @@ int nt_model_check_norm(hid_t f, const char *model_path, const char *data_path, 
     float *mm = g >= 0 ? read_vec(g, "input_mean", d) : NULL;
     float *ms = g >= 0 ? read_vec(g, "input_std", d) : NULL;
     if (g >= 0) H5Gclose(g);
-    int rc = 0;
-    if (!mm && mean)
+    int rc;
+    const nt_input_norm model = {mm, ms, d}, data = {mean, std, d};
+    if (nt_norm_equal(&model, &data))
+        rc = 0;
+    else if (!mm)
         rc = nt_fail(e, "%s: /X is standardised (attributes mean, std) but %s was trained on "
                      "unstandardised inputs; use a copy without them (nndata standardize --remove)",
                      data_path, model_path);
-    else if (mm && !mean)
+    else if (!mean)
         rc = nt_fail(e, "%s: /X is not standardised but %s was trained on standardised inputs "
                      "(/model input_mean, input_std); run nndata standardize %s --stats-from "
                      "<the training file>", data_path, model_path, data_path);
-    else if (mm && ms && (memcmp(mm, mean, sizeof(float) * (size_t)d) ||
-                          memcmp(ms, std, sizeof(float) * (size_t)d)))
+    else
         rc = nt_fail(e, "%s: /X is standardised with other statistics than %s's training data; "
                      "run nndata standardize %s --stats-from <the training file>", data_path,
                      model_path, data_path);

@@ -29,6 +29,9 @@ int nt_model_load(nn_model *m, const char *path, comm_t *c, nt_err *e);
 hid_t nt_h5_create(const char *tmp, comm_t *c);
 hid_t nt_h5_open(const char *path, comm_t *c);
 int nt_model_write(hid_t f, const nn_model *m, const char *loss, const nt_input_norm *norm, comm_t *c);
+/* Whether two standardisations are the same: both absent, or equal mean (and std, where both
+ * have one). */
+int nt_norm_equal(const nt_input_norm *a, const nt_input_norm *b);
 /* Whether data standardised with (mean, std) (NULL: not standardised) is prepared as the
  * model in FILE f expects: 0, or -1 with a message naming model_path and data_path. */
 int nt_model_check_norm(hid_t f, const char *model_path, const char *data_path, const float *mean,

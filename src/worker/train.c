@@ -288,9 +288,7 @@ int nt_train(const nt_config *cfg, comm_t *c, const nt_train_opts *o, nt_result 
         if ((st = nt_open_dataset(&test, cfg->test, D, K, &cfg->loss, c, &e))) goto out;
         have_test = 1;
         /* test metrics mean something only when test rows are prepared like training rows */
-        if (!train.mean != !test.mean ||
-            (train.mean && (memcmp(train.mean, test.mean, sizeof(float) * (size_t)D) ||
-                            memcmp(train.std, test.std, sizeof(float) * (size_t)D)))) {
+        if (!nt_norm_equal(&norm, &(nt_input_norm){test.mean, test.std, D})) {
             if (!test.mean)
                 nt_fail(&e, "%s: /X is not standardised, unlike %s (attributes mean, std); run "
                         "nndata standardize %s --stats-from %s", cfg->test, cfg->train, cfg->test, cfg->train);

@@ -20,11 +20,11 @@ with h5py.File(f"{t}/raw.h5", "r") as f:
     y = f["y"][...]
 mean = X.astype(np.float64).mean(0).astype(np.float32)
 std = X.astype(np.float64).std(0).astype(np.float32)
-for name in ("attrs", "attrs_te"):
+for name in ("attrs", "attrs_te", "other_te"):
     src = "raw" if name == "attrs" else "rawte"
     shutil.copy(f"{t}/{src}.h5", f"{t}/{name}.h5")
-    with h5py.File(f"{t}/{name}.h5", "a") as f:
-        f["X"].attrs["mean"] = mean
+    with h5py.File(f"{t}/{name}.h5", "a") as f:   # other_te: statistics that differ
+        f["X"].attrs["mean"] = mean + (1 if name == "other_te" else 0)
         f["X"].attrs["std"] = std
 with h5py.File(f"{t}/pre.h5", "w") as f:
     f["X"] = (X - mean) / std          # float32 arithmetic, as nntrain does it
@@ -91,6 +91,10 @@ expect_err "predict: raw model, standardised data" "is standardised (attributes 
 [ -e "$T/pred.h5" ] && fail "predict wrote output after refusing"
 expect_err "test set prepared differently" "rawte.h5: /X is not standardised, unlike .*attrs.h5" \
     mpi 2 "$NNTRAIN" train --config "$T/j.ini" --quiet --set data.test="$T/rawte.h5" --set output.dir="$T/t"
+expect_err "test set standardised with other statistics" "other_te.h5: /X is standardised with other statistics than .*attrs.h5" \
+    mpi 2 "$NNTRAIN" train --config "$T/j.ini" --quiet --set data.test="$T/other_te.h5" --set output.dir="$T/t2"
+expect_err "eval: data standardised with other statistics" "other_te.h5: /X is standardised with other statistics than .*a/model.h5" \
+    mpi 2 "$NNTRAIN" eval --checkpoint "$T/a/model.h5" --data "$T/other_te.h5"
 
 # malformed attributes
 $PY - "$T" <<'PY'
