@@ -111,6 +111,16 @@ static void json_open(FILE *f, const char *event)
     fprintf(f, ",\"time\":%.3f", (double)ts.tv_sec + ts.tv_nsec * 1e-9);
 }
 
+/* {"event": event, "time": ..., "message": text} on stdout */
+static void json_message(const char *event, const char *text)
+{
+    json_open(stdout, event);
+    fputs(",\"message\":", stdout);
+    json_str(stdout, text);
+    fputs("}\n", stdout);
+    fflush(stdout);
+}
+
 static void clear_bar(nt_reporter *r)
 {
     if (!r->bar_shown) return;
@@ -161,15 +171,12 @@ void nt_report_event(nt_reporter *r, const char *event, const char *text)
     if (!r->rank0) return;
     clear_bar(r);
     if (r->json) {
-        json_open(stdout, event);
-        fputs(",\"message\":", stdout);
-        json_str(stdout, text);
-        fputs("}\n", stdout);
+        json_message(event, text);
     } else {
         fputs(text, stdout);
         fputc('\n', stdout);
+        fflush(stdout);
     }
-    fflush(stdout);
 }
 
 void nt_report_warning(nt_reporter *r, const char *text)
@@ -177,11 +184,7 @@ void nt_report_warning(nt_reporter *r, const char *text)
     if (!r->rank0) return;
     clear_bar(r);
     if (r->json) {
-        json_open(stdout, "warning");
-        fputs(",\"message\":", stdout);
-        json_str(stdout, text);
-        fputs("}\n", stdout);
-        fflush(stdout);
+        json_message("warning", text);
     } else {
         fprintf(stderr, "nntrain: warning: %s\n", text);
         fflush(stderr);
