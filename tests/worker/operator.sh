@@ -49,7 +49,14 @@ if command -v script > /dev/null; then
     grep -q $'\r''epoch 2/3 \[' "$T/tty.out" && ok "singleton on a terminal: progress bar by default" || fail "terminal: $(cat -A "$T/tty.out" | head)"
     "$NNTRAIN" train --config "$T/j.ini" --overwrite > "$T/notty.out" 2>&1
     ! grep -q $'\r' "$T/notty.out" && ok "singleton into a file: no progress bar" || fail "file output has a bar"
+    # launch/mpirun.sh on a terminal turns the bar on through NNTRAIN_PROGRESS (mpirun alone cannot)
+    script -qec "$SRC_DIR/launch/mpirun.sh 2 $NNTRAIN train --config $T/j.ini --overwrite" /dev/null > "$T/mr.out" 2>&1
+    grep -q $'\r''epoch 2/3 \[' "$T/mr.out" && ok "launch/mpirun.sh on a terminal: progress bar" || fail "mpirun.sh: $(cat -A "$T/mr.out" | head)"
 fi
+NNTRAIN_PROGRESS=1 mpi 2 -x NNTRAIN_PROGRESS "$NNTRAIN" train --config "$T/j.ini" --overwrite > "$T/env.out" || fail "NNTRAIN_PROGRESS run"
+grep -q $'\r''epoch 2/3 \[' "$T/env.out" && ok "NNTRAIN_PROGRESS=1: progress bar" || fail "NNTRAIN_PROGRESS=1 drew no bar"
+NNTRAIN_PROGRESS=1 mpi 2 -x NNTRAIN_PROGRESS "$NNTRAIN" train --config "$T/j.ini" --overwrite --no-progress > "$T/np.out" || fail "--no-progress run"
+! grep -q $'\r' "$T/np.out" && ok "--no-progress wins over NNTRAIN_PROGRESS=1" || fail "--no-progress drew a bar"
 
 # --verbose: one placement line per rank, timing per epoch
 mpi 3 "$NNTRAIN" train --config "$T/j.ini" --overwrite --verbose > "$T/verb.out" 2> "$T/verb.err" || fail "verbose run"
