@@ -10,17 +10,6 @@
 #include <time.h>
 #include <unistd.h>
 
-int nt_fail(nt_err *e, const char *fmt, ...)
-{
-    if (e) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(e->msg, sizeof e->msg, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
-
 void log0(const comm_t *c, const char *fmt, ...)
 {
     if (c && c->rank != 0) return;

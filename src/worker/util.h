@@ -3,19 +3,12 @@
 #ifndef NT_UTIL_H
 #define NT_UTIL_H
 #include "comm.h"
+#include "err.h" /* nt_err, nt_fail, NT_EXIT_* */
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#define NT_ERRLEN 1024
-typedef struct { char msg[NT_ERRLEN]; } nt_err;
-
-/* Exit codes of nntrain (documented in the README). */
-enum { NT_EXIT_OK = 0, NT_EXIT_RUNTIME = 1, NT_EXIT_USAGE = 2, NT_EXIT_INPUT = 3 };
-
-/* Sets e->msg (printf-style) and returns -1, so `return nt_fail(e, ...)` reads naturally. */
-int nt_fail(nt_err *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Rank-0 logging to stdout (flushed): the only place training output is printed. */
 void log0(const comm_t *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
