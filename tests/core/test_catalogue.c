@@ -1,7 +1,7 @@
 /* Unit tests for the catalogue in src/core: every activation x every loss (finite
  * differences of the double kernels), losses against closed forms, float vs double kernels,
- * learning-rate schedules, gradient clipping, the optimizers beyond plain sgd/adam, dropout in
- * the model, and the init schemes. Expected values are computed here from torch's documented
+ * gradient clipping, the optimizers beyond plain sgd/adam, dropout in the model, and the init
+ * schemes (the learning-rate schedules are in test_schedule.c). Expected values are computed here from torch's documented
  * formulas (torch 1.13), never by calling the code under test. */
 #include "core_testutil.h"
 
@@ -9,7 +9,6 @@
 #include "model.h"
 #include "optim.h"
 #include "rng.h"
-#include "schedule.h"
 
 /* torch.nn.SELU's constants, written out independently of kernels.h */
 #define REF_SELU_LAMBDA 1.0507009873554804934193349852946
@@ -604,77 +603,7 @@ static void test_float_vs_double(void **state)
 }
 
 /* ================================================================================================
- * 4. Learning-rate schedules
- * ============================================================================================== */
-
-/* The lr torch would use in unit u, by stepping its *chainable* (recursive) forms once per unit:
- * SequentialLR([LinearLR(start, total_iters=W), main], milestones=[W]); at the milestone
- * SequentialLR calls main.step(0), which gives the base lr. */
-static void test_schedules(void **state)
-{
-    (void)state;
-    const double base = 0.1, start = 0.25, eta_min = 0.001;
-    const int W = 5, T = 25, step_size = 7;
-    for (int kind = 0; kind < NN_SCHED_COUNT; kind++)
-        for (int warm = 0; warm < 2; warm++) {
-            nn_schedule sc = {(nn_sched_kind)kind, step_size,
-                              kind == NN_SCHED_STEP ? 0.5 : kind == NN_SCHED_EXPONENTIAL ? 0.9 : 0,
-                              T, eta_min, warm ? W : 0, start};
-            const double gamma = sc.gamma;
-            double lr = base;
-            for (int u = 0; u < 40; u++) {
-                if (warm && u < W) { /* LinearLR, end_factor 1 */
-                    if (u == 0) lr = base * start;
-                    else lr *= 1 + (1 - start) / (W * start + (u - 1) * (1 - start));
-                } else {
-                    int e = warm ? u - W : u;
-                    if (e == 0) lr = base;
-                    else if (kind == NN_SCHED_STEP) { if (e % step_size == 0) lr *= gamma; }
-                    else if (kind == NN_SCHED_EXPONENTIAL) lr *= gamma;
-                    else if (kind == NN_SCHED_COSINE) {
-                        if ((e - 1 - T) % (2 * T) == 0)
-                            lr += (base - eta_min) * (1 - cos(REF_PI / T)) / 2;
-                        else
-                            lr = (1 + cos(REF_PI * e / T)) / (1 + cos(REF_PI * (e - 1) / T)) *
-                                     (lr - eta_min) + eta_min;
-                    }
-                }
-                double got = nn_schedule_lr(&sc, base, u);
-                if (!(fabs(got - lr) <= 1e-10 * lr))
-                    fail_msg("%s warmup=%d u=%d: got %.17g want %.17g", nn_sched_name(sc.kind),
-                             warm ? W : 0, u, got, lr);
-            }
-        }
-    /* a few values by hand */
-    nn_schedule st = {NN_SCHED_STEP, 7, 0.5, 0, 0, 0, 1};
-    check_close("step u=6", nn_schedule_lr(&st, 0.1, 6), 0.1, 1e-15, 0);
-    check_close("step u=7", nn_schedule_lr(&st, 0.1, 7), 0.05, 1e-15, 0);
-    check_close("step u=39", nn_schedule_lr(&st, 0.1, 39), 0.003125, 1e-15, 0);
-    st.warmup = 5; st.warmup_start_factor = 0.25;
-    check_close("warm step u=0", nn_schedule_lr(&st, 0.1, 0), 0.025, 1e-15, 0);
-    check_close("warm step u=1", nn_schedule_lr(&st, 0.1, 1), 0.04, 1e-15, 0);
-    check_close("warm step u=4", nn_schedule_lr(&st, 0.1, 4), 0.085, 1e-15, 0);
-    check_close("warm step u=5", nn_schedule_lr(&st, 0.1, 5), 0.1, 1e-15, 0);
-    check_close("warm step u=11", nn_schedule_lr(&st, 0.1, 11), 0.1, 1e-15, 0);
-    check_close("warm step u=12", nn_schedule_lr(&st, 0.1, 12), 0.05, 1e-15, 0);
-    nn_schedule co = {NN_SCHED_COSINE, 0, 0, 25, 0.001, 0, 1};
-    check_close("cosine u=25", nn_schedule_lr(&co, 0.1, 25), 0.001, 1e-12, 0);
-    check_close("cosine u=50", nn_schedule_lr(&co, 0.1, 50), 0.1, 1e-12, 0);
-    check_close("cosine u=10", nn_schedule_lr(&co, 0.1, 10),
-                0.001 + 0.099 * (1 + 0.30901699437494742410) / 2, 1e-12, 0);
-    nn_schedule ex = {NN_SCHED_EXPONENTIAL, 0, 0.9, 0, 0, 0, 1};
-    check_close("exp u=10", nn_schedule_lr(&ex, 0.1, 10), 0.1 * 0.3486784401, 1e-12, 0);
-    const char *nm[] = {"constant", "step", "exponential", "cosine"};
-    for (int k = 0; k < NN_SCHED_COUNT; k++) {
-        nn_sched_kind sk = NN_SCHED_COUNT;
-        assert_int_equal(nn_sched_parse(nm[k], &sk), 0);
-        assert_int_equal(sk, k);
-        assert_string_equal(nn_sched_name((nn_sched_kind)k), nm[k]);
-    }
-}
-
-/* ================================================================================================
- * 5. Gradient clipping
+ * 4. Gradient clipping
  * ============================================================================================== */
 
 static void check_clip(float *g0, size_t n, double max_norm, const char *what)
@@ -730,7 +659,7 @@ static void test_clip_grad_norm(void **state)
 }
 
 /* ================================================================================================
- * 6. Optimizers: torch 1.13's single-tensor algorithms by hand, in double
+ * 5. Optimizers: torch 1.13's single-tensor algorithms by hand, in double
  * ============================================================================================== */
 
 enum { ON = 8, OSTEPS = 4 };
@@ -1042,7 +971,7 @@ static void test_opt_state_sizes_and_defaults(void **state)
 }
 
 /* ================================================================================================
- * 7. Dropout in the model
+ * 6. Dropout in the model
  * ============================================================================================== */
 
 enum { D_IN = 5, D_H1 = 40, D_H2 = 30, D_K = 3, D_MAXB = 64 };
@@ -1267,7 +1196,7 @@ static void test_dropout_backward_fd(void **state)
 }
 
 /* ================================================================================================
- * 8. Init schemes
+ * 7. Init schemes
  * ============================================================================================== */
 
 /* torch.nn.init.calculate_gain */
@@ -1382,7 +1311,6 @@ int main(void)
         cmocka_unit_test(test_regression_closed_form),
         cmocka_unit_test(test_loss_names),
         cmocka_unit_test(test_float_vs_double),
-        cmocka_unit_test(test_schedules),
         cmocka_unit_test(test_clip_grad_norm),
         cmocka_unit_test(test_opt_sgd_dampening_nesterov),
         cmocka_unit_test(test_opt_adamw_amsgrad),
