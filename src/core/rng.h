@@ -1,6 +1,7 @@
 /* Counter-based randomness: every draw is a pure function of (key, counter), so permutations,
- * init and (later) dropout masks do not depend on the number of ranks, and resuming needs only
- * (seed, epoch, step). The mixer is splitmix64's finaliser (a bijection on 64-bit words). */
+ * the validation split, init and dropout masks do not depend on the number of ranks, and
+ * resuming needs only (seed, epoch, step). The mixer is splitmix64's finaliser (a bijection
+ * on 64-bit words). */
 #ifndef NN_RNG_H
 #define NN_RNG_H
 #include <stdint.h>
