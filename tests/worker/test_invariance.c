@@ -62,7 +62,7 @@ static double compare(const char *tag, char **sets, int nsets)
                    WORLD.size, diff, where);
         }
         /* the comparison is meaningless if training did nothing */
-        if (diff >= 0 && rp.last.train[0] == 0) diff = -1;
+        if (diff >= 0 && rp.last.v[NT_H_TRAIN_LOSS] == 0) diff = -1;
     }
     free(rp.params);
     free(r1.params);
