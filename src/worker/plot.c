@@ -1,9 +1,10 @@
 /* `nntrain plot RUN_DIR [--out FILE.png] [--size WxH]`: learning curves from metrics.csv,
- * drawn by gnuplot. No MPI. Columns are found by their header names (log.c writes them), so
+ * drawn by gnuplot. No MPI. Columns are found by their names in history.c's table, so
  * classification (*_acc) and regression (*_rmse, *_mae) runs, with or without test columns,
  * and columns added later all work. The PNG is written to FILE.png.tmp.<pid> and renamed when
  * gnuplot succeeded, so a failure never leaves a partial image or replaces a good one. */
 #include "plot.h"
+#include "history.h"
 #include "util.h"
 #include <errno.h>
 #include <limits.h>
@@ -33,16 +34,6 @@ static const char *plot_usage =
     "exit codes: 0 ok, 1 runtime failure (gnuplot missing or failing, cannot write FILE),\n"
     "            2 usage error, 3 bad input (missing or malformed metrics.csv, no epochs yet)\n";
 
-/* what is plotted, per epoch */
-enum { C_EPOCH, C_TRAIN_LOSS, C_VAL_LOSS, C_TEST_LOSS, C_TRAIN_M, C_VAL_M, C_TEST_M, NCOL };
-static const char *const col_suffix[NCOL] = {"", "loss", "loss", "loss", "", "", ""};
-
-typedef struct {
-    double (*rows)[NCOL];
-    int n, cap;
-    int regression, has[NCOL];
-} curves;
-
 static int perr(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int perr(int code, const char *fmt, ...)
 {
@@ -55,40 +46,6 @@ static int perr(int code, const char *fmt, ...)
     return code;
 }
 
-/* A field: a number, or empty / nan / -nan / inf (an undefined point, e.g. the validation
- * columns of a run with val_fraction = 0). Returns 0, or -1 when it is not a number. */
-static int parse_field(const char *s, double *v)
-{
-    while (*s == ' ' || *s == '\t') s++;
-    if (!*s) { *v = NAN; return 0; }
-    char *end;
-    errno = 0;
-    double x = strtod(s, &end);
-    if (end == s) return -1;
-    while (*end == ' ' || *end == '\t') end++;
-    if (*end) return -1;
-    *v = isfinite(x) ? x : NAN;
-    return 0;
-}
-
-/* Splits line in place at commas (strips the trailing newline / CR); returns the field count. */
-static int split(char *line, char **f, int maxf)
-{
-    size_t len = strlen(line);
-    while (len && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = 0;
-    int n = 0;
-    char *p = line;
-    for (;;) {
-        if (n < maxf) f[n] = p;
-        n++;
-        char *c = strchr(p, ',');
-        if (!c) break;
-        *c = 0;
-        p = c + 1;
-    }
-    return n;
-}
-
 static char *trim(char *s)
 {
     while (*s == ' ' || *s == '\t') s++;
@@ -97,120 +54,15 @@ static char *trim(char *s)
     return s;
 }
 
-#define MAXF 256
+/* the plotted columns (history.h): per panel train, validation, test */
+static const int loss_cols[3] = {NT_H_TRAIN_LOSS, NT_H_VAL_LOSS, NT_H_TEST_LOSS};
+static const int metric_cols[3] = {NT_H_TRAIN_M1, NT_H_VAL_M1, NT_H_TEST_M1};
 
-/* Reads path into cv. Returns 0 or NT_EXIT_INPUT / NT_EXIT_RUNTIME (message printed). */
-static int read_metrics(const char *path, curves *cv)
+/* Does column k have a value in any epoch? */
+static int has_col(const nt_history *h, int k)
 {
-    struct stat sb;
-    if (stat(path, &sb) != 0)
-        return perr(NT_EXIT_INPUT, "%s: %s", path,
-                    errno == ENOENT ? "no such file (not a run directory, or no epoch finished yet?)"
-                                    : strerror(errno));
-    if (S_ISDIR(sb.st_mode)) return perr(NT_EXIT_INPUT, "%s: is a directory", path);
-    FILE *f = fopen(path, "r");
-    if (!f) return perr(NT_EXIT_INPUT, "%s: cannot open: %s", path, strerror(errno));
-    char *line = NULL, *header = NULL, *fld[MAXF];
-    size_t cap = 0;
-    int st = 0, lineno = 0, nf = 0, idx[NCOL];
-    char names[NCOL][32] = {{0}};
-    ssize_t len;
-    for (int k = 0; k < NCOL; k++) idx[k] = -1;
-    while (!st && (len = getline(&line, &cap, f)) >= 0) {
-        lineno++;
-        if ((size_t)len != strlen(line)) {
-            st = perr(NT_EXIT_INPUT, "%s:%d: binary data (not a metrics.csv)", path, lineno);
-            break;
-        }
-        if (lineno == 1) { /* the header */
-            header = strdup(line);
-            if (!header) { st = perr(NT_EXIT_RUNTIME, "out of memory"); break; }
-            nf = split(line, fld, MAXF);
-            if (nf > MAXF) { st = perr(NT_EXIT_INPUT, "%s:1: %d columns, more than %d", path, nf, MAXF); break; }
-            const char *metric = NULL;
-            for (int i = 0; i < nf; i++) {
-                const char *h = trim(fld[i]);
-                if (!strcmp(h, "train_acc")) metric = "acc";
-                else if (!strcmp(h, "train_rmse")) metric = "rmse", cv->regression = 1;
-            }
-            static const char *const set[] = {"", "train", "val", "test", "train", "val", "test"};
-            for (int k = 0; k < NCOL; k++) {
-                char want[32];
-                if (k == C_EPOCH) snprintf(want, sizeof want, "epoch");
-                else snprintf(want, sizeof want, "%s_%s", set[k], k >= C_TRAIN_M ? (metric ? metric : "-") : col_suffix[k]);
-                snprintf(names[k], sizeof names[k], "%s", want);
-                for (int i = 0; i < nf; i++)
-                    if (!strcmp(fld[i], want)) { idx[k] = i; break; }
-            }
-            if (idx[C_EPOCH] < 0 || idx[C_TRAIN_LOSS] < 0 || !metric)
-                st = perr(NT_EXIT_INPUT, "%s:1: not an nntrain metrics.csv header (needs columns "
-                          "epoch, train_loss and train_acc or train_rmse)", path);
-            continue;
-        }
-        {   /* a second header (a file continued by hand): skip it */
-            char *h = header;
-            size_t hl = strlen(h);
-            while (hl && (h[hl - 1] == '\n' || h[hl - 1] == '\r')) hl--;
-            size_t ll = strlen(line);
-            while (ll && (line[ll - 1] == '\n' || line[ll - 1] == '\r')) ll--;
-            if (hl == ll && !memcmp(h, line, hl)) continue;
-        }
-        char *l = line;
-        while (*l == ' ' || *l == '\t' || *l == '\r' || *l == '\n') l++;
-        if (!*l) continue; /* blank line */
-        int n = split(line, fld, MAXF);
-        if (n != nf) {
-            st = perr(NT_EXIT_INPUT, "%s:%d: %d fields, the header has %d", path, lineno, n, nf);
-            break;
-        }
-        double r[NCOL];
-        for (int k = 0; k < NCOL && !st; k++) {
-            r[k] = NAN;
-            if (idx[k] < 0) continue;
-            if (parse_field(fld[idx[k]], &r[k]))
-                st = perr(NT_EXIT_INPUT, "%s:%d: column %d (%s) '%s' is not a number", path, lineno,
-                          idx[k] + 1, names[k], trim(fld[idx[k]]));
-        }
-        if (st) break;
-        if (!(r[C_EPOCH] >= 1 && r[C_EPOCH] <= 1e9 && r[C_EPOCH] == floor(r[C_EPOCH]))) {
-            st = perr(NT_EXIT_INPUT, "%s:%d: epoch '%s' is not an integer >= 1", path, lineno,
-                      trim(fld[idx[C_EPOCH]]));
-            break;
-        }
-        /* a resumed run can repeat an epoch (written, then the run died before its
-         * checkpoint): the later row wins */
-        int at = cv->n;
-        for (int i = 0; i < cv->n; i++)
-            if (cv->rows[i][C_EPOCH] == r[C_EPOCH]) { at = i; break; }
-        if (at == cv->n) {
-            if (cv->n == cv->cap) {
-                int nc = cv->cap ? 2 * cv->cap : 64;
-                void *p = realloc(cv->rows, (size_t)nc * sizeof *cv->rows);
-                if (!p) { st = perr(NT_EXIT_RUNTIME, "out of memory"); break; }
-                cv->rows = p;
-                cv->cap = nc;
-            }
-            cv->n++;
-        }
-        memcpy(cv->rows[at], r, sizeof r);
-    }
-    if (!st && ferror(f)) st = perr(NT_EXIT_INPUT, "%s: read error: %s", path, strerror(errno));
-    if (!st && lineno == 0) st = perr(NT_EXIT_INPUT, "%s: empty file (no header)", path);
-    if (!st && cv->n == 0) st = perr(NT_EXIT_INPUT, "%s: no epochs yet (only the header)", path);
-    free(line);
-    free(header);
-    fclose(f);
-    if (st) return st;
-    /* in epoch order */
-    for (int i = 1; i < cv->n; i++)
-        for (int j = i; j > 0 && cv->rows[j - 1][C_EPOCH] > cv->rows[j][C_EPOCH]; j--) {
-            double t[NCOL];
-            memcpy(t, cv->rows[j], sizeof t);
-            memcpy(cv->rows[j], cv->rows[j - 1], sizeof t);
-            memcpy(cv->rows[j - 1], t, sizeof t);
-        }
-    for (int k = 0; k < NCOL; k++)
-        for (int i = 0; i < cv->n && !cv->has[k]; i++) cv->has[k] = !isnan(cv->rows[i][k]);
+    for (int i = 0; i < h->n; i++)
+        if (!isnan(h->rows[i].v[k])) return 1;
     return 0;
 }
 
@@ -276,12 +128,12 @@ static long tick_step(double span)
 
 /* y range of a panel: the data with 6 % room, never below 0 for data that is not (loss,
  * accuracy, RMSE), never above 1 for accuracy */
-static void set_yrange(FILE *g, const curves *cv, const int cols[3], int is_acc)
+static void set_yrange(FILE *g, const nt_history *cv, const int cols[3], int is_acc)
 {
     double lo = INFINITY, hi = -INFINITY;
     for (int s = 0; s < 3; s++)
         for (int i = 0; i < cv->n; i++) {
-            double v = cv->rows[i][cols[s]];
+            double v = cv->rows[i].v[cols[s]];
             if (isnan(v)) continue;
             if (v < lo) lo = v;
             if (v > hi) hi = v;
@@ -295,14 +147,14 @@ static void set_yrange(FILE *g, const curves *cv, const int cols[3], int is_acc)
     fprintf(g, "set yrange [%.9g:%.9g]\n", y0, y1);
 }
 
-static void write_series(FILE *g, const curves *cv, const int cols[3], const char *const names[3])
+static void write_series(FILE *g, const nt_history *cv, const int cols[3], const char *const names[3])
 {
     static const char *const style[3] = {
         "lc rgb '#1f77b4' lw 2 pt 7", "lc rgb '#ff7f0e' lw 2 pt 5", "lc rgb '#2ca02c' lw 2 dt 2 pt 9"};
     double ps = cv->n <= 2 ? 1.4 : 0.7; /* a lone point must be visible */
     const char *sep = "plot ";
     for (int s = 0; s < 3; s++) {
-        if (!cv->has[cols[s]]) continue;
+        if (!has_col(cv, cols[s])) continue;
         /* points up to 40 epochs; beyond that they would merge into a thick line */
         fprintf(g, "%s$metrics using 1:%d with %s %s ps %.1f title '%s'", sep, cols[s] + 1,
                 cv->n > 40 ? "lines" : "linespoints", style[s], s == 2 ? ps * 1.15 : ps, names[s]);
@@ -312,7 +164,7 @@ static void write_series(FILE *g, const curves *cv, const int cols[3], const cha
 }
 
 /* Writes the gnuplot script for cv to g; the image goes to png (a path). */
-static void write_script(FILE *g, const curves *cv, const char *png, const char *title, int w, int h)
+static void write_script(FILE *g, const nt_history *cv, const char *png, const char *title, int w, int h)
 {
     fprintf(g, "if (strstrt(GPVAL_TERMINALS, 'pngcairo') > 0) {\n"
                "  set terminal pngcairo size %d,%d noenhanced font 'sans,10' linewidth 1\n"
@@ -322,18 +174,19 @@ static void write_script(FILE *g, const curves *cv, const char *png, const char 
     fputs("set output ", g);
     gp_quote(g, png);
     fputc('\n', g);
-    /* the data: epoch, train/val/test loss, train/val/test metric; NaN is an undefined point */
+    /* the data: the history's columns (column k + 1 is history column k); NaN is an
+     * undefined point */
     fputs("$metrics << EOD\n", g);
     for (int i = 0; i < cv->n; i++) {
-        for (int k = 0; k < NCOL; k++) {
-            double v = cv->rows[i][k];
+        for (int k = 0; k < NT_H_NCOLS; k++) {
+            double v = cv->rows[i].v[k];
             if (isnan(v)) fputs(k ? " NaN" : "NaN", g);
             else fprintf(g, k ? " %.9g" : "%.0f", v);
         }
         fputc('\n', g);
     }
     fputs("EOD\n", g);
-    double e0 = cv->rows[0][C_EPOCH], e1 = cv->rows[cv->n - 1][C_EPOCH];
+    double e0 = cv->rows[0].v[NT_H_EPOCH], e1 = cv->rows[cv->n - 1].v[NT_H_EPOCH];
     /* room so the first and last points do not sit on the frame */
     double pad = e1 > e0 ? (e1 - e0) * 0.04 : 0.5;
     if (pad < 0.2) pad = 0.2;
@@ -348,18 +201,16 @@ static void write_script(FILE *g, const curves *cv, const char *png, const char 
     fputs(" font ',11'\n", g);
     /* left: loss (decreasing: the top right is free) */
     fputs("set title 'Loss'\nset ylabel 'loss'\nset key top right\nset format y '%g'\n", g);
-    static const int lc[3] = {C_TRAIN_LOSS, C_VAL_LOSS, C_TEST_LOSS};
     static const char *const names[3] = {"train", "validation", "test"};
-    set_yrange(g, cv, lc, 0);
-    write_series(g, cv, lc, names);
+    set_yrange(g, cv, loss_cols, 0);
+    write_series(g, cv, loss_cols, names);
     /* right: accuracy rises (bottom right free), RMSE falls (top right free) */
     if (cv->regression)
         fputs("set title 'RMSE'\nset ylabel 'RMSE'\nset key top right\n", g);
     else
         fputs("set title 'Accuracy'\nset ylabel 'accuracy'\nset key bottom right\n", g);
-    static const int mc[3] = {C_TRAIN_M, C_VAL_M, C_TEST_M};
-    set_yrange(g, cv, mc, !cv->regression);
-    write_series(g, cv, mc, names);
+    set_yrange(g, cv, metric_cols, !cv->regression);
+    write_series(g, cv, metric_cols, names);
     fputs("unset multiplot\nset output\n", g);
 }
 
@@ -406,24 +257,25 @@ int nt_plot_main(int argc, char **argv)
     if (strchr(out, '\n') || strchr(out, '\r'))
         return perr(NT_EXIT_USAGE, "--out: a file name with a newline is not supported");
 
-    curves cv = {0};
-    int st = read_metrics(csv, &cv);
-    if (st) { free(cv.rows); return st; }
+    nt_history cv;
+    nt_err e;
+    int st = nt_history_read_csv(&cv, csv, &e);
+    if (st) return perr(st, "%s", e.msg);
 
     char gp[PATH_MAX], tmp[PATH_MAX + 32], errf[] = "/tmp/nntrain-plot-XXXXXX";
     if (find_gnuplot(gp, sizeof gp)) {
-        free(cv.rows);
+        nt_history_free(&cv);
         return perr(NT_EXIT_RUNTIME, "%s: gnuplot not found; apt-get install gnuplot-nox", out);
     }
     if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", out, (long)getpid()) >= (int)sizeof tmp) {
-        free(cv.rows);
+        nt_history_free(&cv);
         return perr(NT_EXIT_USAGE, "%s: path too long", out);
     }
     /* create the file ourselves first: a missing or read-only directory is a clear message */
     FILE *probe = fopen(tmp, "w");
     if (!probe) {
         int er = errno;
-        free(cv.rows);
+        nt_history_free(&cv);
         return perr(NT_EXIT_RUNTIME, "%s: cannot create: %s", out, strerror(er));
     }
     fclose(probe);
@@ -432,7 +284,7 @@ int nt_plot_main(int argc, char **argv)
     if (efd < 0 || sh_quote(q1, sizeof q1, gp) || sh_quote(q2, sizeof q2, errf)) {
         if (efd >= 0) { close(efd); unlink(errf); }
         unlink(tmp);
-        free(cv.rows);
+        nt_history_free(&cv);
         return perr(NT_EXIT_RUNTIME, "cannot create a temporary file for gnuplot's messages");
     }
     close(efd);
@@ -444,7 +296,7 @@ int nt_plot_main(int argc, char **argv)
     snprintf(d2, sizeof d2, "%s", dir);
     for (size_t n = strlen(d2); n > 1 && d2[n - 1] == '/'; n--) d2[n - 1] = 0;
     snprintf(title, sizeof title, "%s: %d epoch%s%s", d2, cv.n, cv.n == 1 ? "" : "s",
-             cv.has[C_VAL_LOSS] ? "" : " (no validation split)");
+             has_col(&cv, NT_H_VAL_LOSS) ? "" : " (no validation split)");
 
     fflush(NULL);
     FILE *g = popen(cmd, "w");
@@ -452,7 +304,7 @@ int nt_plot_main(int argc, char **argv)
         int er = errno;
         unlink(tmp);
         unlink(errf);
-        free(cv.rows);
+        nt_history_free(&cv);
         return perr(NT_EXIT_RUNTIME, "cannot run %s: %s", gp, strerror(er));
     }
     /* a gnuplot that dies early must not kill us with SIGPIPE */
@@ -462,7 +314,8 @@ int nt_plot_main(int argc, char **argv)
     write_script(g, &cv, tmp, title, (int)w, (int)h);
     int wst = pclose(g);
     sigaction(SIGPIPE, &old, NULL);
-    free(cv.rows);
+    const int nep = cv.n;
+    nt_history_free(&cv);
 
     /* gnuplot's first error line, when it failed */
     char msg[512] = "";
@@ -499,6 +352,6 @@ int nt_plot_main(int argc, char **argv)
         unlink(tmp);
         return perr(NT_EXIT_RUNTIME, "%s: cannot rename %s into place: %s", out, tmp, strerror(er));
     }
-    printf("%s: %d epoch%s plotted\n", out, cv.n, cv.n == 1 ? "" : "s");
+    printf("%s: %d epoch%s plotted\n", out, nep, nep == 1 ? "" : "s");
     return 0;
 }
