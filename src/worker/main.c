@@ -333,7 +333,7 @@ int main(int argc, char **argv)
     /* --help / --version work without MPI; `nntrain CMD --help` shows that command's help */
     const char *cmd = argc >= 2 ? argv[1] : "";
     if (!strcmp(cmd, "summary")) return summary_main(argc - 1, argv + 1);
-    if (!strcmp(cmd, "plot")) return nt_plot_main(argc, argv);
+    if (!strcmp(cmd, "plot")) return nt_plot_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "config-keys")) return config_keys_main(argc - 1, argv + 1);
     nt_err e = {{0}};
     int st;

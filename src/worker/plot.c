@@ -4,6 +4,7 @@
  * and columns added later all work. The PNG is written to FILE.png.tmp.<pid> and renamed when
  * gnuplot succeeded, so a failure never leaves a partial image or replaces a good one. */
 #include "plot.h"
+#include "cli.h"
 #include "history.h"
 #include "util.h"
 #include <errno.h>
@@ -214,111 +215,66 @@ static void write_script(FILE *g, const nt_history *cv, const char *png, const c
     fputs("unset multiplot\nset output\n", g);
 }
 
-int nt_plot_main(int argc, char **argv)
+typedef struct { const char *dir, *out; long w, h; } plot_args;
+enum { O_OUT = 'o', O_SIZE = 0x100 };
+
+static int plot_opt(void *user, int val, const char *arg, nt_err *e)
 {
-    const char *dir = NULL, *out = NULL;
-    long w = 1000, h = 450;
-    for (int i = 2; i < argc; i++) {
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) { fputs(plot_usage, stdout); return 0; }
+    plot_args *a = user;
+    char tail;
+    switch (val) {
+    case O_OUT: a->out = arg; return 0;
+    case O_SIZE:
+        if (sscanf(arg, "%ldx%ld%c", &a->w, &a->h, &tail) != 2 || a->w < 200 || a->h < 150 ||
+            a->w > 10000 || a->h > 10000)
+            return nt_fail(e, "--size '%s': expected WxH, e.g. 1000x450 (200..10000 x 150..10000)", arg);
+        return 0;
+    case 1: /* RUN_DIR */
+        if (a->dir)
+            return nt_fail(e, "plot takes one RUN_DIR, got '%s' and '%s' (try: nntrain plot --help)",
+                           a->dir, arg);
+        a->dir = arg;
+        return 0;
+    default:
+        return 0;
     }
-    for (int i = 2; i < argc; i++) {
-        if (!strcmp(argv[i], "--out") || !strcmp(argv[i], "-o")) {
-            if (i + 1 >= argc) return perr(NT_EXIT_USAGE, "missing value after '%s' (try: nntrain plot --help)", argv[i]);
-            out = argv[++i];
-        } else if (!strncmp(argv[i], "--out=", 6)) {
-            out = argv[i] + 6;
-        } else if (!strcmp(argv[i], "--size") || !strncmp(argv[i], "--size=", 7)) {
-            const char *v = argv[i][6] == '=' ? argv[i] + 7 : (i + 1 < argc ? argv[++i] : NULL);
-            char tail;
-            if (!v || sscanf(v, "%ldx%ld%c", &w, &h, &tail) != 2 || w < 200 || h < 150 || w > 10000 || h > 10000)
-                return perr(NT_EXIT_USAGE, "--size '%s': expected WxH, e.g. 1000x450 (200..10000 x 150..10000)",
-                            v ? v : "");
-        } else if (argv[i][0] == '-' && argv[i][1]) {
-            return perr(NT_EXIT_USAGE, "unknown option '%s' for plot (try: nntrain plot --help)", argv[i]);
-        } else if (!dir) {
-            dir = argv[i];
-        } else {
-            return perr(NT_EXIT_USAGE, "plot takes one RUN_DIR, got '%s' and '%s' (try: nntrain plot --help)", dir, argv[i]);
-        }
-    }
-    if (!dir) return perr(NT_EXIT_USAGE, "plot needs RUN_DIR (try: nntrain plot --help)");
-    if (!*dir) return perr(NT_EXIT_USAGE, "plot: RUN_DIR is empty");
-    if (out && !*out) return perr(NT_EXIT_USAGE, "--out: empty file name");
+}
 
+/* Parses plot's arguments (argv[0] = "plot"); 0 to run, NT_CLI_DONE, or NT_EXIT_USAGE. */
+static int plot_parse(int argc, char **argv, plot_args *a, nt_err *e)
+{
+    static const struct option opts[] = {
+        {"out", required_argument, NULL, O_OUT}, {"size", required_argument, NULL, O_SIZE}, {0}};
+    nt_cli cli = {"plot", plot_usage, "o:", opts, plot_opt, a, 1};
+    int st = nt_cli_parse(&cli, argc, argv, e);
+    if (st) return st;
+    if (!a->dir) return nt_fail(e, "plot needs RUN_DIR (try: nntrain plot --help)"), NT_EXIT_USAGE;
+    if (!*a->dir) return nt_fail(e, "plot: RUN_DIR is empty"), NT_EXIT_USAGE;
+    if (a->out && !*a->out) return nt_fail(e, "--out: empty file name"), NT_EXIT_USAGE;
+    return 0;
+}
+
+/* RUN_DIR/metrics.csv and the image path (default RUN_DIR/curves.png). Returns 0 or an
+ * NT_EXIT_* code with the message printed. */
+static int plot_paths(const plot_args *a, char *csv, char *defout, const char **out)
+{
     struct stat sb;
-    if (stat(dir, &sb) != 0)
-        return perr(NT_EXIT_INPUT, "%s: %s", dir, errno == ENOENT ? "no such run directory" : strerror(errno));
-    if (!S_ISDIR(sb.st_mode)) return perr(NT_EXIT_INPUT, "%s: not a directory (nntrain plot RUN_DIR)", dir);
-    char csv[PATH_MAX], defout[PATH_MAX];
-    if (snprintf(csv, sizeof csv, "%s/metrics.csv", dir) >= (int)sizeof csv ||
-        snprintf(defout, sizeof defout, "%s/curves.png", dir) >= (int)sizeof defout)
-        return perr(NT_EXIT_USAGE, "%s: path too long", dir);
-    if (!out) out = defout;
-    if (strchr(out, '\n') || strchr(out, '\r'))
+    if (stat(a->dir, &sb) != 0)
+        return perr(NT_EXIT_INPUT, "%s: %s", a->dir, errno == ENOENT ? "no such run directory" : strerror(errno));
+    if (!S_ISDIR(sb.st_mode)) return perr(NT_EXIT_INPUT, "%s: not a directory (nntrain plot RUN_DIR)", a->dir);
+    if (snprintf(csv, PATH_MAX, "%s/metrics.csv", a->dir) >= PATH_MAX ||
+        snprintf(defout, PATH_MAX, "%s/curves.png", a->dir) >= PATH_MAX)
+        return perr(NT_EXIT_USAGE, "%s: path too long", a->dir);
+    *out = a->out ? a->out : defout;
+    if (strchr(*out, '\n') || strchr(*out, '\r'))
         return perr(NT_EXIT_USAGE, "--out: a file name with a newline is not supported");
+    return 0;
+}
 
-    nt_history cv;
-    nt_err e;
-    int st = nt_history_read_csv(&cv, csv, &e);
-    if (st) return perr(st, "%s", e.msg);
-
-    char gp[PATH_MAX], tmp[PATH_MAX + 32], errf[] = "/tmp/nntrain-plot-XXXXXX";
-    if (find_gnuplot(gp, sizeof gp)) {
-        nt_history_free(&cv);
-        return perr(NT_EXIT_RUNTIME, "%s: gnuplot not found; apt-get install gnuplot-nox", out);
-    }
-    if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", out, (long)getpid()) >= (int)sizeof tmp) {
-        nt_history_free(&cv);
-        return perr(NT_EXIT_USAGE, "%s: path too long", out);
-    }
-    /* create the file ourselves first: a missing or read-only directory is a clear message */
-    FILE *probe = fopen(tmp, "w");
-    if (!probe) {
-        int er = errno;
-        nt_history_free(&cv);
-        return perr(NT_EXIT_RUNTIME, "%s: cannot create: %s", out, strerror(er));
-    }
-    fclose(probe);
-    int efd = mkstemp(errf);
-    char cmd[3 * PATH_MAX + 64], q1[2 * PATH_MAX], q2[64];
-    if (efd < 0 || sh_quote(q1, sizeof q1, gp) || sh_quote(q2, sizeof q2, errf)) {
-        if (efd >= 0) { close(efd); unlink(errf); }
-        unlink(tmp);
-        nt_history_free(&cv);
-        return perr(NT_EXIT_RUNTIME, "cannot create a temporary file for gnuplot's messages");
-    }
-    close(efd);
-    snprintf(cmd, sizeof cmd, "%s 2>%s", q1, q2);
-
-    char title[PATH_MAX + 64];
-    /* "runs/fashion/" -> "runs/fashion" */
-    char d2[PATH_MAX];
-    snprintf(d2, sizeof d2, "%s", dir);
-    for (size_t n = strlen(d2); n > 1 && d2[n - 1] == '/'; n--) d2[n - 1] = 0;
-    snprintf(title, sizeof title, "%s: %d epoch%s%s", d2, cv.n, cv.n == 1 ? "" : "s",
-             has_col(&cv, NT_H_VAL_LOSS) ? "" : " (no validation split)");
-
-    fflush(NULL);
-    FILE *g = popen(cmd, "w");
-    if (!g) {
-        int er = errno;
-        unlink(tmp);
-        unlink(errf);
-        nt_history_free(&cv);
-        return perr(NT_EXIT_RUNTIME, "cannot run %s: %s", gp, strerror(er));
-    }
-    /* a gnuplot that dies early must not kill us with SIGPIPE */
-    struct sigaction ign = {.sa_handler = SIG_IGN}, old;
-    sigemptyset(&ign.sa_mask);
-    sigaction(SIGPIPE, &ign, &old);
-    write_script(g, &cv, tmp, title, (int)w, (int)h);
-    int wst = pclose(g);
-    sigaction(SIGPIPE, &old, NULL);
-    const int nep = cv.n;
-    nt_history_free(&cv);
-
-    /* gnuplot's first error line, when it failed */
-    char msg[512] = "";
+/* gnuplot's first error line from errf (then removed), when it failed. */
+static void gnuplot_message(const char *errf, char *msg, size_t cap)
+{
+    msg[0] = 0;
     FILE *ef = fopen(errf, "r");
     if (ef) {
         char l[512];
@@ -326,32 +282,98 @@ int nt_plot_main(int argc, char **argv)
             char *t = trim(l);
             t[strcspn(t, "\r\n")] = 0;
             if (*t && strspn(t, "^ ") != strlen(t)) { /* skip gnuplot's caret lines */
-                snprintf(msg, sizeof msg, "%s", t);
+                snprintf(msg, cap, "%s", t);
                 if (strstr(t, "rror") || strstr(t, "annot")) break;
             }
         }
         fclose(ef);
     }
     unlink(errf);
+}
 
-    int ok = wst != -1 && WIFEXITED(wst) && WEXITSTATUS(wst) == 0;
+/* Draws cv into out: gnuplot writes tmp (out.tmp.<pid>), which is renamed into place only
+ * when it is a PNG. Returns 0 or an NT_EXIT_* code with the message printed. */
+static int render(const nt_history *cv, const plot_args *a, const char *out)
+{
+    char gp[PATH_MAX], tmp[PATH_MAX + 32], errf[] = "/tmp/nntrain-plot-XXXXXX";
+    if (find_gnuplot(gp, sizeof gp))
+        return perr(NT_EXIT_RUNTIME, "%s: gnuplot not found; apt-get install gnuplot-nox", out);
+    if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", out, (long)getpid()) >= (int)sizeof tmp)
+        return perr(NT_EXIT_USAGE, "%s: path too long", out);
+    /* create the file ourselves first: a missing or read-only directory is a clear message */
+    FILE *probe = fopen(tmp, "w");
+    if (!probe) return perr(NT_EXIT_RUNTIME, "%s: cannot create: %s", out, strerror(errno));
+    fclose(probe);
+    int efd = mkstemp(errf);
+    char cmd[3 * PATH_MAX + 64], q1[2 * PATH_MAX], q2[64];
+    if (efd < 0 || sh_quote(q1, sizeof q1, gp) || sh_quote(q2, sizeof q2, errf)) {
+        if (efd >= 0) { close(efd); unlink(errf); }
+        unlink(tmp);
+        return perr(NT_EXIT_RUNTIME, "cannot create a temporary file for gnuplot's messages");
+    }
+    close(efd);
+    snprintf(cmd, sizeof cmd, "%s 2>%s", q1, q2);
+
+    /* "runs/fashion/" -> "runs/fashion" */
+    char title[PATH_MAX + 64], d2[PATH_MAX];
+    snprintf(d2, sizeof d2, "%s", a->dir);
+    for (size_t n = strlen(d2); n > 1 && d2[n - 1] == '/'; n--) d2[n - 1] = 0;
+    snprintf(title, sizeof title, "%s: %d epoch%s%s", d2, cv->n, cv->n == 1 ? "" : "s",
+             has_col(cv, NT_H_VAL_LOSS) ? "" : " (no validation split)");
+
+    fflush(NULL);
+    FILE *g = popen(cmd, "w");
+    if (!g) {
+        int er = errno;
+        unlink(tmp);
+        unlink(errf);
+        return perr(NT_EXIT_RUNTIME, "cannot run %s: %s", gp, strerror(er));
+    }
+    /* a gnuplot that dies early must not kill us with SIGPIPE */
+    struct sigaction ign = {.sa_handler = SIG_IGN}, old;
+    sigemptyset(&ign.sa_mask);
+    sigaction(SIGPIPE, &ign, &old);
+    write_script(g, cv, tmp, title, (int)a->w, (int)a->h);
+    int wst = pclose(g);
+    sigaction(SIGPIPE, &old, NULL);
+    char msg[512];
+    gnuplot_message(errf, msg, sizeof msg);
+
+    int exited = wst != -1 && WIFEXITED(wst) && WEXITSTATUS(wst) == 0, ok = 0;
     unsigned char sig[8] = {0};
-    FILE *pf = ok ? fopen(tmp, "rb") : NULL;
+    FILE *pf = exited ? fopen(tmp, "rb") : NULL;
     if (pf) {
         ok = fread(sig, 1, 8, pf) == 8 && !memcmp(sig, "\x89PNG\r\n\x1a\n", 8);
         fclose(pf);
-    } else ok = 0;
+    }
     if (!ok) {
         unlink(tmp);
-        if (wst != -1 && WIFEXITED(wst) && WEXITSTATUS(wst) == 0)
+        if (exited)
             return perr(NT_EXIT_RUNTIME, "%s: gnuplot wrote no PNG image%s%s", out, *msg ? ": " : "", msg);
-        return perr(NT_EXIT_RUNTIME, "%s: gnuplot failed%s%s", out, *msg ? ": " : "", *msg ? msg : "");
+        return perr(NT_EXIT_RUNTIME, "%s: gnuplot failed%s%s", out, *msg ? ": " : "", msg);
     }
     if (rename(tmp, out) != 0) {
         int er = errno;
         unlink(tmp);
         return perr(NT_EXIT_RUNTIME, "%s: cannot rename %s into place: %s", out, tmp, strerror(er));
     }
-    printf("%s: %d epoch%s plotted\n", out, nep, nep == 1 ? "" : "s");
     return 0;
+}
+
+int nt_plot_main(int argc, char **argv)
+{
+    plot_args a = {.w = 1000, .h = 450};
+    nt_err e = {{0}};
+    int st = plot_parse(argc, argv, &a, &e);
+    if (st == NT_CLI_DONE) return 0;
+    if (st) return perr(st, "%s", e.msg);
+    char csv[PATH_MAX], defout[PATH_MAX];
+    const char *out = NULL;
+    if ((st = plot_paths(&a, csv, defout, &out))) return st;
+    nt_history cv;
+    if ((st = nt_history_read_csv(&cv, csv, &e))) return perr(st, "%s", e.msg);
+    if (!(st = render(&cv, &a, out)))
+        printf("%s: %d epoch%s plotted\n", out, cv.n, cv.n == 1 ? "" : "s");
+    nt_history_free(&cv);
+    return st;
 }
