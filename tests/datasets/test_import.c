@@ -1,5 +1,6 @@
 /* Tests of nndata import-csv / import-npy (binary path in argv[1]) and of the pure parsers in
- * datasets/import_csv.c and import_npy.c: round trips compared element-wise with the HDF5 file read back; every
+ * datasets/import_csv.c and import_npy.c: round trips compared element-wise with the HDF5
+ * file read back; every
  * malformed input fails with exit 1, exactly one error line naming the file (and the line for
  * text), and no OUT (nor OUT.tmp) left, an existing OUT unchanged; usage errors exit 2. The
  * .npy files are built here byte by byte (no Python needed). */
