@@ -1,13 +1,40 @@
-/* Shared by the nndata commands (nndata.c, import.c, tools.c): exit codes, the one-line error
- * printer, and strict value parsing (the whole string must be the value). */
+/* The nndata command layer's shared pieces: the --help text, the one printer of
+ * "nndata: error: ..." lines, getopt_long parsing for every command, and strict value parsing
+ * (the whole string must be the value). Exit codes are err.h's NT_EXIT_OK, NT_EXIT_RUNTIME
+ * (nndata also uses it for bad input files) and NT_EXIT_USAGE. */
 #ifndef NN_CLI_H
 #define NN_CLI_H
 #include <stdint.h>
 
-enum { EXIT_OK = 0, EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
+#include "err.h"
 
-/* Print "nndata: error: WHAT: MESSAGE" and return code. */
+/* nndata --help (also printed by the commands that have no usage line of their own). */
+extern const char nd_usage_text[];
+
+/* Print "nndata: error: WHAT: MESSAGE" (WHAT may be NULL) and return code: the one printer. */
 int nd_fail(int code, const char *what, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Print "nndata: error: " and e's message; return code. */
+int nd_report(int code, const nt_err *e);
+
+/* One option of a command: --name VALUE / --name=VALUE (flag == 0), or a flag without a value
+ * (flag == 1; *val becomes "" when given). *val stays as it was when the option is absent. */
+struct nd_opt {
+    const char *name;
+    int flag;
+    const char **val;
+};
+
+#define ND_MAXPOS 4
+
+/* Parse argv[2..] of command `cmd` with getopt_long: options listed in opts (terminated by a
+ * NULL name, exact names only), --help / -h (print `help`, return 0), "--" ends the options;
+ * at most maxpos positionals into pos (*npos of them). With numbers_are_positional, "-3" or
+ * "-.5" is a positional (so a negative N gets its own message), not an option. Returns -1 to
+ * go on, or the exit code after --help or a usage error (one line printed). */
+int nd_parse_args(int argc, char **argv, const char *cmd, const struct nd_opt *opts,
+                  int numbers_are_positional, const char *help, const char **pos, int maxpos,
+                  int *npos);
+
 /* Decimal digits only (no sign, no spaces): strtoull alone would accept " 7" and "-1". */
 int nd_all_digits(const char *s);
 /* An integer in [1, max]; returns 0 or -1. */

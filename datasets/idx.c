@@ -30,8 +30,8 @@ static int64_t read_full(gzFile f, void *buf, uint64_t len)
     return (int64_t)got;
 }
 
-/* err := "PATH: read error: <zlib or errno reason>". */
-static void read_error(gzFile f, const char *path, char *err, size_t errlen)
+/* e := "PATH: read error: <zlib or errno reason>". */
+static void read_error(gzFile f, const char *path, nt_err *e)
 {
     int zerr = 0;
     const char *msg = gzerror(f, &zerr);
@@ -40,12 +40,12 @@ static void read_error(gzFile f, const char *path, char *err, size_t errlen)
     size_t plen = strlen(path);
     if (msg && strncmp(msg, path, plen) == 0 && strncmp(msg + plen, ": ", 2) == 0)
         msg += plen + 2;
-    snprintf(err, errlen, "%s: read error: %s", path, msg && msg[0] ? msg : "unknown");
+    nt_fail(e, "%s: read error: %s", path, msg && msg[0] ? msg : "unknown");
 }
 
 /* Read an IDX file with the given magic and ndim dimensions into a malloc'd buffer. */
 static int idx_read(const char *path, uint32_t magic, int ndim, const char *kind,
-                    uint8_t **data, uint32_t *dims, char *err, size_t errlen)
+                    uint8_t **data, uint32_t *dims, nt_err *e)
 {
     int rc = -1;
     uint8_t *buf = NULL;
@@ -56,35 +56,35 @@ static int idx_read(const char *path, uint32_t magic, int ndim, const char *kind
     errno = 0;
     gzFile f = gzopen(path, "rb");
     if (!f) {
-        snprintf(err, errlen, "%s: cannot open: %s", path,
+        nt_fail(e, "%s: cannot open: %s", path,
                  errno ? strerror(errno) : "out of memory");
         return -1;
     }
 
     int64_t got = read_full(f, hdr, 4);
     if (got < 0) {
-        read_error(f, path, err, errlen);
+        read_error(f, path, e);
         goto fail;
     }
     if (got < 4) {
-        snprintf(err, errlen, "%s: truncated file (%lld of 4 header bytes)", path,
+        nt_fail(e, "%s: truncated file (%lld of 4 header bytes)", path,
                  (long long)got);
         goto fail;
     }
     /* The magic is big-endian: two zero bytes, the element type, the number of dimensions. */
     uint32_t m = (uint32_t)hdr[0] << 24 | (uint32_t)hdr[1] << 16 | (uint32_t)hdr[2] << 8 | hdr[3];
     if (m != magic) {
-        snprintf(err, errlen, "%s: bad magic 0x%08x, expected 0x%08x (IDX uint8 %s)", path,
+        nt_fail(e, "%s: bad magic 0x%08x, expected 0x%08x (IDX uint8 %s)", path,
                  (unsigned)m, (unsigned)magic, kind);
         goto fail;
     }
     got = read_full(f, hdr + 4, hdr_len - 4);
     if (got < 0) {
-        read_error(f, path, err, errlen);
+        read_error(f, path, e);
         goto fail;
     }
     if ((uint64_t)got < hdr_len - 4) {
-        snprintf(err, errlen, "%s: truncated file (%lld of %llu header bytes)", path,
+        nt_fail(e, "%s: truncated file (%lld of %llu header bytes)", path,
                  (long long)got + 4, (unsigned long long)hdr_len);
         goto fail;
     }
@@ -98,7 +98,7 @@ static int idx_read(const char *path, uint32_t magic, int ndim, const char *kind
         dims[i] = (uint32_t)q[0] << 24 | (uint32_t)q[1] << 16 | (uint32_t)q[2] << 8 | q[3];
         uint64_t dim = dims[i] ? dims[i] : 1;
         if (bound > IDX_MAX_BYTES / dim) {
-            snprintf(err, errlen, "%s: %s too large (more than %llu bytes)", path, kind,
+            nt_fail(e, "%s: %s too large (more than %llu bytes)", path, kind,
                      (unsigned long long)IDX_MAX_BYTES);
             goto fail;
         }
@@ -109,28 +109,28 @@ static int idx_read(const char *path, uint32_t magic, int ndim, const char *kind
     /* malloc(0) may return NULL; allocate at least one byte so NULL always means failure. */
     buf = malloc(total > 0 ? (size_t)total : 1);
     if (!buf) {
-        snprintf(err, errlen, "%s: out of memory (%llu bytes)", path,
+        nt_fail(e, "%s: out of memory (%llu bytes)", path,
                  (unsigned long long)total);
         goto fail;
     }
     got = read_full(f, buf, total);
     if (got < 0) {
-        read_error(f, path, err, errlen);
+        read_error(f, path, e);
         goto fail;
     }
     if ((uint64_t)got < total) {
-        snprintf(err, errlen, "%s: truncated file (%llu of %llu data bytes)", path,
+        nt_fail(e, "%s: truncated file (%llu of %llu data bytes)", path,
                  (unsigned long long)got, (unsigned long long)total);
         goto fail;
     }
     uint8_t extra;
     got = read_full(f, &extra, 1);
     if (got < 0) {
-        read_error(f, path, err, errlen);
+        read_error(f, path, e);
         goto fail;
     }
     if (got > 0) {
-        snprintf(err, errlen, "%s: trailing data after the %llu bytes the header declares",
+        nt_fail(e, "%s: trailing data after the %llu bytes the header declares",
                  path, (unsigned long long)(hdr_len + total));
         goto fail;
     }
@@ -144,10 +144,10 @@ fail:
 }
 
 int idx_read_images(const char *path, uint8_t **pixels, int64_t *n, int64_t *rows,
-                    int64_t *cols, char *err, size_t errlen)
+                    int64_t *cols, nt_err *e)
 {
     uint32_t dims[3];
-    if (idx_read(path, IDX_MAGIC_IMAGES, 3, "images", pixels, dims, err, errlen) < 0)
+    if (idx_read(path, IDX_MAGIC_IMAGES, 3, "images", pixels, dims, e) < 0)
         return -1;
     *n = dims[0];
     *rows = dims[1];
@@ -155,10 +155,10 @@ int idx_read_images(const char *path, uint8_t **pixels, int64_t *n, int64_t *row
     return 0;
 }
 
-int idx_read_labels(const char *path, uint8_t **labels, int64_t *n, char *err, size_t errlen)
+int idx_read_labels(const char *path, uint8_t **labels, int64_t *n, nt_err *e)
 {
     uint32_t dims[1];
-    if (idx_read(path, IDX_MAGIC_LABELS, 1, "labels", labels, dims, err, errlen) < 0)
+    if (idx_read(path, IDX_MAGIC_LABELS, 1, "labels", labels, dims, e) < 0)
         return -1;
     *n = dims[0];
     return 0;

@@ -6,15 +6,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "err.h"
+
 #define IDX_MAGIC_IMAGES 0x00000803u /* uint8, 3 dims: N, rows, cols */
 #define IDX_MAGIC_LABELS 0x00000801u /* uint8, 1 dim: N */
 
 /* Read an image file: *pixels := malloc'd N*rows*cols bytes, row-major per image.
- * Returns 0, or -1 with "PATH: reason" in err (nothing allocated). */
+ * Returns 0, or -1 with "PATH: reason" in e (nothing allocated). */
 int idx_read_images(const char *path, uint8_t **pixels, int64_t *n, int64_t *rows,
-                    int64_t *cols, char *err, size_t errlen);
+                    int64_t *cols, nt_err *e);
 
 /* Read a label file: *labels := malloc'd N bytes. Returns 0, or -1 with "PATH: reason". */
-int idx_read_labels(const char *path, uint8_t **labels, int64_t *n, char *err, size_t errlen);
+int idx_read_labels(const char *path, uint8_t **labels, int64_t *n, nt_err *e);
 
 #endif

@@ -1,12 +1,17 @@
 /* Importers for nndata: delimited text (CSV) and NumPy .npy files, parsed into arrays ready
  * for h5data_write / h5data_write_regression. The parsers are pure (no output, no exit):
- * they return 0, or -1 with a one-line message in err naming the file and, for text, the
- * line ("data.csv:17: 3 fields, expected 5"). import_csv_main / import_npy_main are the
- * nndata commands built on them. */
+ * they return 0, or -1 with a one-line message in e naming the file and, for text, the
+ * line ("data.csv:17: 3 fields, expected 5"). The commands built on them are in
+ * cmd_import.c. */
 #ifndef NN_IMPORT_H
 #define NN_IMPORT_H
 #include <stddef.h>
 #include <stdint.h>
+
+#include "err.h"
+
+/* Labels are int32 0..K-1; K itself must fit in int32. */
+#define IMP_MAX_LABEL ((int64_t)INT32_MAX - 1)
 
 /* An imported dataset: x is n*d values, uint8 (x_u8) or float32 (x_f32), row-major.
  * Classification: y holds n int32 labels >= 0, k = 0. Regression: yf holds n*k floats. */
@@ -30,7 +35,7 @@ enum { IMP_HEADER_AUTO = -1, IMP_HEADER_NO = 0, IMP_HEADER_YES = 1 };
  * else integer labels 0..2^31-2. Rejects ragged rows, non-numeric or non-finite cells,
  * quotes, blank lines before the end, and files without data rows or feature columns. */
 int import_csv(const char *path, const char *label, int header, int regression, char delim,
-               struct imp_data *out, char *err, size_t errlen);
+               struct imp_data *out, nt_err *e);
 
 /* A parsed .npy file: descr (e.g. "<f4"), shape, and the raw little-endian payload. */
 struct npy_array {
@@ -45,19 +50,13 @@ struct npy_array {
 
 /* Read a whole .npy file (format 1.0, 2.0 or 3.0). Rejects a bad magic, a malformed header,
  * fortran_order True, an unknown dtype size, truncated data and trailing bytes. */
-int npy_read(const char *path, struct npy_array *a, char *err, size_t errlen);
+int npy_read(const char *path, struct npy_array *a, nt_err *e);
 void npy_free(struct npy_array *a);
 
 /* X (N, D) as <f4, <f8 (converted to float32) or |u1 (kept uint8); y (N,) integer labels
  * (<i4, <i8, |u1; also <i2, <u2.. as long as they fit), or with regression <f4/<f8 (or
  * integer) targets of shape (N,) or (N, K). */
 int import_npy(const char *xpath, const char *ypath, int regression, struct imp_data *out,
-               char *err, size_t errlen);
-
-/* The nndata commands "import-csv" and "import-npy" (argv[1] is the command name). Print
- * usage for --help; errors are one line "nndata: error: ..."; return the exit status (0, 1
- * runtime, 2 usage). */
-int import_csv_main(int argc, char **argv, const char *usage);
-int import_npy_main(int argc, char **argv, const char *usage);
+               nt_err *e);
 
 #endif

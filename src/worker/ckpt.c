@@ -72,7 +72,7 @@ static int list_ckpts(const char *dir, long long *steps, int max)
 }
 
 int nt_ckpt_save(const char *dir, int keep, const nn_model *m, const nn_optim *o,
-                 const nt_input_norm *norm, const nt_ckpt_state *s, const nt_config *cfg, const double *hist, int nhist,
+                 const nt_input_norm *norm, const nt_ckpt_state *s, const nt_config *cfg, const nt_history *h,
                  comm_t *c, char *written, size_t wlen, nt_err *e)
 {
     char path[4200], tmp[4300];
@@ -145,12 +145,14 @@ int nt_ckpt_save(const char *dir, int keep, const nn_model *m, const nn_optim *o
     status |= cg < 0 || !text || nt_h5_attr_str(cg, "text", text);
     if (cg >= 0) H5Gclose(cg);
     free(text);
-    status |= small_f64(f, "metrics", hist, (hsize_t)nhist, NT_METRIC_COLS, c, xfer);
+    /* the history's stored columns (history.h), named by its table */
+    double *rows = malloc(sizeof(double) * NT_H_STORED * (size_t)(h->n > 0 ? h->n : 1));
+    if (rows) nt_history_pack(h, rows);
+    status |= !rows || small_f64(f, "metrics", rows, (hsize_t)h->n, NT_H_STORED, c, xfer);
+    free(rows);
     hid_t md = H5Dopen2(f, "metrics", H5P_DEFAULT);
     if (md >= 0) {
-        status |= nt_h5_attr_str(md, "columns", "epoch,train_loss,train_acc_or_rmse,train_mae,"
-                                 "val_loss,val_acc_or_rmse,val_mae,test_loss,test_acc_or_rmse,"
-                                 "test_mae,samples_per_s,elapsed_s,lr");
+        status |= nt_h5_attr_str(md, "columns", nt_history_stored_columns());
         H5Dclose(md);
     }
     H5Pclose(xfer);
@@ -203,8 +205,8 @@ int nt_ckpt_find(const char *dir, comm_t *c, char *path, size_t n)
     return 1;
 }
 
-int nt_ckpt_load(const char *path, nn_model *m, nn_optim *o, nt_ckpt_state *s, double *hist,
-                 int max_hist, int *nhist, comm_t *c, nt_err *e)
+int nt_ckpt_load(const char *path, nn_model *m, nn_optim *o, nt_ckpt_state *s, nt_history *h,
+                 comm_t *c, nt_err *e)
 {
     hid_t f = nt_h5_open(path, c);
     int st = f < 0 ? (nt_fail(e, "%s: cannot open checkpoint", path), NT_EXIT_INPUT) : 0;
@@ -260,18 +262,22 @@ int nt_ckpt_load(const char *path, nn_model *m, nn_optim *o, nt_ckpt_state *s, d
             H5Gclose(sg);
         }
     }
-    *nhist = 0;
+    h->n = 0;
     if (!st) {
         hid_t md = H5Dopen2(f, "metrics", H5P_DEFAULT);
         hid_t sp = md >= 0 ? H5Dget_space(md) : H5I_INVALID_HID;
         hsize_t d[2] = {0, 0};
         if (sp >= 0) H5Sget_simple_extent_dims(sp, d, NULL);
-        if (md < 0 || d[1] != NT_METRIC_COLS || (int)d[0] > max_hist)
+        double *rows = NULL;
+        if (md < 0 || d[1] != NT_H_STORED || (int)d[0] > h->cap)
             st = nt_fail(e, "%s: bad /metrics", path);
-        else if (d[0] > 0 && H5Dread(md, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, xfer, hist) < 0) /* collective */
+        else if (!(rows = malloc(sizeof(double) * NT_H_STORED * (size_t)(d[0] > 0 ? d[0] : 1))))
+            st = nt_fail(e, "out of memory reading %s", path);
+        else if (d[0] > 0 && H5Dread(md, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, xfer, rows) < 0) /* collective */
             st = nt_fail(e, "%s: cannot read /metrics", path);
         else
-            *nhist = (int)d[0];
+            nt_history_unpack(h, rows, (int)d[0]);
+        free(rows);
         if (sp >= 0) H5Sclose(sp);
         if (md >= 0) H5Dclose(md);
     }

@@ -8,20 +8,21 @@
  *                      world_size, elapsed_s, schedule, schedule_unit, base_lr;
  *                      dataset partial (4) float64: this epoch's loss/metric sums so far
  *   /config            the effective configuration (INI text, string attribute "text")
- *   /metrics           (epochs done, 13) float64, attribute columns
+ *   /metrics           (epochs done, NT_H_STORED = 13) float64, attribute columns: the
+ *                      history's stored columns (history.h)
  * Because every random choice is a function of (seed, epoch, index), (epoch, step_in_epoch)
  * is all the data-order state there is, and it does not depend on the rank count. */
 #ifndef NT_CKPT_H
 #define NT_CKPT_H
 #include "comm.h"
 #include "config.h"
+#include "history.h"
 #include "model.h"
 #include "modelio.h"
 #include "optim.h"
 #include "util.h"
 
 #define NT_CKPT_FORMAT_VERSION 1
-#define NT_METRIC_COLS 13 /* epoch, train[3], val[3], test[3], samples_per_s, elapsed_s, lr */
 
 typedef struct {
     int64_t epoch;          /* the epoch in progress (1-based) */
@@ -35,12 +36,11 @@ typedef struct {
 } nt_ckpt_state;
 
 /* Collective. Writes DIR/ckpt-<global_step>.h5 (via .tmp) and, on rank 0, removes all but
- * the newest `keep` complete checkpoints. hist has nhist rows of NT_METRIC_COLS (rank 0's
- * values are written). *written gets the path. Returns the agreed status. */
+ * the newest `keep` complete checkpoints. The history's rows are written (rank 0's values).
+ * *written gets the path. Returns the agreed status. */
 int nt_ckpt_save(const char *dir, int keep, const nn_model *m, const nn_optim *o,
-                 const nt_input_norm *norm,
-                 const nt_ckpt_state *s, const nt_config *cfg, const double *hist, int nhist,
-                 comm_t *c, char *written, size_t wlen, nt_err *e);
+                 const nt_input_norm *norm, const nt_ckpt_state *s, const nt_config *cfg,
+                 const nt_history *h, comm_t *c, char *written, size_t wlen, nt_err *e);
 
 /* Rank 0 looks for the newest complete checkpoint (highest step) in dir; the name is
  * broadcast. Returns 1 and fills path when found, 0 when there is none. Collective. */
@@ -51,9 +51,9 @@ int nt_ckpt_find_local(const char *dir, char *path, size_t n);
 void nt_ckpt_remove_all(const char *dir);
 
 /* Collective. Reads a checkpoint into m (shapes must match), o (same optimizer and slots),
- * s, and the metric history (hist must hold NT_METRIC_COLS * max_hist doubles). Errors name
- * the file and what does not match. Returns the agreed status. */
-int nt_ckpt_load(const char *path, nn_model *m, nn_optim *o, nt_ckpt_state *s, double *hist,
-                 int max_hist, int *nhist, comm_t *c, nt_err *e);
+ * s, and the history h (at most h->cap rows). Errors name the file and what does not match.
+ * Returns the agreed status. */
+int nt_ckpt_load(const char *path, nn_model *m, nn_optim *o, nt_ckpt_state *s, nt_history *h,
+                 comm_t *c, nt_err *e);
 
 #endif

@@ -13,75 +13,213 @@ typedef enum { K_PATH, K_FRACTION, K_POSDOUBLE, K_NONNEG, K_ANY, K_LAYERS, K_ACT
                K_ACTLIST, K_DROPLIST, K_OPT, K_LOSS, K_INIT, K_SCHED, K_UNIT, K_BOOL,
                K_POSINT, K_NONNEGINT, K_LONG1, K_LONG0, K_U64, K_RESUME, K_PERM } kind;
 
+/* when a key is printed into /config, besides `only`: always, when it holds a value
+ * (a non-empty path, a number > 0), or when the model has a hidden layer */
+enum { W_ALWAYS = 0, W_SET, W_HIDDEN };
+
 #define O(k) (1u << (k))
 #define ADAMS (O(NN_OPT_ADAM) | O(NN_OPT_ADAMW) | O(NN_OPT_ADAMAX))
-typedef struct {
-    const char *section, *key;
-    kind kind;
-    size_t off;
-    unsigned opts; /* optimizers the key applies to; 0 = any */
-} key_spec;
+typedef nt_config_key key_spec;
 
-#define F(field) offsetof(nt_config, field)
+/* Sections in order, with the note their README row carries. */
+static const struct { const char *name, *doc; } sections[] = {
+    {"data", ""},
+    {"model", ""},
+    {"loss", ""},
+    {"optimizer", "formulas and defaults exactly as `torch.optim` (1.13)"},
+    {"schedule", "learning rate = f(base `lr`, unit counter u = 0, 1, …)"},
+    {"train", ""},
+    {"output", ""},
+    {"checkpoint", "see [docs/checkpoints.md](docs/checkpoints.md)"},
+};
+#define NSECTIONS (sizeof sections / sizeof sections[0])
+
+/* field offset and size */
+#define F(field) offsetof(nt_config, field), sizeof(((nt_config *)0)->field)
+#define OFF(field) offsetof(nt_config, field)
 static const key_spec keys[] = {
-    {"data", "train", K_PATH, F(train), 0},
-    {"data", "test", K_PATH, F(test), 0},
-    {"data", "val_fraction", K_FRACTION, F(val_fraction), 0},
-    {"data", "cache_mb", K_POSDOUBLE, F(cache_mb), 0},
-    {"data", "collective_reads", K_BOOL, F(collective_reads), 0},
-    {"data", "permutation", K_PERM, F(perm_mode), 0},
-    {"model", "layers", K_LAYERS, F(sizes), 0},
-    {"model", "activation", K_ACT, F(activation), 0},
-    {"model", "activations", K_ACTLIST, F(acts), 0},
-    {"model", "leaky_slope", K_ANY, F(leaky_slope), 0},
-    {"model", "elu_alpha", K_POSDOUBLE, F(elu_alpha), 0},
-    {"model", "init", K_INIT, F(init), 0},
-    {"model", "init_std", K_POSDOUBLE, F(init_std), 0},
-    {"model", "bias", K_BOOL, F(bias), 0},
-    {"model", "dropout", K_DROPLIST, F(dropout), 0},
-    {"loss", "name", K_LOSS, F(loss.kind), 0},
-    {"loss", "label_smoothing", K_FRACTION, F(loss.label_smoothing), 0},
-    {"loss", "delta", K_POSDOUBLE, F(loss.delta), 0},
-    {"loss", "beta", K_POSDOUBLE, F(loss.beta), 0},
-    {"optimizer", "name", K_OPT, F(opt.kind), 0},
-    {"optimizer", "lr", K_POSDOUBLE, F(opt.lr), 0},
-    {"optimizer", "momentum", K_NONNEG, F(opt.momentum), O(NN_OPT_SGD) | O(NN_OPT_RMSPROP)},
-    {"optimizer", "dampening", K_NONNEG, F(opt.dampening), O(NN_OPT_SGD)},
-    {"optimizer", "nesterov", K_BOOL, F(opt.nesterov), O(NN_OPT_SGD)},
-    {"optimizer", "weight_decay", K_NONNEG, F(opt.weight_decay), 0},
-    {"optimizer", "decay_biases", K_BOOL, F(decay_biases), 0},
-    {"optimizer", "beta1", K_FRACTION, F(opt.beta1), ADAMS},
-    {"optimizer", "beta2", K_FRACTION, F(opt.beta2), ADAMS},
-    {"optimizer", "eps", K_POSDOUBLE, F(opt.eps), ADAMS | O(NN_OPT_RMSPROP) | O(NN_OPT_ADAGRAD) | O(NN_OPT_ADADELTA)},
-    {"optimizer", "amsgrad", K_BOOL, F(opt.amsgrad), O(NN_OPT_ADAM) | O(NN_OPT_ADAMW)},
-    {"optimizer", "alpha", K_FRACTION, F(opt.alpha), O(NN_OPT_RMSPROP)},
-    {"optimizer", "centered", K_BOOL, F(opt.centered), O(NN_OPT_RMSPROP)},
-    {"optimizer", "lr_decay", K_NONNEG, F(opt.lr_decay), O(NN_OPT_ADAGRAD)},
-    {"optimizer", "initial_accumulator_value", K_NONNEG, F(opt.initial_accumulator_value), O(NN_OPT_ADAGRAD)},
-    {"optimizer", "rho", K_FRACTION, F(opt.rho), O(NN_OPT_ADADELTA)},
-    {"optimizer", "clip_grad_norm", K_NONNEG, F(clip_grad_norm), 0},
-    {"schedule", "name", K_SCHED, F(sched.kind), 0},
-    {"schedule", "unit", K_UNIT, F(sched_per_step), 0},
-    {"schedule", "step_size", K_POSINT, F(sched.step_size), 0},
-    {"schedule", "gamma", K_POSDOUBLE, F(sched.gamma), 0},
-    {"schedule", "t_max", K_POSDOUBLE, F(sched.t_max), 0},
-    {"schedule", "eta_min", K_NONNEG, F(sched.eta_min), 0},
-    {"schedule", "warmup", K_NONNEGINT, F(sched.warmup), 0},
-    {"schedule", "warmup_start_factor", K_POSDOUBLE, F(sched.warmup_start_factor), 0},
-    {"train", "epochs", K_POSINT, F(epochs), 0},
-    {"train", "batch_size", K_LONG1, F(batch_size), 0},
-    {"train", "seed", K_U64, F(seed), 0},
-    {"train", "threads", K_NONNEGINT, F(threads), 0},
-    {"train", "bucket_mb", K_POSDOUBLE, F(bucket_mb), 0},
-    {"train", "flush_denormals", K_BOOL, F(flush_denormals), 0},
-    {"output", "dir", K_PATH, F(out_dir), 0},
-    {"checkpoint", "dir", K_PATH, F(ckpt_dir), 0},
-    {"checkpoint", "every_steps", K_LONG0, F(ckpt_every_steps), 0},
-    {"checkpoint", "every_epochs", K_LONG0, F(ckpt_every_epochs), 0},
-    {"checkpoint", "keep", K_POSINT, F(ckpt_keep), 0},
-    {"checkpoint", "resume", K_RESUME, F(resume_auto), 0},
+    {"data", "train", F(train), K_PATH, 0, 0, NULL, "— (required)",
+     "training set (HDF5, layout below)"},
+    {"data", "test", F(test), K_PATH, 0, W_SET, NULL, "none",
+     "test set, evaluated after every epoch"},
+    {"data", "val_fraction", F(val_fraction), K_FRACTION, 0, 0, NULL, "`0.1`",
+     "share of `train` held out for validation, chosen from the seed; in [0, 1)"},
+    {"data", "cache_mb", F(cache_mb), K_POSDOUBLE, 0, 0, NULL, "`1024`",
+     "MiB of dataset rows a rank holds: two windows of half this each (one training, one "
+     "being read ahead)"},
+    {"data", "permutation", F(perm_mode), K_PERM, 0, 0, NULL, "`auto`",
+     "how the sample order (validation split, per-epoch permutation) is held: `table` (index "
+     "arrays, 24 bytes per row per rank), `feistel` (keyed Feistel bijections evaluated per "
+     "position, O(1) memory), `auto` = table up to 2^24 rows, Feistel above. Both are pure "
+     "functions of the seed: np-invariance and exact resume hold for either; they give "
+     "different orders"},
+    {"data", "collective_reads", F(collective_reads), K_BOOL, 0, 0, NULL, "`false`",
+     "read rows with collective (two-phase) `MPI_File_iread_all` instead of each rank's reader "
+     "thread; independent reads measured 1.4-1.8x faster here (BENCHMARKS.md; each rank reads "
+     "only its own rows); collective buffering may pay off on a parallel file system with many "
+     "ranks per node"},
+    {"model", "layers", F(sizes), K_LAYERS, 0, 0, NULL, "— (required)",
+     "widths, input first, outputs last: `784, 256, 256, 10`"},
+    {"model", "activation", F(activation), K_ACT, 0, 0, "activations", "`relu`",
+     "activation of every hidden layer; the last layer is `identity` (logits)"},
+    {"model", "activations", F(acts), K_ACTLIST, 0, 0, NULL, "—",
+     "instead of `activation`: one per dense layer, e.g. `tanh, identity`"},
+    {"model", "leaky_slope", F(leaky_slope), K_ANY, 0, 0, NULL, "`0.01`",
+     "negative slope of `leaky_relu`"},
+    {"model", "elu_alpha", F(elu_alpha), K_POSDOUBLE, 0, 0, NULL, "`1.0`", "α of `elu`"},
+    {"model", "init", F(init), K_INIT, 0, 0, NULL, "`torch`",
+     "`torch` (nn.Linear's default: weight and bias U(±1/√in)), `xavier_uniform`, "
+     "`xavier_normal`, `kaiming_uniform`, `kaiming_normal` (fan_in; aliases `he_uniform`, "
+     "`he_normal`) — these use `torch.nn.init.calculate_gain` of the layer's activation (relu "
+     "√2, leaky_relu √(2/(1+slope²)), tanh 5/3, selu 3/4, others 1) and start biases at 0 — or "
+     "`normal` (N(0, `init_std`), biases 0)"},
+    {"model", "init_std", F(init_std), K_POSDOUBLE, 0, 0, NULL, "`0.01`",
+     "σ of `init = normal`"},
+    {"model", "bias", F(bias), K_BOOL, 0, 0, NULL, "`true`", "`false`: dense layers without bias"},
+    {"model", "dropout", F(dropout), K_DROPLIST, 0, W_HIDDEN, NULL, "`0`",
+     "drop probability after each hidden layer: one value for all, or one per hidden layer "
+     "(`0.3, 0.1`)"},
+    {"loss", "name", F(loss.kind), K_LOSS, 0, 0, NULL, "`cross_entropy`",
+     "`cross_entropy` (softmax on logits; integer labels 0..K−1), `bce_with_logits` (one output "
+     "unit, labels 0/1), `mse`, `l1`, `huber`, `smooth_l1` (regression: float `/y` of shape "
+     "(N, K))"},
+    {"loss", "label_smoothing", F(loss.label_smoothing), K_FRACTION, O(NN_LOSS_CROSS_ENTROPY), 0,
+     NULL, "`0`", "`cross_entropy`: (1−ε)·nll + ε·mean over classes of −log p, as torch"},
+    {"loss", "delta", F(loss.delta), K_POSDOUBLE, O(NN_LOSS_HUBER), 0, NULL, "`1.0`",
+     "`huber`: quadratic below δ, linear above"},
+    {"loss", "beta", F(loss.beta), K_POSDOUBLE, O(NN_LOSS_SMOOTH_L1), 0, NULL, "`1.0`",
+     "`smooth_l1`: quadratic (divided by β) below β"},
+    {"optimizer", "name", F(opt.kind), K_OPT, 0, 0, NULL, "`adam`",
+     "`sgd`, `adam`, `adamw`, `adamax`, `rmsprop`, `adagrad`, `adadelta`"},
+    {"optimizer", "lr", F(opt.lr), K_POSDOUBLE, 0, 0, NULL, "per optimizer",
+     "sgd 0.01, adam 0.001, adamw 0.001, adamax 0.002, rmsprop 0.01, adagrad 0.01, adadelta 1.0"},
+    {"optimizer", "weight_decay", F(opt.weight_decay), K_NONNEG, 0, 0, NULL, "`0` (adamw `0.01`)",
+     "L2 term added to the gradient; adamw: decoupled, p ← p·(1 − lr·wd)"},
+    {"optimizer", "decay_biases", F(decay_biases), K_BOOL, 0, 0, NULL, "`true`",
+     "`false`: biases are excluded from weight decay"},
+    {"optimizer", "clip_grad_norm", F(clip_grad_norm), K_NONNEG, 0, 0, NULL, "`0` (off)",
+     "clip the gradient's global L2 norm to this value, as `torch.nn.utils.clip_grad_norm_`, "
+     "after the allreduce (so every rank clips identically)"},
+    {"optimizer", "momentum", F(opt.momentum), K_NONNEG, O(NN_OPT_SGD) | O(NN_OPT_RMSPROP), 0,
+     NULL, "`0`", "sgd, rmsprop (sgd's first step seeds the buffer with the gradient, as torch)"},
+    {"optimizer", "dampening", F(opt.dampening), K_NONNEG, O(NN_OPT_SGD), 0, NULL, "`0`", "sgd"},
+    {"optimizer", "nesterov", F(opt.nesterov), K_BOOL, O(NN_OPT_SGD), 0, NULL, "`false`",
+     "sgd (needs momentum > 0 and dampening 0)"},
+    {"optimizer", "beta1", F(opt.beta1), K_FRACTION, ADAMS, 0, NULL, "`0.9`",
+     "adam, adamw, adamax"},
+    {"optimizer", "beta2", F(opt.beta2), K_FRACTION, ADAMS, 0, NULL, "`0.999`",
+     "adam, adamw, adamax"},
+    {"optimizer", "eps", F(opt.eps), K_POSDOUBLE,
+     ADAMS | O(NN_OPT_RMSPROP) | O(NN_OPT_ADAGRAD) | O(NN_OPT_ADADELTA), 0, NULL,
+     "per optimizer", "adam/adamw/adamax/rmsprop 1e-8, adagrad 1e-10, adadelta 1e-6"},
+    {"optimizer", "amsgrad", F(opt.amsgrad), K_BOOL, O(NN_OPT_ADAM) | O(NN_OPT_ADAMW), 0, NULL,
+     "`false`", "adam, adamw"},
+    {"optimizer", "alpha", F(opt.alpha), K_FRACTION, O(NN_OPT_RMSPROP), 0, NULL, "`0.99`",
+     "rmsprop smoothing constant"},
+    {"optimizer", "centered", F(opt.centered), K_BOOL, O(NN_OPT_RMSPROP), 0, NULL, "`false`",
+     "rmsprop"},
+    {"optimizer", "lr_decay", F(opt.lr_decay), K_NONNEG, O(NN_OPT_ADAGRAD), 0, NULL, "`0`",
+     "adagrad: lr / (1 + (t−1)·lr_decay)"},
+    {"optimizer", "initial_accumulator_value", F(opt.initial_accumulator_value), K_NONNEG,
+     O(NN_OPT_ADAGRAD), 0, NULL, "`0`", "adagrad"},
+    {"optimizer", "rho", F(opt.rho), K_FRACTION, O(NN_OPT_ADADELTA), 0, NULL, "`0.9`", "adadelta"},
+    {"schedule", "name", F(sched.kind), K_SCHED, 0, 0, NULL, "`constant`",
+     "`constant`, `step` (lr·γ^⌊u/step_size⌋), `exponential` (lr·γ^u), `cosine` (η_min + "
+     "(lr−η_min)(1+cos(πu/t_max))/2) — torch's StepLR, ExponentialLR, CosineAnnealingLR"},
+    {"schedule", "unit", F(sched_per_step), K_UNIT, 0, 0, NULL, "`epoch`",
+     "`epoch`: u counts epochs (lr fixed within an epoch); `step`: u counts optimizer steps"},
+    {"schedule", "step_size", F(sched.step_size), K_POSINT, O(NN_SCHED_STEP), 0, NULL, "`10`",
+     "step"},
+    {"schedule", "gamma", F(sched.gamma), K_POSDOUBLE,
+     O(NN_SCHED_STEP) | O(NN_SCHED_EXPONENTIAL), 0, NULL, "`0.1`", "step, exponential"},
+    /* t_max 0 (unit = step, not given) means the whole run: train fills it in */
+    {"schedule", "t_max", F(sched.t_max), K_POSDOUBLE, O(NN_SCHED_COSINE), W_SET, NULL,
+     "the whole run", "cosine: period in units (epochs, or steps with `unit = step`)"},
+    {"schedule", "eta_min", F(sched.eta_min), K_NONNEG, O(NN_SCHED_COSINE), 0, NULL, "`0`",
+     "cosine"},
+    {"schedule", "warmup", F(sched.warmup), K_NONNEGINT, 0, 0, NULL, "`0`",
+     "units of linear warm-up in front of the schedule: lr·(f + (1−f)·u/warmup), then the "
+     "schedule starts at u − warmup (torch's LinearLR + SequentialLR) — the usual recipe for "
+     "large global batches: scale `lr` with `batch_size`, warm up"},
+    {"schedule", "warmup_start_factor", F(sched.warmup_start_factor), K_POSDOUBLE, 0, 0, NULL,
+     "`1/3`", "f above (torch LinearLR's default)"},
+    {"train", "epochs", F(epochs), K_POSINT, 0, 0, NULL, "`5`", "passes over the training rows"},
+    {"train", "batch_size", F(batch_size), K_LONG1, 0, 0, NULL, "`128`",
+     "the **global** batch: all ranks together"},
+    {"train", "seed", F(seed), K_U64, 0, 0, NULL, "`1`",
+     "seed of initialisation, validation split, shuffling and dropout"},
+    {"train", "threads", F(threads), K_NONNEGINT, 0, 0, NULL, "`0`",
+     "BLAS threads per rank; 0 = `$OPENBLAS_NUM_THREADS` if set, else max(1, cores per node / "
+     "ranks per node), capped by the CPUs the rank may run on"},
+    {"train", "bucket_mb", F(bucket_mb), K_POSDOUBLE, 0, 0, NULL, "`25`",
+     "allreduce bucket size (MiB), as PyTorch DDP's `bucket_cap_mb`; buckets still pending when "
+     "backward ends go in one blocking `MPI_Allreduce`"},
+    {"train", "flush_denormals", F(flush_denormals), K_BOOL, 0, 0, NULL, "`true`",
+     "flush denormal floats to zero (FTZ/DAZ) on the training thread, as TensorFlow does by "
+     "default (`torch.set_flush_denormal(True)` in PyTorch): Adam's second moments of tiny "
+     "gradients otherwise become denormal and slowed later epochs by ~40 % here; values below "
+     "1.2e-38 become 0"},
+    {"output", "dir", F(out_dir), K_PATH, 0, 0, NULL, "`runs/default`",
+     "run directory: `metrics.csv`, `model.h5`"},
+    {"checkpoint", "dir", F(ckpt_dir), K_PATH, 0, 0, NULL, "`<output.dir>/checkpoints`",
+     "where `ckpt-<step>.h5` go"},
+    {"checkpoint", "every_steps", F(ckpt_every_steps), K_LONG0, 0, 0, NULL, "`0` (off)",
+     "checkpoint every N optimizer steps"},
+    {"checkpoint", "every_epochs", F(ckpt_every_epochs), K_LONG0, 0, 0, NULL, "`1`",
+     "checkpoint every N epochs"},
+    {"checkpoint", "keep", F(ckpt_keep), K_POSINT, 0, 0, NULL, "`3`",
+     "keep the newest K checkpoints"},
+    {"checkpoint", "resume", F(resume_auto), K_RESUME, 0, 0, NULL, "`never`",
+     "`auto`: continue from the newest checkpoint when one exists"},
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
+
+const nt_config_key *nt_config_keys(size_t *n)
+{
+    *n = NKEYS;
+    return keys;
+}
+
+/* The names a value may take, from src/core's catalogues (for messages and /config). */
+typedef struct { int count; const char *(*name)(int); } name_list;
+static const char *act_name(int i) { return nn_act_name((nn_act)i); }
+static const char *opt_name(int i) { return nn_opt_name((nn_opt_kind)i); }
+static const char *loss_name(int i) { return nn_loss_name((nn_loss_kind)i); }
+static const char *init_name(int i) { return nn_init_name((nn_init_kind)i); }
+static const char *sched_name(int i) { return nn_sched_name((nn_sched_kind)i); }
+static const char *const perm_names[] = {"auto", "table", "feistel"}; /* NT_PERM_* order */
+static const char *const unit_names[] = {"epoch", "step"};            /* sched_per_step */
+static const char *const resume_names[] = {"never", "auto"};          /* resume_auto */
+static const char *perm_name(int i) { return perm_names[i]; }
+static const char *unit_name(int i) { return unit_names[i]; }
+static const char *resume_name(int i) { return resume_names[i]; }
+
+static name_list names_of(kind k)
+{
+    switch (k) {
+    case K_ACT: case K_ACTLIST: return (name_list){NN_ACT_COUNT, act_name};
+    case K_OPT: return (name_list){NN_OPT_COUNT, opt_name};
+    case K_LOSS: return (name_list){NN_LOSS_COUNT, loss_name};
+    case K_INIT: return (name_list){NN_INIT_COUNT, init_name};
+    case K_SCHED: return (name_list){NN_SCHED_COUNT, sched_name};
+    case K_PERM: return (name_list){3, perm_name};
+    case K_UNIT: return (name_list){2, unit_name};
+    case K_RESUME: return (name_list){2, resume_name};
+    default: return (name_list){0, NULL};
+    }
+}
+
+/* "a, b or c" (or "a, b, c" with last_or = 0) into buf */
+static const char *join_names(name_list l, int last_or, char *buf, size_t n)
+{
+    size_t o = 0;
+    buf[0] = 0;
+    for (int i = 0; i < l.count && o < n; i++) {
+        const char *sep = i == 0 ? "" : (last_or && i == l.count - 1) ? " or " : ", ";
+        o += (size_t)snprintf(buf + o, n - o, "%s%s", sep, l.name(i));
+    }
+    return buf;
+}
 
 typedef struct {
     nt_config *c;
@@ -106,137 +244,147 @@ static int split_list(char *buf, char **items, int max)
     return n;
 }
 
-static int set_value(nt_config *c, const key_spec *k, const char *v, nt_err *e,
-                     const char *origin)
+#define BAD(what) nt_fail(e, "%s: [%s] %s = '%s' %s", origin, k->section, k->key, v, what)
+
+/* Numbers: K_FRACTION .. K_ANY (double), K_POSINT .. K_U64 (int, int64_t, long, uint64_t). */
+static int set_number(void *field, const key_spec *k, const char *v, nt_err *e, const char *origin)
 {
-    char *base = (char *)c + k->off;
     double d;
     long l;
-    char buf[4096], *items[NT_MAX_LAYERS + 2];
-    int n;
-#define BAD(what) nt_fail(e, "%s: [%s] %s = '%s' %s", origin, k->section, k->key, v, what)
     switch (k->kind) {
-    case K_PATH:
-        if (!*v) return nt_fail(e, "%s: [%s] %s is empty", origin, k->section, k->key);
-        if (strlen(v) >= PATH_MAX) return nt_fail(e, "%s: [%s] %s is too long", origin, k->section, k->key);
-        strcpy(base, v);
-        return 0;
     case K_FRACTION:
         if (nt_parse_double(v, &d) || d < 0 || d >= 1) return BAD("must be a number in [0, 1)");
-        *(double *)base = d;
-        return 0;
+        break;
     case K_POSDOUBLE:
         if (nt_parse_double(v, &d) || d <= 0) return BAD("must be a positive number");
-        *(double *)base = d;
-        return 0;
+        break;
     case K_NONNEG:
         if (nt_parse_double(v, &d) || d < 0) return BAD("must be a non-negative number");
-        *(double *)base = d;
-        return 0;
+        break;
     case K_ANY:
         if (nt_parse_double(v, &d)) return BAD("must be a number");
-        *(double *)base = d;
-        return 0;
-    case K_BOOL:
-        if (!strcmp(v, "true") || !strcmp(v, "yes") || !strcmp(v, "1")) *(int *)base = 1;
-        else if (!strcmp(v, "false") || !strcmp(v, "no") || !strcmp(v, "0")) *(int *)base = 0;
-        else return BAD("must be true or false");
-        return 0;
+        break;
     case K_POSINT:
     case K_NONNEGINT:
         if (nt_parse_long(v, &l) || l < (k->kind == K_POSINT ? 1 : 0) || l > 1000000000L)
             return BAD(k->kind == K_POSINT ? "must be an integer >= 1" : "must be an integer >= 0");
-        if (k->off == F(sched.step_size) || k->off == F(sched.warmup)) *(int64_t *)base = l;
-        else *(int *)base = (int)l;
+        if (k->size == sizeof(int64_t)) *(int64_t *)field = l; /* schedule step counts */
+        else *(int *)field = (int)l;
         return 0;
     case K_LONG1:
         if (nt_parse_long(v, &l) || l < 1 || l > (1L << 30)) return BAD("must be an integer >= 1");
-        *(long *)base = l;
+        *(long *)field = l;
         return 0;
     case K_LONG0:
         if (nt_parse_long(v, &l) || l < 0) return BAD("must be an integer >= 0");
-        *(long *)base = l;
-        return 0;
-    case K_RESUME:
-        if (!strcmp(v, "auto")) *(int *)base = 1;
-        else if (!strcmp(v, "never") || !strcmp(v, "false")) *(int *)base = 0;
-        else return BAD("must be auto or never");
-        return 0;
-    case K_PERM:
-        if (!strcmp(v, "auto")) *(int *)base = NT_PERM_AUTO;
-        else if (!strcmp(v, "table")) *(int *)base = NT_PERM_TABLE;
-        else if (!strcmp(v, "feistel")) *(int *)base = NT_PERM_FEISTEL;
-        else return BAD("must be auto, table or feistel");
+        *(long *)field = l;
         return 0;
     case K_U64:
-        if (nt_parse_u64(v, (uint64_t *)base)) return BAD("must be a non-negative integer");
+        if (nt_parse_u64(v, (uint64_t *)field)) return BAD("must be a non-negative integer");
         return 0;
-    case K_ACT:
-        if (nn_act_parse(v, (nn_act *)base))
-            return BAD("is not an activation (identity, binary_step, sigmoid, tanh, relu, "
-                       "leaky_relu, elu, selu, gelu, softplus)");
+    default:
+        return -1;
+    }
+    *(double *)field = d;
+    return 0;
+}
+
+/* Words: booleans, the src/core catalogues (activation, optimizer, loss, init, schedule) and
+ * the small enums of this file; the message lists the valid names from the same tables. */
+static int set_word(void *field, const key_spec *k, const char *v, nt_err *e, const char *origin)
+{
+    char names[512], what[600];
+    name_list nl = names_of(k->kind);
+    int rc = 0;
+    switch (k->kind) {
+    case K_BOOL:
+        if (!strcmp(v, "true") || !strcmp(v, "yes") || !strcmp(v, "1")) *(int *)field = 1;
+        else if (!strcmp(v, "false") || !strcmp(v, "no") || !strcmp(v, "0")) *(int *)field = 0;
+        else return BAD("must be true or false");
         return 0;
-    case K_OPT:
-        if (nn_opt_parse(v, (nn_opt_kind *)base))
-            return BAD("is not one of sgd, adam, adamw, adamax, rmsprop, adagrad, adadelta");
-        return 0;
-    case K_LOSS:
-        if (nn_loss_parse(v, (nn_loss_kind *)base))
-            return BAD("is not one of cross_entropy, bce_with_logits, mse, l1, huber, smooth_l1");
-        return 0;
-    case K_INIT:
-        if (nn_init_parse(v, (nn_init_kind *)base))
-            return BAD("is not one of torch, xavier_uniform, xavier_normal, kaiming_uniform "
-                       "(he_uniform), kaiming_normal (he_normal), normal");
-        return 0;
-    case K_SCHED:
-        if (nn_sched_parse(v, (nn_sched_kind *)base))
-            return BAD("is not one of constant, step, exponential, cosine");
-        return 0;
+    case K_ACT: rc = nn_act_parse(v, (nn_act *)field); break;
+    case K_OPT: rc = nn_opt_parse(v, (nn_opt_kind *)field); break;
+    case K_LOSS: rc = nn_loss_parse(v, (nn_loss_kind *)field); break;
+    case K_INIT: rc = nn_init_parse(v, (nn_init_kind *)field); break;
+    case K_SCHED: rc = nn_sched_parse(v, (nn_sched_kind *)field); break;
+    case K_RESUME:
+        if (!strcmp(v, "false")) { *(int *)field = 0; return 0; } /* an alias of never */
+        /* fall through */
+    case K_PERM:
     case K_UNIT:
-        if (!strcmp(v, "epoch")) *(int *)base = 0;
-        else if (!strcmp(v, "step")) *(int *)base = 1;
-        else return BAD("must be epoch or step");
+        for (int i = 0; i < nl.count; i++)
+            if (!strcmp(v, nl.name(i))) { *(int *)field = i; return 0; }
+        snprintf(what, sizeof what, "must be %s", join_names(nl, 1, names, sizeof names));
+        return BAD(what);
+    default:
+        return -1;
+    }
+    if (!rc) return 0;
+    join_names(nl, 0, names, sizeof names);
+    if (k->kind == K_ACT) snprintf(what, sizeof what, "is not an activation (%s)", names);
+    else snprintf(what, sizeof what, "is not one of %s", names);
+    return BAD(what);
+}
+
+/* Comma lists: layers (widths), activations (one per layer), dropout (one or per hidden layer). */
+static int set_list(nt_config *c, const key_spec *k, const char *v, nt_err *e, const char *origin)
+{
+    char buf[4096], *items[NT_MAX_LAYERS + 2];
+    long l;
+    double d;
+    if (strlen(v) >= sizeof buf) return BAD("is too long");
+    strcpy(buf, v);
+    int n = split_list(buf, items, NT_MAX_LAYERS + 1);
+    if (n < 0) return BAD("has too many entries");
+    for (int i = 0; i < n; i++) {
+        if (k->kind == K_LAYERS) {
+            if (nt_parse_long(items[i], &l) || l < 1 || l > (1 << 24))
+                return nt_fail(e, "%s: [model] layers = '%s': '%s' is not a positive integer",
+                               origin, v, items[i]);
+            c->sizes[i] = (int)l;
+        } else if (k->kind == K_ACTLIST) {
+            if (i >= NT_MAX_LAYERS || nn_act_parse(items[i], &c->acts[i]))
+                return nt_fail(e, "%s: [model] activations = '%s': '%s' is not an activation",
+                               origin, v, items[i]);
+        } else {
+            if (i >= NT_MAX_LAYERS || nt_parse_double(items[i], &d) || d < 0 || d >= 1)
+                return nt_fail(e, "%s: [model] dropout = '%s': '%s' is not a probability in "
+                               "[0, 1)", origin, v, items[i]);
+            c->dropout[i] = d;
+        }
+    }
+    if (k->kind == K_LAYERS) {
+        if (n < 2) return BAD("needs at least an input and an output size");
+        c->nsizes = n;
+    } else {
+        if (n < 1) return BAD("is empty");
+        *(k->kind == K_ACTLIST ? &c->nacts : &c->ndropout) = n;
+    }
+    return 0;
+}
+
+static int set_value(nt_config *c, const key_spec *k, const char *v, nt_err *e,
+                     const char *origin)
+{
+    char *field = (char *)c + k->offset;
+    switch (k->kind) {
+    case K_PATH:
+        if (!*v) return nt_fail(e, "%s: [%s] %s is empty", origin, k->section, k->key);
+        if (strlen(v) >= PATH_MAX) return nt_fail(e, "%s: [%s] %s is too long", origin, k->section, k->key);
+        strcpy(field, v);
         return 0;
     case K_LAYERS:
     case K_ACTLIST:
     case K_DROPLIST:
-        if (strlen(v) >= sizeof buf) return BAD("is too long");
-        strcpy(buf, v);
-        n = split_list(buf, items, NT_MAX_LAYERS + 1);
-        if (n < 0) return BAD("has too many entries");
-        for (int i = 0; i < n; i++) {
-            if (k->kind == K_LAYERS) {
-                if (nt_parse_long(items[i], &l) || l < 1 || l > (1 << 24))
-                    return nt_fail(e, "%s: [model] layers = '%s': '%s' is not a positive integer",
-                                   origin, v, items[i]);
-                c->sizes[i] = (int)l;
-            } else if (k->kind == K_ACTLIST) {
-                if (i >= NT_MAX_LAYERS || nn_act_parse(items[i], &c->acts[i]))
-                    return nt_fail(e, "%s: [model] activations = '%s': '%s' is not an activation",
-                                   origin, v, items[i]);
-            } else {
-                if (i >= NT_MAX_LAYERS || nt_parse_double(items[i], &d) || d < 0 || d >= 1)
-                    return nt_fail(e, "%s: [model] dropout = '%s': '%s' is not a probability in "
-                                   "[0, 1)", origin, v, items[i]);
-                c->dropout[i] = d;
-            }
-        }
-        if (k->kind == K_LAYERS) {
-            if (n < 2) return BAD("needs at least an input and an output size");
-            c->nsizes = n;
-        } else if (k->kind == K_ACTLIST) {
-            if (n < 1) return BAD("is empty");
-            c->nacts = n;
-        } else {
-            if (n < 1) return BAD("is empty");
-            c->ndropout = n;
-        }
-        return 0;
+        return set_list(c, k, v, e, origin);
+    case K_BOOL: case K_ACT: case K_OPT: case K_LOSS: case K_INIT: case K_SCHED:
+    case K_RESUME: case K_PERM: case K_UNIT:
+        return set_word(field, k, v, e, origin);
+    default:
+        return set_number(field, k, v, e, origin);
     }
-#undef BAD
-    return -1;
 }
+#undef BAD
 
 static const key_spec *find_key(const char *section, const char *key, int *section_known)
 {
@@ -305,8 +453,6 @@ static void defaults(nt_config *c)
     strcpy(c->out_dir, "runs/default");
 }
 
-static size_t field_size(kind k) { return k == K_BOOL ? sizeof(int) : sizeof(double); }
-
 /* After all sources: optimizer defaults for the chosen optimizer under explicit values,
  * per-layer lists, and the rules that involve more than one key. */
 static int finish(nt_config *c, const parse_ctx *p, nt_err *e)
@@ -323,13 +469,13 @@ static int finish(nt_config *c, const parse_ctx *p, nt_err *e)
     nn_opt_defaults(&c->opt, user.kind);
     for (size_t i = 0; i < NKEYS; i++) {
         const key_spec *k = &keys[i];
-        if (!p->seen[i] || strcmp(k->section, "optimizer") || k->off < F(opt) ||
-            k->off >= F(opt) + sizeof c->opt)
+        if (!p->seen[i] || strcmp(k->section, "optimizer") || k->offset < OFF(opt) ||
+            k->offset >= OFF(opt) + sizeof c->opt)
             continue;
-        if (k->opts && !(k->opts & O(user.kind)))
+        if (k->only && !(k->only & O(user.kind)))
             return nt_fail(e, "%s: [optimizer] %s does not apply to %s", path, k->key,
                            nn_opt_name(user.kind));
-        memcpy((char *)c + k->off, (char *)&user + (k->off - F(opt)), field_size(k->kind));
+        memcpy((char *)c + k->offset, (char *)&user + (k->offset - OFF(opt)), k->size);
     }
     if (c->opt.nesterov && (c->opt.momentum <= 0 || c->opt.dampening != 0))
         return nt_fail(e, "%s: [optimizer] nesterov needs momentum > 0 and dampening = 0", path);
@@ -441,54 +587,166 @@ nn_model_spec nt_config_model_spec(const nt_config *c, int max_batch, size_t nex
     return sp;
 }
 
+/* Whether key k is recorded in /config for c: its section's `name` is one it applies to,
+ * and its own condition holds. */
+static int printed(const nt_config *c, const key_spec *k)
+{
+    if (k->printed_as) return 0;
+    if (k->only) {
+        int sel = !strcmp(k->section, "optimizer") ? (int)c->opt.kind
+                : !strcmp(k->section, "loss") ? (int)c->loss.kind
+                : !strcmp(k->section, "schedule") ? (int)c->sched.kind : -1;
+        if (sel < 0 || !(k->only & O(sel))) return 0;
+    }
+    const char *field = (const char *)c + k->offset;
+    switch (k->when) {
+    case W_SET: return k->kind == K_PATH ? field[0] != 0 : *(const double *)field > 0;
+    case W_HIDDEN: return c->nsizes > 2;
+    default: return 1;
+    }
+}
+
+/* The value of key k in c, as the INI text that parses back to it. */
+static void print_value(FILE *f, const nt_config *c, const key_spec *k)
+{
+    const char *field = (const char *)c + k->offset;
+    name_list nl = names_of(k->kind);
+    switch (k->kind) {
+    case K_PATH: fputs(field, f); break;
+    case K_FRACTION: case K_POSDOUBLE: case K_NONNEG: case K_ANY:
+        fprintf(f, "%.17g", *(const double *)field);
+        break;
+    case K_POSINT: case K_NONNEGINT:
+        if (k->size == sizeof(int64_t)) fprintf(f, "%lld", (long long)*(const int64_t *)field);
+        else fprintf(f, "%d", *(const int *)field);
+        break;
+    case K_LONG1: case K_LONG0: fprintf(f, "%ld", *(const long *)field); break;
+    case K_U64: fprintf(f, "%llu", (unsigned long long)*(const uint64_t *)field); break;
+    case K_BOOL: fputs(*(const int *)field ? "true" : "false", f); break;
+    case K_ACT: case K_OPT: case K_LOSS: case K_INIT: case K_SCHED:
+    case K_RESUME: case K_PERM: case K_UNIT:
+        fputs(nl.name(*(const int *)field), f);
+        break;
+    case K_LAYERS:
+        for (int i = 0; i < c->nsizes; i++) fprintf(f, "%s%d", i ? ", " : "", c->sizes[i]);
+        break;
+    case K_ACTLIST:
+        for (int i = 0; i < c->nsizes - 1; i++) fprintf(f, "%s%s", i ? ", " : "", nn_act_name(c->acts[i]));
+        break;
+    case K_DROPLIST:
+        for (int i = 0; i < c->nsizes - 2; i++)
+            fprintf(f, "%s%.17g", i ? ", " : "", c->ndropout ? c->dropout[i] : 0.0);
+        break;
+    }
+}
+
 void nt_config_print(const nt_config *c, FILE *f)
 {
-    const nn_opt_config *o = &c->opt;
-    fprintf(f, "[data]\ntrain = %s\n", c->train);
-    if (c->test[0]) fprintf(f, "test = %s\n", c->test);
-    fprintf(f, "val_fraction = %.17g\ncache_mb = %.17g\npermutation = %s\n", c->val_fraction,
-            c->cache_mb, c->perm_mode == NT_PERM_TABLE ? "table" : c->perm_mode == NT_PERM_FEISTEL
-                                                                    ? "feistel" : "auto");
-    fprintf(f, "[model]\nlayers = ");
-    for (int i = 0; i < c->nsizes; i++) fprintf(f, "%s%d", i ? ", " : "", c->sizes[i]);
-    fprintf(f, "\nactivations = ");
-    for (int i = 0; i < c->nsizes - 1; i++) fprintf(f, "%s%s", i ? ", " : "", nn_act_name(c->acts[i]));
-    fprintf(f, "\nleaky_slope = %.17g\nelu_alpha = %.17g\ninit = %s\ninit_std = %.17g\nbias = %s\n",
-            c->leaky_slope, c->elu_alpha, nn_init_name(c->init), c->init_std,
-            c->bias ? "true" : "false");
-    if (c->nsizes > 2) {
-        fprintf(f, "dropout = ");
-        for (int i = 0; i < c->nsizes - 2; i++) fprintf(f, "%s%.17g", i ? ", " : "", c->ndropout ? c->dropout[i] : 0.0);
-        fputc('\n', f);
+    for (size_t s = 0; s < NSECTIONS; s++) {
+        fprintf(f, "[%s]\n", sections[s].name);
+        for (size_t i = 0; i < NKEYS; i++) {
+            if (strcmp(keys[i].section, sections[s].name) || !printed(c, &keys[i])) continue;
+            fprintf(f, "%s = ", keys[i].key);
+            print_value(f, c, &keys[i]);
+            fputc('\n', f);
+        }
     }
-    fprintf(f, "[loss]\nname = %s\n", nn_loss_name(c->loss.kind));
-    if (c->loss.kind == NN_LOSS_CROSS_ENTROPY) fprintf(f, "label_smoothing = %.17g\n", c->loss.label_smoothing);
-    if (c->loss.kind == NN_LOSS_HUBER) fprintf(f, "delta = %.17g\n", c->loss.delta);
-    if (c->loss.kind == NN_LOSS_SMOOTH_L1) fprintf(f, "beta = %.17g\n", c->loss.beta);
-    fprintf(f, "[optimizer]\nname = %s\nlr = %.17g\nweight_decay = %.17g\ndecay_biases = %s\n"
-               "clip_grad_norm = %.17g\n", nn_opt_name(o->kind), o->lr, o->weight_decay,
-            c->decay_biases ? "true" : "false", c->clip_grad_norm);
-    for (size_t i = 0; i < NKEYS; i++) { /* the optimizer-specific keys that apply */
-        const key_spec *k = &keys[i];
-        if (strcmp(k->section, "optimizer") || !k->opts || !(k->opts & O(o->kind))) continue;
-        const char *v = (const char *)c + k->off;
-        if (k->kind == K_BOOL) fprintf(f, "%s = %s\n", k->key, *(const int *)v ? "true" : "false");
-        else fprintf(f, "%s = %.17g\n", k->key, *(const double *)v);
+}
+
+/* ---- the key reference for README.md and nntrain.1, generated from the tables ---------- */
+
+/* Markdown inline text as roff: `code` and **bold** in bold, [text](link) as text, non-ASCII
+ * characters as \[uXXXX] (so groff needs no input encoding), backslashes and code's
+ * hyphens escaped. */
+static void md_to_roff(FILE *f, const char *s)
+{
+    int bold = 0, code = 0;
+    if (*s == '.' || *s == '\'') fputs("\\&", f);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '`' || (p[0] == '*' && p[1] == '*' && !code)) {
+            int *on = *p == '`' ? &code : &bold;
+            *on = !*on;
+            fputs(*on ? "\\fB" : "\\fR", f);
+            if (*p == '*') p++;
+        } else if (*p == '[' && !code && strstr((const char *)p, "](")) {
+            const char *close = strstr((const char *)p, "](");
+            fwrite(p + 1, 1, (size_t)(close - (const char *)p - 1), f);
+            const char *end = strchr(close, ')');
+            p = (const unsigned char *)(end ? end : close + 1);
+        } else if (*p >= 0x80) { /* UTF-8 sequence -> code point */
+            int len = *p >= 0xF0 ? 4 : *p >= 0xE0 ? 3 : 2;
+            unsigned cp = *p & (0x3Fu >> (len - 1));
+            for (int i = 1; i < len && p[1]; i++) cp = (cp << 6) | (*++p & 0x3Fu);
+            fprintf(f, "\\[u%04X]", cp);
+        } else if (*p == '\\') {
+            fputs("\\e", f);
+        } else if (*p == '-' && code) {
+            fputs("\\-", f);
+        } else {
+            fputc(*p, f);
+        }
     }
-    fprintf(f, "[schedule]\nname = %s\nunit = %s\n", nn_sched_name(c->sched.kind),
-            c->sched_per_step ? "step" : "epoch");
-    if (c->sched.kind == NN_SCHED_STEP) fprintf(f, "step_size = %lld\n", (long long)c->sched.step_size);
-    if (c->sched.kind == NN_SCHED_STEP || c->sched.kind == NN_SCHED_EXPONENTIAL)
-        fprintf(f, "gamma = %.17g\n", c->sched.gamma);
-    if (c->sched.kind == NN_SCHED_COSINE)
-        fprintf(f, "t_max = %.17g\neta_min = %.17g\n", c->sched.t_max, c->sched.eta_min);
-    fprintf(f, "warmup = %lld\nwarmup_start_factor = %.17g\n", (long long)c->sched.warmup,
-            c->sched.warmup_start_factor);
-    fprintf(f, "[train]\nepochs = %d\nbatch_size = %ld\nseed = %llu\nthreads = %d\nbucket_mb = %.17g\n"
-               "flush_denormals = %s\n", c->epochs, c->batch_size, (unsigned long long)c->seed,
-            c->threads, c->bucket_mb, c->flush_denormals ? "true" : "false");
-    fprintf(f, "[output]\ndir = %s\n", c->out_dir);
-    fprintf(f, "[checkpoint]\ndir = %s\nevery_steps = %ld\nevery_epochs = %ld\nkeep = %d\nresume = %s\n",
-            c->ckpt_dir, c->ckpt_every_steps, c->ckpt_every_epochs, c->ckpt_keep,
-            c->resume_auto ? "auto" : "never");
+}
+
+static void doc_markdown(FILE *f)
+{
+    fputs("| key | default | meaning |\n|---|---|---|\n", f);
+    for (size_t s = 0; s < NSECTIONS; s++) {
+        fprintf(f, "| **[%s]** | |%s%s |\n", sections[s].name, sections[s].doc[0] ? " " : "",
+                sections[s].doc);
+        for (size_t i = 0; i < NKEYS; i++)
+            if (!strcmp(keys[i].section, sections[s].name))
+                fprintf(f, "| `%s` | %s | %s |\n", keys[i].key, keys[i].def, keys[i].doc);
+    }
+}
+
+/* .SS per section, .TP per key: "key (default: D)" (or "(required)"), then the meaning. */
+static void doc_man(FILE *f)
+{
+    for (size_t s = 0; s < NSECTIONS; s++) {
+        fprintf(f, ".SS [%s]\n", sections[s].name);
+        if (sections[s].doc[0]) {
+            md_to_roff(f, sections[s].doc);
+            fputs(".\n", f);
+        }
+        for (size_t i = 0; i < NKEYS; i++) {
+            const key_spec *k = &keys[i];
+            if (strcmp(k->section, sections[s].name)) continue;
+            const char *dash = "—", *def = k->def;
+            if (!strncmp(def, dash, strlen(dash))) def += strlen(dash) + (def[strlen(dash)] == ' ');
+            fprintf(f, ".TP\n\\fB%s\\fR", k->key);
+            if (def[0]) {
+                fputs(def[0] == '(' ? " " : " (default: ", f);
+                md_to_roff(f, def);
+                if (def[0] != '(') fputc(')', f);
+            }
+            fputc('\n', f);
+            md_to_roff(f, k->doc);
+            fputs(".\n", f);
+        }
+    }
+}
+
+void nt_config_doc(FILE *f, int format)
+{
+    if (format == NT_DOC_MAN) doc_man(f);
+    else doc_markdown(f);
+}
+
+int nt_config_doc_splice(const char *text, int format, char **out, nt_err *e)
+{
+    const char *begin = strstr(text, "BEGIN config-keys");
+    const char *end = begin ? strstr(begin, "END config-keys") : NULL;
+    if (!begin || !end) return nt_fail(e, "no BEGIN config-keys ... END config-keys marker lines");
+    const char *body = strchr(begin, '\n');   /* the line after the BEGIN marker */
+    const char *tail = end;                   /* the start of the END marker's line */
+    while (tail > text && tail[-1] != '\n') tail--;
+    if (!body || body + 1 > tail) return nt_fail(e, "config-keys markers out of order");
+    size_t len = 0;
+    FILE *f = open_memstream(out, &len);
+    if (!f) return nt_fail(e, "out of memory");
+    fwrite(text, 1, (size_t)(body + 1 - text), f);
+    nt_config_doc(f, format);
+    fputs(tail, f);
+    return fclose(f) ? nt_fail(e, "out of memory") : 0;
 }

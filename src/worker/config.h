@@ -74,7 +74,35 @@ nn_model_spec nt_config_model_spec(const nt_config *c, int max_batch, size_t nex
 /* Defaults, then the file, then each "section.key=value" override in order. */
 int nt_config_load(nt_config *c, const char *path, char *const *sets, int nsets, nt_err *e);
 
-/* Writes the effective configuration as INI text (for logs and, later, checkpoints). */
+/* Writes the effective configuration as INI text (a checkpoint's /config), generated from the
+ * key table: every key whose setting matters for c, in table order; parsing the text gives
+ * back the same configuration (tests/worker/test_config.c checks every key). */
 void nt_config_print(const nt_config *c, FILE *f);
+
+/* One entry of the key table, read-only (tests and the docs generator iterate over it). */
+typedef struct {
+    const char *section, *key;
+    size_t offset, size;    /* the nt_config field the key sets */
+    int kind;               /* config.c's value kind (parser and printer) */
+    unsigned only;          /* applies only when the section's `name` is one of these (bit
+                             * 1 << kind of optimizer, loss or schedule); 0 = always */
+    int when;               /* config.c's extra condition for printing it */
+    const char *printed_as; /* NULL, or the key that records its effect in /config
+                             * (activation, a shorthand, is printed as activations) */
+    const char *def, *doc;  /* README and man page: default and meaning (markdown) */
+} nt_config_key;
+
+/* The key table, in the order of the README, the man page and /config. */
+const nt_config_key *nt_config_keys(size_t *n);
+
+/* The key reference, generated from the table: a markdown table (README "Configuration") or
+ * man-page entries (nntrain.1 CONFIGURATION). */
+enum { NT_DOC_MARKDOWN = 0, NT_DOC_MAN = 1 };
+void nt_config_doc(FILE *f, int format);
+
+/* Replaces the lines between the BEGIN config-keys and END config-keys marker lines of a
+ * document (README.md, nntrain.1) with nt_config_doc's output; *out is malloc'ed. -1 when
+ * the markers are missing. */
+int nt_config_doc_splice(const char *text, int format, char **out, nt_err *e);
 
 #endif

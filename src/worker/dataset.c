@@ -1,5 +1,6 @@
 /* Parallel HDF5 dataset reader: metadata, label validation, windowed collective row reads. */
 #include "dataset.h"
+#include "layout.h"
 #include "sampler.h"
 #include <errno.h>
 #include <fcntl.h>
@@ -198,47 +199,6 @@ static void reader_stop(nt_data *ds)
     rd->started = 0;
 }
 
-/* A 1-D float attribute of /X with d elements, or NULL when absent; -1 on a bad one. */
-static int read_vec_attr(nt_data *ds, const char *name, float **out, nt_err *e)
-{
-    *out = NULL;
-    if (H5Aexists(ds->dx, name) <= 0) return 0;
-    hid_t a = H5Aopen(ds->dx, name, H5P_DEFAULT);
-    hid_t sp = a >= 0 ? H5Aget_space(a) : H5I_INVALID_HID;
-    hid_t t = a >= 0 ? H5Aget_type(a) : H5I_INVALID_HID;
-    hssize_t n = sp >= 0 ? H5Sget_simple_extent_npoints(sp) : -1;
-    int nd = sp >= 0 ? H5Sget_simple_extent_ndims(sp) : -1;
-    int rc = 0;
-    if (a < 0 || t < 0 || H5Tget_class(t) != H5T_FLOAT || nd != 1 || n != ds->d)
-        rc = nt_fail(e, "%s: /X attribute '%s' must be a 1-D float array of %lld values (one per "
-                     "feature)", ds->path, name, (long long)ds->d);
-    else if (!(*out = malloc(sizeof(float) * (size_t)ds->d)))
-        rc = nt_fail(e, "out of memory");
-    else if (H5Aread(a, H5T_NATIVE_FLOAT, *out) < 0)
-        rc = nt_fail(e, "%s: cannot read /X attribute '%s'", ds->path, name);
-    if (t >= 0) H5Tclose(t);
-    if (sp >= 0) H5Sclose(sp);
-    if (a >= 0) H5Aclose(a);
-    return rc;
-}
-
-/* The optional per-feature standardisation: both attributes or neither, finite, std > 0. */
-static int read_standardisation(nt_data *ds, nt_err *e)
-{
-    if (read_vec_attr(ds, "mean", &ds->mean, e) || read_vec_attr(ds, "std", &ds->std, e)) return -1;
-    if (!ds->mean != !ds->std)
-        return nt_fail(e, "%s: /X has attribute '%s' but not '%s' (standardisation needs both; "
-                       "see nndata standardize)", ds->path, ds->mean ? "mean" : "std",
-                       ds->mean ? "std" : "mean");
-    for (int64_t j = 0; ds->mean && j < ds->d; j++)
-        if (!isfinite(ds->mean[j]) || !isfinite(ds->std[j]) || !(ds->std[j] > 0))
-            return nt_fail(e, "%s: /X attribute %s[%lld] = %g is not %s", ds->path,
-                           isfinite(ds->mean[j]) ? "std" : "mean", (long long)j,
-                           isfinite(ds->mean[j]) ? ds->std[j] : ds->mean[j],
-                           isfinite(ds->mean[j]) ? "a finite value > 0" : "finite");
-    return 0;
-}
-
 int nt_data_open(nt_data *ds, const char *path, comm_t *c, nt_err *e)
 {
     memset(ds, 0, sizeof *ds);
@@ -246,8 +206,7 @@ int nt_data_open(nt_data *ds, const char *path, comm_t *c, nt_err *e)
     ds->file = ds->dx = ds->dy = ds->xfer = ds->xfer_coll = H5I_INVALID_HID;
     snprintf(ds->path, sizeof ds->path, "%s", path);
     H5Eset_auto2(H5E_DEFAULT, silence, NULL); /* we report errors ourselves, once */
-    hid_t fapl = H5I_INVALID_HID, sx = H5I_INVALID_HID, sy = H5I_INVALID_HID;
-    hid_t tx = H5I_INVALID_HID, ty = H5I_INVALID_HID;
+    hid_t fapl = H5I_INVALID_HID;
     int rc = -1;
     if (!nt_path_exists(path)) {
         nt_fail(e, "%s: no such file", path);
@@ -262,64 +221,20 @@ int nt_data_open(nt_data *ds, const char *path, comm_t *c, nt_err *e)
     H5Pset_all_coll_metadata_ops(fapl, 1); /* metadata reads: one rank reads, all get it */
     ds->file = H5Fopen(path, H5F_ACC_RDONLY, fapl); /* collective */
     if (ds->file < 0) { nt_fail(e, "%s: cannot open as HDF5", path); goto fail; }
-    if (H5Lexists(ds->file, "X", H5P_DEFAULT) <= 0) { nt_fail(e, "%s: no dataset /X", path); goto fail; }
-    if (H5Lexists(ds->file, "y", H5P_DEFAULT) <= 0) { nt_fail(e, "%s: no dataset /y", path); goto fail; }
-    ds->dx = H5Dopen2(ds->file, "X", H5P_DEFAULT);
-    ds->dy = H5Dopen2(ds->file, "y", H5P_DEFAULT);
-    if (ds->dx < 0 || ds->dy < 0) { nt_fail(e, "%s: cannot open /X or /y", path); goto fail; }
-    sx = H5Dget_space(ds->dx);
-    sy = H5Dget_space(ds->dy);
-    hsize_t dims[2] = {0, 0}, ydims[2] = {0, 0};
-    if (H5Sget_simple_extent_ndims(sx) != 2) { nt_fail(e, "%s: /X must be 2-D (N, D)", path); goto fail; }
-    int ynd = H5Sget_simple_extent_ndims(sy);
-    if (ynd != 1 && ynd != 2) {
-        nt_fail(e, "%s: /y must be (N) class labels or (N, K) regression targets", path);
-        goto fail;
-    }
-    H5Sget_simple_extent_dims(sx, dims, NULL);
-    H5Sget_simple_extent_dims(sy, ydims, NULL);
-    ds->k = ynd == 2 ? (int64_t)ydims[1] : 1;
-    ds->n = (int64_t)dims[0];
-    ds->d = (int64_t)dims[1];
-    if (ydims[0] != dims[0]) {
-        nt_fail(e, "%s: /X has %llu rows but /y has %llu", path, (unsigned long long)dims[0],
-                (unsigned long long)ydims[0]);
-        goto fail;
-    }
-    if (ds->n == 0) { nt_fail(e, "%s: empty dataset (0 rows)", path); goto fail; }
-    if (ds->d == 0) { nt_fail(e, "%s: /X has 0 columns", path); goto fail; }
-    tx = H5Dget_type(ds->dx);
-    ty = H5Dget_type(ds->dy);
-    H5T_class_t cx = H5Tget_class(tx), cy = H5Tget_class(ty);
-    if (cx == H5T_INTEGER && H5Tget_size(tx) == 1 && H5Tget_sign(tx) == H5T_SGN_NONE)
-        ds->x_u8 = 1;
-    else if (cx != H5T_FLOAT) {
-        nt_fail(e, "%s: /X must be uint8 or floating point", path);
-        goto fail;
-    }
-    if (ynd == 1 && cy != H5T_INTEGER) {
-        nt_fail(e, "%s: /y (N) must hold integer class labels (regression targets are (N, K) floats)", path);
-        goto fail;
-    }
-    if (ynd == 2 && cy != H5T_FLOAT) {
-        nt_fail(e, "%s: /y (N, K) must hold floating-point regression targets", path);
-        goto fail;
-    }
-    if (ynd == 2 && ds->k < 1) { nt_fail(e, "%s: /y has 0 columns", path); goto fail; }
-    ds->y_float = ynd == 2;
-    ds->scale = 1;
-    if (H5Aexists(ds->dx, "scale") > 0) {
-        hid_t a = H5Aopen(ds->dx, "scale", H5P_DEFAULT);
-        float s = 0;
-        herr_t st = a >= 0 ? H5Aread(a, H5T_NATIVE_FLOAT, &s) : -1;
-        if (a >= 0) H5Aclose(a);
-        if (st < 0 || !(s > 0) || s != s) {
-            nt_fail(e, "%s: /X attribute 'scale' must be a positive float", path);
-            goto fail;
-        }
-        ds->scale = s;
-    }
-    if (read_standardisation(ds, e)) goto fail;
+    /* the layout checks shared with nndata (datasets/layout.h); ds takes over the datasets
+     * and the mean / std arrays (freed by nt_data_close) */
+    layout_info L;
+    if (layout_read(ds->file, path, 0, &L, e)) goto fail;
+    ds->dx = L.x;
+    ds->dy = L.y;
+    ds->n = L.n;
+    ds->d = L.d;
+    ds->x_u8 = L.x_u8;
+    ds->y_float = L.targets;
+    ds->k = L.targets ? L.k : 1;
+    ds->scale = (float)L.scale;
+    ds->mean = L.mean;
+    ds->std = L.std;
     /* fast path: both datasets directly addressable (same answer on every rank) */
     int rx = rowmap_build(ds->dx, ds->n, ds->d * (ds->x_u8 ? 1 : 4),
                           ds->x_u8 ? H5T_NATIVE_UINT8 : H5T_NATIVE_FLOAT, &ds->mx);
@@ -347,10 +262,6 @@ int nt_data_open(nt_data *ds, const char *path, comm_t *c, nt_err *e)
     rc = 0;
 fail:
     if (fapl >= 0) H5Pclose(fapl);
-    if (sx >= 0) H5Sclose(sx);
-    if (sy >= 0) H5Sclose(sy);
-    if (tx >= 0) H5Tclose(tx);
-    if (ty >= 0) H5Tclose(ty);
     if (rc) nt_data_close(ds);
     return rc;
 }

@@ -9,48 +9,22 @@
 #include <time.h>
 #include <unistd.h>
 
-int nt_metrics_open(nt_metrics *m, const char *dir, int has_test, int regression, int append,
-                    nt_err *e)
+int nt_metrics_open(nt_metrics *m, const char *dir, const nt_history *h, nt_err *e)
 {
     memset(m, 0, sizeof *m);
-    m->has_test = has_test;
-    m->regression = regression;
+    m->h = h;
     snprintf(m->path, sizeof m->path, "%s/metrics.csv", dir);
-    FILE *probe = append ? fopen(m->path, "r") : NULL;
-    if (probe) { /* continue the resumed run's file */
-        fclose(probe);
-        m->f = fopen(m->path, "a");
-        if (!m->f) return nt_fail(e, "%s: cannot append: %s", m->path, strerror(errno));
-        return 0;
-    }
     m->f = fopen(m->path, "w");
     if (!m->f) return nt_fail(e, "%s: cannot create: %s", m->path, strerror(errno));
-    if (regression)
-        fprintf(m->f, "epoch,train_loss,train_rmse,train_mae,val_loss,val_rmse,val_mae,"
-                      "samples_per_s,elapsed_s,lr%s,data_wait_s\n",
-                has_test ? ",test_loss,test_rmse,test_mae" : "");
-    else
-        fprintf(m->f, "epoch,train_loss,train_acc,val_loss,val_acc,samples_per_s,elapsed_s,lr%s,"
-                      "data_wait_s\n", has_test ? ",test_loss,test_acc" : "");
+    nt_history_csv_header(h, m->f);
     fflush(m->f);
     return 0;
 }
 
-static void set_cols(FILE *f, const double v[3], int regression)
-{
-    if (regression) fprintf(f, ",%.6f,%.6f,%.6f", v[0], v[1], v[2]);
-    else fprintf(f, ",%.6f,%.6f", v[0], v[1]);
-}
-
-void nt_metrics_row(nt_metrics *m, const nt_epoch_stats *s)
+void nt_metrics_row(nt_metrics *m, const nt_hrow *r)
 {
     if (!m->f) return;
-    fprintf(m->f, "%d", s->epoch);
-    set_cols(m->f, s->train, m->regression);
-    set_cols(m->f, s->val, m->regression);
-    fprintf(m->f, ",%.1f,%.3f,%.6g", s->samples_per_s, s->elapsed_s, s->lr);
-    if (m->has_test) set_cols(m->f, s->test, m->regression);
-    fprintf(m->f, ",%.4f\n", s->data_s);
+    nt_history_csv_row(m->h, r, m->f);
     fflush(m->f);
 }
 
@@ -234,29 +208,21 @@ void nt_report_progress(nt_reporter *r, int epoch, int epochs, long long step, l
     r->bar_shown = 1;
 }
 
-void nt_report_epoch(nt_reporter *r, const nt_epoch_stats *s, int epochs, int has_val,
-                     int has_test, int regression, const double timing[4])
+void nt_report_epoch(nt_reporter *r, const nt_history *h, const nt_hrow *row, int epochs,
+                     const double timing[4])
 {
     if (!r->rank0 || r->quiet) return;
     FILE *f = stdout;
     clear_bar(r);
-    const char *b = regression ? "rmse" : "acc";
+    const double *v = row->v;
     if (r->json) {
-        char k[32];
         json_open(f, "epoch");
-        fprintf(f, ",\"epoch\":%d,\"epochs\":%d", s->epoch, epochs);
-        const char *names[3] = {"train", "val", "test"};
-        const double *sets[3] = {s->train, s->val, s->test};
-        for (int i = 0; i < 3; i++) {
-            if ((i == 1 && !has_val) || (i == 2 && !has_test)) continue;
-            snprintf(k, sizeof k, "%s_loss", names[i]); json_num(f, k, sets[i][0]);
-            snprintf(k, sizeof k, "%s_%s", names[i], b); json_num(f, k, sets[i][1]);
-            if (regression) { snprintf(k, sizeof k, "%s_mae", names[i]); json_num(f, k, sets[i][2]); }
+        fprintf(f, ",\"epoch\":%d,\"epochs\":%d", (int)v[NT_H_EPOCH], epochs);
+        for (const int *c = nt_history_json_order; *c >= 0; c++) {
+            const char *name = nt_history_name(h, *c);
+            if (name && !(!h->has_val && *c >= NT_H_VAL_LOSS && *c <= NT_H_VAL_M2))
+                json_num(f, name, v[*c]);
         }
-        json_num(f, "lr", s->lr);
-        json_num(f, "samples_per_s", s->samples_per_s);
-        json_num(f, "data_wait_s", s->data_s);
-        json_num(f, "elapsed_s", s->elapsed_s);
         if (timing) {
             json_num(f, "train_s", timing[0]);
             json_num(f, "eval_s", timing[2]);
@@ -264,13 +230,15 @@ void nt_report_epoch(nt_reporter *r, const nt_epoch_stats *s, int epochs, int ha
         }
         fputs("}\n", f);
     } else {
-        const char *fmt = regression ? "  %s loss %.4f rmse %.4f mae %.4f" : "  %s loss %.4f acc %.4f";
-        fprintf(f, "epoch %d/%d", s->epoch, epochs);
-        fprintf(f, fmt, "train", s->train[0], s->train[1], s->train[2]);
-        if (has_val) fprintf(f, fmt, "val", s->val[0], s->val[1], s->val[2]);
-        if (has_test) fprintf(f, fmt, "test", s->test[0], s->test[1], s->test[2]);
-        fprintf(f, "  lr %.3g  %.0f samples/s (data wait %.2f s)  %.1f s\n", s->lr, s->samples_per_s,
-                s->data_s, s->elapsed_s);
+        const char *fmt = h->regression ? "  %s loss %.4f rmse %.4f mae %.4f" : "  %s loss %.4f acc %.4f";
+        const double *tr = &v[NT_H_SET(NT_SET_TRAIN)], *va = &v[NT_H_SET(NT_SET_VAL)],
+                     *te = &v[NT_H_SET(NT_SET_TEST)];
+        fprintf(f, "epoch %d/%d", (int)v[NT_H_EPOCH], epochs);
+        fprintf(f, fmt, "train", tr[0], tr[1], tr[2]);
+        if (h->has_val) fprintf(f, fmt, "val", va[0], va[1], va[2]);
+        if (h->has_test) fprintf(f, fmt, "test", te[0], te[1], te[2]);
+        fprintf(f, "  lr %.3g  %.0f samples/s (data wait %.2f s)  %.1f s\n", v[NT_H_LR],
+                v[NT_H_SAMPLES_PER_S], v[NT_H_DATA_WAIT_S], v[NT_H_ELAPSED_S]);
         if (r->verbose && timing)
             fprintf(f, "  timing: train %.3f s (of which data wait %.3f s), evaluation %.3f s, "
                        "checkpoint %.3f s\n", timing[0], timing[1], timing[2], timing[3]);

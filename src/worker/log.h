@@ -1,36 +1,25 @@
-/* Per-epoch metrics record, written by rank 0 to <output.dir>/metrics.csv. */
+/* What rank 0 writes while training: metrics.csv (the history's rows) and the console
+ * (banner, progress bar, epoch lines, events, warnings; text or JSON). */
 #ifndef NT_LOG_H
 #define NT_LOG_H
+#include "history.h"
 #include "util.h"
 #include <limits.h>
 #include <stdio.h>
 
-/* Per set: {loss, accuracy, NaN} for classification, {loss, rmse, mae} for regression. */
-typedef struct {
-    int epoch;
-    double train[3], val[3], test[3];
-    double samples_per_s, elapsed_s;
-    double lr;     /* learning rate of the epoch's last step */
-    double data_s; /* time rank 0 waited for training rows (read-ahead not ready) */
-} nt_epoch_stats;
-
 typedef struct {
     FILE *f;
-    int has_test, regression;
+    const nt_history *h; /* which columns, and their names (history.h) */
     char path[PATH_MAX];
 } nt_metrics;
 
-/* metrics.csv columns: classification
- *   epoch,train_loss,train_acc,val_loss,val_acc,samples_per_s,elapsed_s,lr[,test_loss,test_acc],
- *   data_wait_s
- * regression: train/val/test each loss,rmse,mae. */
-/* append != 0 (a resumed run): continue an existing metrics.csv (header written if new). */
-int nt_metrics_open(nt_metrics *m, const char *dir, int has_test, int regression, int append,
-                    nt_err *e);
-void nt_metrics_row(nt_metrics *m, const nt_epoch_stats *s);
+/* Creates DIR/metrics.csv with the header of h's columns (history.h: epoch, the train and val
+ * set columns, samples_per_s, elapsed_s, lr, the test columns when there is a test set,
+ * data_wait_s). Returns 0 or -1 with e set. */
+int nt_metrics_open(nt_metrics *m, const char *dir, const nt_history *h, nt_err *e);
+void nt_metrics_row(nt_metrics *m, const nt_hrow *r);
 void nt_metrics_close(nt_metrics *m);
 
-#endif
 
 /* ---- what the operator sees (rank 0 only) -------------------------------------------- */
 
@@ -66,10 +55,13 @@ void nt_report_event(nt_reporter *r, const char *event, const char *text);
 void nt_report_progress(nt_reporter *r, int epoch, int epochs, long long step, long long steps,
                         double samples, double secs, double loss, double acc, int regression);
 
-/* One epoch's results; timing {train, data wait, eval, checkpoint} seconds (verbose). */
-void nt_report_epoch(nt_reporter *r, const nt_epoch_stats *s, int epochs, int has_val,
-                     int has_test, int regression, const double timing[4]);
+/* One epoch's results (a row of h); timing {train, data wait, eval, checkpoint} seconds
+ * (verbose). */
+void nt_report_epoch(nt_reporter *r, const nt_history *h, const nt_hrow *row, int epochs,
+                     const double timing[4]);
 
 /* A warning (stderr in text mode, a JSON object on stdout in json mode); not silenced by
  * --quiet. */
 void nt_report_warning(nt_reporter *r, const char *text);
+
+#endif

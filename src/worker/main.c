@@ -1,12 +1,15 @@
-/* nntrain command line: `nntrain train --config FILE [--set section.key=value]...`.
- * Every rank parses the same arguments; failures are agreed on so all ranks exit together
- * with one message. */
+/* nntrain command line: `nntrain train --config FILE [--set section.key=value]...`, summary,
+ * eval, predict, plot. Every command's options go through the getopt_long helper (cli.h);
+ * every rank parses the same arguments, and the MPI commands agree on failures so all ranks
+ * exit together with one message. */
+#include "cli.h"
 #include "config.h"
 #include "infer.h"
 #include "plot.h"
 #include "summary.h"
 #include "train.h"
 #include "util.h"
+#include <errno.h>
 #include <mpi.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -98,54 +101,209 @@ static const char *predict_usage =
     "  --cache-mb MB          MiB of rows a rank reads at once (default 1024)\n"
     "  --quiet                no console output\n";
 
+static const char *config_keys_usage =
+    "usage: nntrain config-keys [--format markdown|man] [--update FILE]\n"
+    "\n"
+    "Prints the configuration key reference generated from the key table (README.md's table,\n"
+    "or the man page's list); --update FILE rewrites the part of FILE between its BEGIN\n"
+    "config-keys and END config-keys marker lines instead. For maintainers; tested by\n"
+    "worker_config_keys.\n";
+
+/* Long-only options: values above any character. */
+enum { O_CONFIG = 0x100, O_SET, O_RESUME, O_INIT_FROM, O_OVERWRITE, O_QUIET, O_PROGRESS,
+       O_NO_PROGRESS, O_LOG_FORMAT, O_BATCH, O_CHECKPOINT, O_DATA, O_OUT, O_LOSS, O_CACHE_MB,
+       O_FORMAT, O_UPDATE, O_VERBOSE = 'v' };
+
+/* The configuration options shared by train and summary. */
+typedef struct {
+    const char *config;
+    char **sets;
+    int nsets;
+} config_args;
+
+static int config_opt(config_args *a, int val, const char *arg)
+{
+    if (val == O_CONFIG) a->config = arg;
+    else if (val == O_SET) a->sets[a->nsets++] = (char *)arg;
+    else return 0;
+    return 1;
+}
+
+/* ---- summary ------------------------------------------------------------------------- */
+
+typedef struct { config_args cfg; long batch; } summary_args;
+
+static int summary_opt(void *user, int val, const char *arg, nt_err *e)
+{
+    summary_args *a = user;
+    if (config_opt(&a->cfg, val, arg)) return 0;
+    if (val == O_BATCH) {
+        if (nt_parse_long(arg, &a->batch) || a->batch < 1)
+            return nt_fail(e, "--batch '%s' must be an integer >= 1", arg);
+        return 0;
+    }
+    return 0;
+}
+
 static int summary_main(int argc, char **argv)
 {
-    const char *config = NULL;
-    char **sets = calloc((size_t)argc, sizeof *sets);
-    int nsets = 0;
-    long batch = -1;
+    static const struct option opts[] = {{"config", required_argument, NULL, O_CONFIG},
+                                         {"set", required_argument, NULL, O_SET},
+                                         {"batch", required_argument, NULL, O_BATCH}, {0}};
+    summary_args a = {.cfg.sets = calloc((size_t)argc, sizeof(char *)), .batch = -1};
+    nt_cli cli = {"summary", summary_usage, "", opts, summary_opt, &a, 0};
     nt_err e = {{0}};
-    int st = 0;
-    for (int i = 2; i < argc && !st; i++) {
-        if (!strcmp(argv[i], "--config") && i + 1 < argc) config = argv[++i];
-        else if (!strcmp(argv[i], "--set") && i + 1 < argc) sets[nsets++] = argv[++i];
-        else if (!strncmp(argv[i], "--set=", 6)) sets[nsets++] = argv[i] + 6;
-        else if (!strncmp(argv[i], "--config=", 9)) config = argv[i] + 9;
-        else if (!strcmp(argv[i], "--batch") && i + 1 < argc) {
-            if (nt_parse_long(argv[++i], &batch) || batch < 1)
-                st = NT_EXIT_USAGE, nt_fail(&e, "--batch '%s' must be an integer >= 1", argv[i]);
-        } else {
-            st = NT_EXIT_USAGE;
-            nt_fail(&e, "unknown option '%s' for summary (try: nntrain --help)", argv[i]);
-        }
-    }
-    if (!st && !config) { st = NT_EXIT_USAGE; nt_fail(&e, "summary needs --config FILE"); }
+    int st = a.cfg.sets ? nt_cli_parse(&cli, argc, argv, &e) : nt_fail(&e, "out of memory");
+    if (st == NT_CLI_DONE) { free(a.cfg.sets); return 0; }
+    if (!st && !a.cfg.config) { st = NT_EXIT_USAGE; nt_fail(&e, "summary needs --config FILE"); }
     nt_config cfg;
-    if (!st && nt_config_load(&cfg, config, sets, nsets, &e)) st = NT_EXIT_INPUT;
+    if (!st && nt_config_load(&cfg, a.cfg.config, a.cfg.sets, a.cfg.nsets, &e)) st = NT_EXIT_INPUT;
     if (st) fprintf(stderr, "nntrain: error: %s\n", e.msg);
-    else nt_summary_print(&cfg, batch > 0 ? batch : cfg.batch_size, stdout);
-    free(sets);
+    else nt_summary_print(&cfg, a.batch > 0 ? a.batch : cfg.batch_size, stdout);
+    free(a.cfg.sets);
     return st;
 }
 
-int main(int argc, char **argv)
+/* ---- config-keys (hidden): the generated key reference --------------------------------- */
+
+typedef struct { int format; const char *update; } keys_args;
+
+static int keys_opt(void *user, int val, const char *arg, nt_err *e)
 {
-    /* --help / --version work without MPI; `nntrain CMD --help` shows that command's help */
-    const char *cmd = argc >= 2 ? argv[1] : "";
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            const char *h = !strcmp(cmd, "train") ? train_usage : !strcmp(cmd, "summary") ? summary_usage
-                          : !strcmp(cmd, "eval") ? eval_usage : !strcmp(cmd, "predict") ? predict_usage
-                          : usage;
-            if (!strcmp(cmd, "plot")) return nt_plot_main(argc, argv);
-            fputs(h, stdout);
-            return 0;
-        }
-        if (!strcmp(argv[i], "--version")) { printf("nntrain %s\n", NN_VERSION); return 0; }
+    keys_args *a = user;
+    if (val == O_UPDATE) { a->update = arg; return 0; }
+    if (!strcmp(arg, "markdown")) a->format = NT_DOC_MARKDOWN;
+    else if (!strcmp(arg, "man")) a->format = NT_DOC_MAN;
+    else return nt_fail(e, "--format '%s' must be markdown or man", arg);
+    return 0;
+}
+
+/* FILE with the part between its config-keys markers regenerated (written to FILE.tmp, renamed) */
+static int update_doc(const char *path, int format, nt_err *e)
+{
+    char *text = NULL, *out = NULL, tmp[4096];
+    size_t len = 0;
+    FILE *f = fopen(path, "r");
+    if (!f) return nt_fail(e, "%s: %s", path, strerror(errno));
+    FILE *m = open_memstream(&text, &len);
+    int ch;
+    while (m && (ch = fgetc(f)) != EOF) fputc(ch, m);
+    fclose(f);
+    int st = !m || fclose(m) ? nt_fail(e, "%s: out of memory", path) : 0;
+    if (!st && nt_config_doc_splice(text, format, &out, e)) st = nt_fail(e, "%s: %s", path, e->msg);
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    if (!st && (!(f = fopen(tmp, "w")) || fputs(out, f) < 0 || fclose(f) || rename(tmp, path)))
+        st = nt_fail(e, "%s: cannot write: %s", tmp, strerror(errno));
+    free(text);
+    free(out);
+    return st;
+}
+
+static int config_keys_main(int argc, char **argv)
+{
+    static const struct option opts[] = {{"format", required_argument, NULL, O_FORMAT},
+                                         {"update", required_argument, NULL, O_UPDATE}, {0}};
+    keys_args a = {NT_DOC_MARKDOWN, NULL};
+    nt_cli cli = {"config-keys", config_keys_usage, "", opts, keys_opt, &a, 0};
+    nt_err e = {{0}};
+    int st = nt_cli_parse(&cli, argc, argv, &e);
+    if (st == NT_CLI_DONE) return 0;
+    if (!st && a.update && update_doc(a.update, a.format, &e)) st = NT_EXIT_RUNTIME;
+    if (!st && !a.update) nt_config_doc(stdout, a.format);
+    if (st) fprintf(stderr, "nntrain: error: %s\n", e.msg);
+    return st;
+}
+
+/* ---- eval and predict ------------------------------------------------------------------ */
+
+static int infer_opt(void *user, int val, const char *arg, nt_err *e)
+{
+    nt_infer_opts *io = user;
+    switch (val) {
+    case O_CHECKPOINT: io->checkpoint = arg; return 0;
+    case O_DATA: io->data = arg; return 0;
+    case O_OUT: io->out = arg; return 0;
+    case O_LOSS: io->loss = arg; return 0;
+    case O_OVERWRITE: io->overwrite = 1; return 0;
+    case O_QUIET: io->quiet = 1; return 0;
+    case O_CACHE_MB:
+        if (nt_parse_double(arg, &io->cache_mb) || !(io->cache_mb > 0))
+            return nt_fail(e, "--cache-mb '%s' must be a number > 0", arg);
+        return 0;
+    default:
+        return 0;
     }
-    /* summary and plot: no MPI */
-    if (!strcmp(cmd, "summary")) return summary_main(argc, argv);
-    if (!strcmp(cmd, "plot")) return nt_plot_main(argc, argv);
+}
+
+/* Parses eval/predict's options into io; 0 to run, NT_CLI_DONE, or NT_EXIT_USAGE with e set. */
+static int infer_args(int argc, char **argv, nt_infer_opts *io, nt_err *e)
+{
+    static const struct option opts[] = {
+        {"checkpoint", required_argument, NULL, O_CHECKPOINT}, {"data", required_argument, NULL, O_DATA},
+        {"out", required_argument, NULL, O_OUT}, {"loss", required_argument, NULL, O_LOSS},
+        {"overwrite", no_argument, NULL, O_OVERWRITE}, {"quiet", no_argument, NULL, O_QUIET},
+        {"cache-mb", required_argument, NULL, O_CACHE_MB}, {0}};
+    const int eval = !strcmp(argv[0], "eval");
+    nt_cli cli = {argv[0], eval ? eval_usage : predict_usage, "", opts, infer_opt, io, 0};
+    int st = nt_cli_parse(&cli, argc, argv, e);
+    if (!st && (!io->checkpoint || !io->data))
+        st = NT_EXIT_USAGE, nt_fail(e, "%s needs --checkpoint FILE and --data FILE", argv[0]);
+    return st;
+}
+
+/* ---- train ----------------------------------------------------------------------------- */
+
+typedef struct { config_args cfg; nt_train_opts o; } train_args;
+
+static int train_opt(void *user, int val, const char *arg, nt_err *e)
+{
+    train_args *a = user;
+    if (config_opt(&a->cfg, val, arg)) return 0;
+    switch (val) {
+    case O_RESUME: a->o.resume = 1; return 0;
+    case O_INIT_FROM: a->o.init_from = arg; return 0;
+    case O_OVERWRITE: a->o.overwrite = 1; return 0;
+    case O_QUIET: a->o.quiet = 1; return 0;
+    case O_VERBOSE: a->o.verbose = 1; return 0;
+    case O_PROGRESS: a->o.progress = 1; return 0;
+    case O_NO_PROGRESS: a->o.progress = 0; return 0;
+    case O_LOG_FORMAT:
+        if (!strcmp(arg, "json")) a->o.json = 1;
+        else if (strcmp(arg, "text") != 0) return nt_fail(e, "--log-format '%s' must be text or json", arg);
+        return 0;
+    default:
+        return 0;
+    }
+}
+
+static int train_args_parse(int argc, char **argv, train_args *a, nt_err *e)
+{
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, O_CONFIG}, {"set", required_argument, NULL, O_SET},
+        {"resume", no_argument, NULL, O_RESUME}, {"init-from", required_argument, NULL, O_INIT_FROM},
+        {"overwrite", no_argument, NULL, O_OVERWRITE}, {"quiet", no_argument, NULL, O_QUIET},
+        {"verbose", no_argument, NULL, O_VERBOSE}, {"progress", no_argument, NULL, O_PROGRESS},
+        {"no-progress", no_argument, NULL, O_NO_PROGRESS},
+        {"log-format", required_argument, NULL, O_LOG_FORMAT}, {0}};
+    nt_cli cli = {"train", train_usage, "v", opts, train_opt, a, 0};
+    int st = nt_cli_parse(&cli, argc, argv, e);
+    if (!st && !a->cfg.config) { st = NT_EXIT_USAGE; nt_fail(e, "train needs --config FILE"); }
+    if (!st && a->o.quiet && a->o.verbose)
+        st = NT_EXIT_USAGE, nt_fail(e, "--quiet and --verbose contradict each other");
+    return st;
+}
+
+/* ---- top level ------------------------------------------------------------------------- */
+
+static int top_opt(void *user, int val, const char *arg, nt_err *e)
+{
+    return nt_fail(e, "unknown command '%s' (try: nntrain --help)", arg);
+}
+
+/* MPI commands: every rank has parsed the same arguments into st/e; agree, then run. */
+static int mpi_main(int argc, char **argv, const char *cmd, int st, nt_err *e, train_args *ta,
+                    nt_infer_opts *io)
+{
     /* FUNNELED: each rank's dataset reader thread makes no MPI calls; only this thread does */
     int provided = MPI_THREAD_SINGLE;
     MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided);
@@ -154,78 +312,44 @@ int main(int argc, char **argv)
         fprintf(stderr, "nntrain: error: cannot set up the MPI communicator\n");
         MPI_Abort(MPI_COMM_WORLD, NT_EXIT_RUNTIME);
     }
-    nt_err e = {{0}};
-    int st = 0;
-    const char *config = NULL;
-    char **sets = calloc((size_t)argc, sizeof *sets);
-    int nsets = 0;
-    nt_train_opts o = {.progress = -1};
-    if (argc >= 2 && (!strcmp(argv[1], "eval") || !strcmp(argv[1], "predict"))) {
-        nt_infer_opts io = {0};
-        for (int i = 2; i < argc && !st; i++) {
-            if (!strcmp(argv[i], "--checkpoint") && i + 1 < argc) io.checkpoint = argv[++i];
-            else if (!strcmp(argv[i], "--data") && i + 1 < argc) io.data = argv[++i];
-            else if (!strcmp(argv[i], "--out") && i + 1 < argc) io.out = argv[++i];
-            else if (!strcmp(argv[i], "--loss") && i + 1 < argc) io.loss = argv[++i];
-            else if (!strcmp(argv[i], "--overwrite")) io.overwrite = 1;
-            else if (!strcmp(argv[i], "--quiet")) io.quiet = 1;
-            else if (!strcmp(argv[i], "--cache-mb") && i + 1 < argc) {
-                if (nt_parse_double(argv[++i], &io.cache_mb) || !(io.cache_mb > 0))
-                    st = NT_EXIT_USAGE, nt_fail(&e, "--cache-mb '%s' must be a number > 0", argv[i]);
-            }
-            else st = NT_EXIT_USAGE, nt_fail(&e, "unknown option '%s' for %s (try: nntrain --help)", argv[i], argv[1]);
-        }
-        if (!st && (!io.checkpoint || !io.data))
-            st = NT_EXIT_USAGE, nt_fail(&e, "%s needs --checkpoint FILE and --data FILE", argv[1]);
-        st = nt_agree(&c, st, &e);
-        if (!st) st = !strcmp(argv[1], "eval") ? nt_eval(&io, &c) : nt_predict(&io, &c);
-        free(sets);
-        comm_free(&c);
-        MPI_Finalize();
-        return st;
-    }
-    if (argc < 2 || strcmp(argv[1], "train") != 0) {
-        st = NT_EXIT_USAGE;
-        nt_fail(&e, argc < 2 ? "no command given (try: nntrain train --config FILE; nntrain --help)"
-                             : "unknown command '%s' (try: nntrain --help)", argc < 2 ? "" : argv[1]);
-    }
-    for (int i = 2; i < argc && !st; i++) {
-        if (!strcmp(argv[i], "--config") && i + 1 < argc) config = argv[++i];
-        else if (!strcmp(argv[i], "--set") && i + 1 < argc) sets[nsets++] = argv[++i];
-        else if (!strncmp(argv[i], "--set=", 6)) sets[nsets++] = argv[i] + 6;
-        else if (!strncmp(argv[i], "--config=", 9)) config = argv[i] + 9;
-        else if (!strcmp(argv[i], "--overwrite")) o.overwrite = 1;
-        else if (!strcmp(argv[i], "--quiet")) o.quiet = 1;
-        else if (!strcmp(argv[i], "--verbose") || !strcmp(argv[i], "-v")) o.verbose = 1;
-        else if (!strcmp(argv[i], "--progress")) o.progress = 1;
-        else if (!strcmp(argv[i], "--no-progress")) o.progress = 0;
-        else if ((!strcmp(argv[i], "--log-format") && i + 1 < argc) || !strncmp(argv[i], "--log-format=", 13)) {
-            const char *v = argv[i][12] == '=' ? argv[i] + 13 : argv[++i];
-            if (!strcmp(v, "json")) o.json = 1;
-            else if (strcmp(v, "text") != 0)
-                st = NT_EXIT_USAGE, nt_fail(&e, "--log-format '%s' must be text or json", v);
-        }
-        else if (!strcmp(argv[i], "--resume")) o.resume = 1;
-        else if (!strcmp(argv[i], "--init-from") && i + 1 < argc) o.init_from = argv[++i];
-        else {
-            st = NT_EXIT_USAGE;
-            nt_fail(&e, "%s '%s' (try: nntrain --help)",
-                    (!strcmp(argv[i], "--config") || !strcmp(argv[i], "--set") || !strcmp(argv[i], "--init-from") ||
-                     !strcmp(argv[i], "--log-format")) ? "missing value after"
-                                                                                  : "unknown option", argv[i]);
-        }
-    }
-    if (!st && !config) { st = NT_EXIT_USAGE; nt_fail(&e, "train needs --config FILE"); }
-    if (!st && o.quiet && o.verbose) { st = NT_EXIT_USAGE; nt_fail(&e, "--quiet and --verbose contradict each other"); }
     nt_config cfg;
-    if (!st && nt_config_load(&cfg, config, sets, nsets, &e)) st = NT_EXIT_INPUT;
-    st = nt_agree(&c, st, &e);
-    if (!st) {
+    if (!st && !strcmp(cmd, "train") &&
+        nt_config_load(&cfg, ta->cfg.config, ta->cfg.sets, ta->cfg.nsets, e))
+        st = NT_EXIT_INPUT;
+    st = nt_agree(&c, st, e);
+    if (!st && !strcmp(cmd, "train")) {
         nt_install_signal_handlers();
-        st = nt_train(&cfg, &c, &o, NULL);
+        st = nt_train(&cfg, &c, &ta->o, NULL);
+    } else if (!st) {
+        st = !strcmp(cmd, "eval") ? nt_eval(io, &c) : nt_predict(io, &c);
     }
-    free(sets);
     comm_free(&c);
     MPI_Finalize();
     return st;
+}
+
+int main(int argc, char **argv)
+{
+    /* --help / --version work without MPI; `nntrain CMD --help` shows that command's help */
+    const char *cmd = argc >= 2 ? argv[1] : "";
+    if (!strcmp(cmd, "summary")) return summary_main(argc - 1, argv + 1);
+    if (!strcmp(cmd, "plot")) return nt_plot_main(argc - 1, argv + 1);
+    if (!strcmp(cmd, "config-keys")) return config_keys_main(argc - 1, argv + 1);
+    nt_err e = {{0}};
+    int st;
+    train_args ta = {.cfg.sets = calloc((size_t)argc, sizeof(char *)), .o.progress = -1};
+    nt_infer_opts io = {0};
+    if (!ta.cfg.sets) { fprintf(stderr, "nntrain: error: out of memory\n"); return NT_EXIT_RUNTIME; }
+    if (!strcmp(cmd, "train")) {
+        st = train_args_parse(argc - 1, argv + 1, &ta, &e);
+    } else if (!strcmp(cmd, "eval") || !strcmp(cmd, "predict")) {
+        st = infer_args(argc - 1, argv + 1, &io, &e);
+    } else { /* no command, an unknown one, or only --help / --version */
+        nt_cli top = {"", usage, "", NULL, top_opt, NULL, 1};
+        st = nt_cli_parse(&top, argc, argv, &e);
+        if (!st) st = NT_EXIT_USAGE, nt_fail(&e, "no command given (try: nntrain train --config FILE; nntrain --help)");
+    }
+    if (st != NT_CLI_DONE) st = mpi_main(argc, argv, cmd, st, &e, &ta, &io);
+    free(ta.cfg.sets);
+    return st == NT_CLI_DONE ? 0 : st;
 }

@@ -1,5 +1,6 @@
 /* Collective parallel-HDF5 write and read of the model layout. */
 #include "modelio.h"
+#include "layout.h"
 #include "sampler.h"
 #include <errno.h>
 #include <hdf5.h>
@@ -140,22 +141,6 @@ static int attr_vec(hid_t obj, const char *name, const float *v, int64_t n)
     return rc;
 }
 
-static float *read_vec(hid_t obj, const char *name, int64_t d)
-{
-    if (H5Aexists(obj, name) <= 0) return NULL;
-    hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
-    hid_t sp = a >= 0 ? H5Aget_space(a) : -1;
-    float *v = NULL;
-    if (sp >= 0 && H5Sget_simple_extent_npoints(sp) == d && (v = malloc(sizeof(float) * (size_t)d)) &&
-        H5Aread(a, H5T_NATIVE_FLOAT, v) < 0) {
-        free(v);
-        v = NULL;
-    }
-    if (sp >= 0) H5Sclose(sp);
-    if (a >= 0) H5Aclose(a);
-    return v;
-}
-
 int nt_norm_equal(const nt_input_norm *a, const nt_input_norm *b)
 {
     if (!a->mean != !b->mean) return 0;
@@ -169,13 +154,13 @@ int nt_model_check_norm(hid_t f, const char *model_path, const char *data_path, 
                         const float *std, int64_t d, nt_err *e)
 {
     hid_t g = H5Gopen2(f, "model", H5P_DEFAULT);
-    float *mm = g >= 0 ? read_vec(g, "input_mean", d) : NULL;
-    float *ms = g >= 0 ? read_vec(g, "input_std", d) : NULL;
+    float *mm = NULL, *ms = NULL; /* the 1-D attribute reader of the dataset layout */
+    int rc = g >= 0 && (layout_read_vec(g, model_path, "/model", "input_mean", d, &mm, e) ||
+                        layout_read_vec(g, model_path, "/model", "input_std", d, &ms, e)) ? -1 : 0;
     if (g >= 0) H5Gclose(g);
-    int rc;
     const nt_input_norm model = {mm, ms, d}, data = {mean, std, d};
-    if (nt_norm_equal(&model, &data))
-        rc = 0;
+    if (rc || nt_norm_equal(&model, &data))
+        ; /* a malformed attribute (rc, e set), or the same preparation */
     else if (!mm)
         rc = nt_fail(e, "%s: /X is standardised (attributes mean, std) but %s was trained on "
                      "unstandardised inputs; use a copy without them (nndata standardize --remove)",

@@ -1,9 +1,11 @@
 /* `nntrain plot RUN_DIR [--out FILE.png] [--size WxH]`: learning curves from metrics.csv,
- * drawn by gnuplot. No MPI. Columns are found by their header names (log.c writes them), so
+ * drawn by gnuplot. No MPI. Columns are found by their names in history.c's table, so
  * classification (*_acc) and regression (*_rmse, *_mae) runs, with or without test columns,
  * and columns added later all work. The PNG is written to FILE.png.tmp.<pid> and renamed when
  * gnuplot succeeded, so a failure never leaves a partial image or replaces a good one. */
 #include "plot.h"
+#include "cli.h"
+#include "history.h"
 #include "util.h"
 #include <errno.h>
 #include <limits.h>
@@ -33,16 +35,6 @@ static const char *plot_usage =
     "exit codes: 0 ok, 1 runtime failure (gnuplot missing or failing, cannot write FILE),\n"
     "            2 usage error, 3 bad input (missing or malformed metrics.csv, no epochs yet)\n";
 
-/* what is plotted, per epoch */
-enum { C_EPOCH, C_TRAIN_LOSS, C_VAL_LOSS, C_TEST_LOSS, C_TRAIN_M, C_VAL_M, C_TEST_M, NCOL };
-static const char *const col_suffix[NCOL] = {"", "loss", "loss", "loss", "", "", ""};
-
-typedef struct {
-    double (*rows)[NCOL];
-    int n, cap;
-    int regression, has[NCOL];
-} curves;
-
 static int perr(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int perr(int code, const char *fmt, ...)
 {
@@ -55,40 +47,6 @@ static int perr(int code, const char *fmt, ...)
     return code;
 }
 
-/* A field: a number, or empty / nan / -nan / inf (an undefined point, e.g. the validation
- * columns of a run with val_fraction = 0). Returns 0, or -1 when it is not a number. */
-static int parse_field(const char *s, double *v)
-{
-    while (*s == ' ' || *s == '\t') s++;
-    if (!*s) { *v = NAN; return 0; }
-    char *end;
-    errno = 0;
-    double x = strtod(s, &end);
-    if (end == s) return -1;
-    while (*end == ' ' || *end == '\t') end++;
-    if (*end) return -1;
-    *v = isfinite(x) ? x : NAN;
-    return 0;
-}
-
-/* Splits line in place at commas (strips the trailing newline / CR); returns the field count. */
-static int split(char *line, char **f, int maxf)
-{
-    size_t len = strlen(line);
-    while (len && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = 0;
-    int n = 0;
-    char *p = line;
-    for (;;) {
-        if (n < maxf) f[n] = p;
-        n++;
-        char *c = strchr(p, ',');
-        if (!c) break;
-        *c = 0;
-        p = c + 1;
-    }
-    return n;
-}
-
 static char *trim(char *s)
 {
     while (*s == ' ' || *s == '\t') s++;
@@ -97,120 +55,15 @@ static char *trim(char *s)
     return s;
 }
 
-#define MAXF 256
+/* the plotted columns (history.h): per panel train, validation, test */
+static const int loss_cols[3] = {NT_H_TRAIN_LOSS, NT_H_VAL_LOSS, NT_H_TEST_LOSS};
+static const int metric_cols[3] = {NT_H_TRAIN_M1, NT_H_VAL_M1, NT_H_TEST_M1};
 
-/* Reads path into cv. Returns 0 or NT_EXIT_INPUT / NT_EXIT_RUNTIME (message printed). */
-static int read_metrics(const char *path, curves *cv)
+/* Does column k have a value in any epoch? */
+static int has_col(const nt_history *h, int k)
 {
-    struct stat sb;
-    if (stat(path, &sb) != 0)
-        return perr(NT_EXIT_INPUT, "%s: %s", path,
-                    errno == ENOENT ? "no such file (not a run directory, or no epoch finished yet?)"
-                                    : strerror(errno));
-    if (S_ISDIR(sb.st_mode)) return perr(NT_EXIT_INPUT, "%s: is a directory", path);
-    FILE *f = fopen(path, "r");
-    if (!f) return perr(NT_EXIT_INPUT, "%s: cannot open: %s", path, strerror(errno));
-    char *line = NULL, *header = NULL, *fld[MAXF];
-    size_t cap = 0;
-    int st = 0, lineno = 0, nf = 0, idx[NCOL];
-    char names[NCOL][32] = {{0}};
-    ssize_t len;
-    for (int k = 0; k < NCOL; k++) idx[k] = -1;
-    while (!st && (len = getline(&line, &cap, f)) >= 0) {
-        lineno++;
-        if ((size_t)len != strlen(line)) {
-            st = perr(NT_EXIT_INPUT, "%s:%d: binary data (not a metrics.csv)", path, lineno);
-            break;
-        }
-        if (lineno == 1) { /* the header */
-            header = strdup(line);
-            if (!header) { st = perr(NT_EXIT_RUNTIME, "out of memory"); break; }
-            nf = split(line, fld, MAXF);
-            if (nf > MAXF) { st = perr(NT_EXIT_INPUT, "%s:1: %d columns, more than %d", path, nf, MAXF); break; }
-            const char *metric = NULL;
-            for (int i = 0; i < nf; i++) {
-                const char *h = trim(fld[i]);
-                if (!strcmp(h, "train_acc")) metric = "acc";
-                else if (!strcmp(h, "train_rmse")) metric = "rmse", cv->regression = 1;
-            }
-            static const char *const set[] = {"", "train", "val", "test", "train", "val", "test"};
-            for (int k = 0; k < NCOL; k++) {
-                char want[32];
-                if (k == C_EPOCH) snprintf(want, sizeof want, "epoch");
-                else snprintf(want, sizeof want, "%s_%s", set[k], k >= C_TRAIN_M ? (metric ? metric : "-") : col_suffix[k]);
-                snprintf(names[k], sizeof names[k], "%s", want);
-                for (int i = 0; i < nf; i++)
-                    if (!strcmp(fld[i], want)) { idx[k] = i; break; }
-            }
-            if (idx[C_EPOCH] < 0 || idx[C_TRAIN_LOSS] < 0 || !metric)
-                st = perr(NT_EXIT_INPUT, "%s:1: not an nntrain metrics.csv header (needs columns "
-                          "epoch, train_loss and train_acc or train_rmse)", path);
-            continue;
-        }
-        {   /* a second header (a file continued by hand): skip it */
-            char *h = header;
-            size_t hl = strlen(h);
-            while (hl && (h[hl - 1] == '\n' || h[hl - 1] == '\r')) hl--;
-            size_t ll = strlen(line);
-            while (ll && (line[ll - 1] == '\n' || line[ll - 1] == '\r')) ll--;
-            if (hl == ll && !memcmp(h, line, hl)) continue;
-        }
-        char *l = line;
-        while (*l == ' ' || *l == '\t' || *l == '\r' || *l == '\n') l++;
-        if (!*l) continue; /* blank line */
-        int n = split(line, fld, MAXF);
-        if (n != nf) {
-            st = perr(NT_EXIT_INPUT, "%s:%d: %d fields, the header has %d", path, lineno, n, nf);
-            break;
-        }
-        double r[NCOL];
-        for (int k = 0; k < NCOL && !st; k++) {
-            r[k] = NAN;
-            if (idx[k] < 0) continue;
-            if (parse_field(fld[idx[k]], &r[k]))
-                st = perr(NT_EXIT_INPUT, "%s:%d: column %d (%s) '%s' is not a number", path, lineno,
-                          idx[k] + 1, names[k], trim(fld[idx[k]]));
-        }
-        if (st) break;
-        if (!(r[C_EPOCH] >= 1 && r[C_EPOCH] <= 1e9 && r[C_EPOCH] == floor(r[C_EPOCH]))) {
-            st = perr(NT_EXIT_INPUT, "%s:%d: epoch '%s' is not an integer >= 1", path, lineno,
-                      trim(fld[idx[C_EPOCH]]));
-            break;
-        }
-        /* a resumed run can repeat an epoch (written, then the run died before its
-         * checkpoint): the later row wins */
-        int at = cv->n;
-        for (int i = 0; i < cv->n; i++)
-            if (cv->rows[i][C_EPOCH] == r[C_EPOCH]) { at = i; break; }
-        if (at == cv->n) {
-            if (cv->n == cv->cap) {
-                int nc = cv->cap ? 2 * cv->cap : 64;
-                void *p = realloc(cv->rows, (size_t)nc * sizeof *cv->rows);
-                if (!p) { st = perr(NT_EXIT_RUNTIME, "out of memory"); break; }
-                cv->rows = p;
-                cv->cap = nc;
-            }
-            cv->n++;
-        }
-        memcpy(cv->rows[at], r, sizeof r);
-    }
-    if (!st && ferror(f)) st = perr(NT_EXIT_INPUT, "%s: read error: %s", path, strerror(errno));
-    if (!st && lineno == 0) st = perr(NT_EXIT_INPUT, "%s: empty file (no header)", path);
-    if (!st && cv->n == 0) st = perr(NT_EXIT_INPUT, "%s: no epochs yet (only the header)", path);
-    free(line);
-    free(header);
-    fclose(f);
-    if (st) return st;
-    /* in epoch order */
-    for (int i = 1; i < cv->n; i++)
-        for (int j = i; j > 0 && cv->rows[j - 1][C_EPOCH] > cv->rows[j][C_EPOCH]; j--) {
-            double t[NCOL];
-            memcpy(t, cv->rows[j], sizeof t);
-            memcpy(cv->rows[j], cv->rows[j - 1], sizeof t);
-            memcpy(cv->rows[j - 1], t, sizeof t);
-        }
-    for (int k = 0; k < NCOL; k++)
-        for (int i = 0; i < cv->n && !cv->has[k]; i++) cv->has[k] = !isnan(cv->rows[i][k]);
+    for (int i = 0; i < h->n; i++)
+        if (!isnan(h->rows[i].v[k])) return 1;
     return 0;
 }
 
@@ -276,12 +129,12 @@ static long tick_step(double span)
 
 /* y range of a panel: the data with 6 % room, never below 0 for data that is not (loss,
  * accuracy, RMSE), never above 1 for accuracy */
-static void set_yrange(FILE *g, const curves *cv, const int cols[3], int is_acc)
+static void set_yrange(FILE *g, const nt_history *cv, const int cols[3], int is_acc)
 {
     double lo = INFINITY, hi = -INFINITY;
     for (int s = 0; s < 3; s++)
         for (int i = 0; i < cv->n; i++) {
-            double v = cv->rows[i][cols[s]];
+            double v = cv->rows[i].v[cols[s]];
             if (isnan(v)) continue;
             if (v < lo) lo = v;
             if (v > hi) hi = v;
@@ -295,14 +148,14 @@ static void set_yrange(FILE *g, const curves *cv, const int cols[3], int is_acc)
     fprintf(g, "set yrange [%.9g:%.9g]\n", y0, y1);
 }
 
-static void write_series(FILE *g, const curves *cv, const int cols[3], const char *const names[3])
+static void write_series(FILE *g, const nt_history *cv, const int cols[3], const char *const names[3])
 {
     static const char *const style[3] = {
         "lc rgb '#1f77b4' lw 2 pt 7", "lc rgb '#ff7f0e' lw 2 pt 5", "lc rgb '#2ca02c' lw 2 dt 2 pt 9"};
     double ps = cv->n <= 2 ? 1.4 : 0.7; /* a lone point must be visible */
     const char *sep = "plot ";
     for (int s = 0; s < 3; s++) {
-        if (!cv->has[cols[s]]) continue;
+        if (!has_col(cv, cols[s])) continue;
         /* points up to 40 epochs; beyond that they would merge into a thick line */
         fprintf(g, "%s$metrics using 1:%d with %s %s ps %.1f title '%s'", sep, cols[s] + 1,
                 cv->n > 40 ? "lines" : "linespoints", style[s], s == 2 ? ps * 1.15 : ps, names[s]);
@@ -312,7 +165,7 @@ static void write_series(FILE *g, const curves *cv, const int cols[3], const cha
 }
 
 /* Writes the gnuplot script for cv to g; the image goes to png (a path). */
-static void write_script(FILE *g, const curves *cv, const char *png, const char *title, int w, int h)
+static void write_script(FILE *g, const nt_history *cv, const char *png, const char *title, int w, int h)
 {
     fprintf(g, "if (strstrt(GPVAL_TERMINALS, 'pngcairo') > 0) {\n"
                "  set terminal pngcairo size %d,%d noenhanced font 'sans,10' linewidth 1\n"
@@ -322,18 +175,19 @@ static void write_script(FILE *g, const curves *cv, const char *png, const char 
     fputs("set output ", g);
     gp_quote(g, png);
     fputc('\n', g);
-    /* the data: epoch, train/val/test loss, train/val/test metric; NaN is an undefined point */
+    /* the data: the history's columns (column k + 1 is history column k); NaN is an
+     * undefined point */
     fputs("$metrics << EOD\n", g);
     for (int i = 0; i < cv->n; i++) {
-        for (int k = 0; k < NCOL; k++) {
-            double v = cv->rows[i][k];
+        for (int k = 0; k < NT_H_NCOLS; k++) {
+            double v = cv->rows[i].v[k];
             if (isnan(v)) fputs(k ? " NaN" : "NaN", g);
             else fprintf(g, k ? " %.9g" : "%.0f", v);
         }
         fputc('\n', g);
     }
     fputs("EOD\n", g);
-    double e0 = cv->rows[0][C_EPOCH], e1 = cv->rows[cv->n - 1][C_EPOCH];
+    double e0 = cv->rows[0].v[NT_H_EPOCH], e1 = cv->rows[cv->n - 1].v[NT_H_EPOCH];
     /* room so the first and last points do not sit on the frame */
     double pad = e1 > e0 ? (e1 - e0) * 0.04 : 0.5;
     if (pad < 0.2) pad = 0.2;
@@ -348,124 +202,79 @@ static void write_script(FILE *g, const curves *cv, const char *png, const char 
     fputs(" font ',11'\n", g);
     /* left: loss (decreasing: the top right is free) */
     fputs("set title 'Loss'\nset ylabel 'loss'\nset key top right\nset format y '%g'\n", g);
-    static const int lc[3] = {C_TRAIN_LOSS, C_VAL_LOSS, C_TEST_LOSS};
     static const char *const names[3] = {"train", "validation", "test"};
-    set_yrange(g, cv, lc, 0);
-    write_series(g, cv, lc, names);
+    set_yrange(g, cv, loss_cols, 0);
+    write_series(g, cv, loss_cols, names);
     /* right: accuracy rises (bottom right free), RMSE falls (top right free) */
     if (cv->regression)
         fputs("set title 'RMSE'\nset ylabel 'RMSE'\nset key top right\n", g);
     else
         fputs("set title 'Accuracy'\nset ylabel 'accuracy'\nset key bottom right\n", g);
-    static const int mc[3] = {C_TRAIN_M, C_VAL_M, C_TEST_M};
-    set_yrange(g, cv, mc, !cv->regression);
-    write_series(g, cv, mc, names);
+    set_yrange(g, cv, metric_cols, !cv->regression);
+    write_series(g, cv, metric_cols, names);
     fputs("unset multiplot\nset output\n", g);
 }
 
-int nt_plot_main(int argc, char **argv)
+typedef struct { const char *dir, *out; long w, h; } plot_args;
+enum { O_OUT = 'o', O_SIZE = 0x100 };
+
+static int plot_opt(void *user, int val, const char *arg, nt_err *e)
 {
-    const char *dir = NULL, *out = NULL;
-    long w = 1000, h = 450;
-    for (int i = 2; i < argc; i++) {
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) { fputs(plot_usage, stdout); return 0; }
+    plot_args *a = user;
+    char tail;
+    switch (val) {
+    case O_OUT: a->out = arg; return 0;
+    case O_SIZE:
+        if (sscanf(arg, "%ldx%ld%c", &a->w, &a->h, &tail) != 2 || a->w < 200 || a->h < 150 ||
+            a->w > 10000 || a->h > 10000)
+            return nt_fail(e, "--size '%s': expected WxH, e.g. 1000x450 (200..10000 x 150..10000)", arg);
+        return 0;
+    case 1: /* RUN_DIR */
+        if (a->dir)
+            return nt_fail(e, "plot takes one RUN_DIR, got '%s' and '%s' (try: nntrain plot --help)",
+                           a->dir, arg);
+        a->dir = arg;
+        return 0;
+    default:
+        return 0;
     }
-    for (int i = 2; i < argc; i++) {
-        if (!strcmp(argv[i], "--out") || !strcmp(argv[i], "-o")) {
-            if (i + 1 >= argc) return perr(NT_EXIT_USAGE, "missing value after '%s' (try: nntrain plot --help)", argv[i]);
-            out = argv[++i];
-        } else if (!strncmp(argv[i], "--out=", 6)) {
-            out = argv[i] + 6;
-        } else if (!strcmp(argv[i], "--size") || !strncmp(argv[i], "--size=", 7)) {
-            const char *v = argv[i][6] == '=' ? argv[i] + 7 : (i + 1 < argc ? argv[++i] : NULL);
-            char tail;
-            if (!v || sscanf(v, "%ldx%ld%c", &w, &h, &tail) != 2 || w < 200 || h < 150 || w > 10000 || h > 10000)
-                return perr(NT_EXIT_USAGE, "--size '%s': expected WxH, e.g. 1000x450 (200..10000 x 150..10000)",
-                            v ? v : "");
-        } else if (argv[i][0] == '-' && argv[i][1]) {
-            return perr(NT_EXIT_USAGE, "unknown option '%s' for plot (try: nntrain plot --help)", argv[i]);
-        } else if (!dir) {
-            dir = argv[i];
-        } else {
-            return perr(NT_EXIT_USAGE, "plot takes one RUN_DIR, got '%s' and '%s' (try: nntrain plot --help)", dir, argv[i]);
-        }
-    }
-    if (!dir) return perr(NT_EXIT_USAGE, "plot needs RUN_DIR (try: nntrain plot --help)");
-    if (!*dir) return perr(NT_EXIT_USAGE, "plot: RUN_DIR is empty");
-    if (out && !*out) return perr(NT_EXIT_USAGE, "--out: empty file name");
+}
 
+/* Parses plot's arguments (argv[0] = "plot"); 0 to run, NT_CLI_DONE, or NT_EXIT_USAGE. */
+static int plot_parse(int argc, char **argv, plot_args *a, nt_err *e)
+{
+    static const struct option opts[] = {
+        {"out", required_argument, NULL, O_OUT}, {"size", required_argument, NULL, O_SIZE}, {0}};
+    nt_cli cli = {"plot", plot_usage, "o:", opts, plot_opt, a, 1};
+    int st = nt_cli_parse(&cli, argc, argv, e);
+    if (st) return st;
+    if (!a->dir) return nt_fail(e, "plot needs RUN_DIR (try: nntrain plot --help)"), NT_EXIT_USAGE;
+    if (!*a->dir) return nt_fail(e, "plot: RUN_DIR is empty"), NT_EXIT_USAGE;
+    if (a->out && !*a->out) return nt_fail(e, "--out: empty file name"), NT_EXIT_USAGE;
+    return 0;
+}
+
+/* RUN_DIR/metrics.csv and the image path (default RUN_DIR/curves.png). Returns 0 or an
+ * NT_EXIT_* code with the message printed. */
+static int plot_paths(const plot_args *a, char *csv, char *defout, const char **out)
+{
     struct stat sb;
-    if (stat(dir, &sb) != 0)
-        return perr(NT_EXIT_INPUT, "%s: %s", dir, errno == ENOENT ? "no such run directory" : strerror(errno));
-    if (!S_ISDIR(sb.st_mode)) return perr(NT_EXIT_INPUT, "%s: not a directory (nntrain plot RUN_DIR)", dir);
-    char csv[PATH_MAX], defout[PATH_MAX];
-    if (snprintf(csv, sizeof csv, "%s/metrics.csv", dir) >= (int)sizeof csv ||
-        snprintf(defout, sizeof defout, "%s/curves.png", dir) >= (int)sizeof defout)
-        return perr(NT_EXIT_USAGE, "%s: path too long", dir);
-    if (!out) out = defout;
-    if (strchr(out, '\n') || strchr(out, '\r'))
+    if (stat(a->dir, &sb) != 0)
+        return perr(NT_EXIT_INPUT, "%s: %s", a->dir, errno == ENOENT ? "no such run directory" : strerror(errno));
+    if (!S_ISDIR(sb.st_mode)) return perr(NT_EXIT_INPUT, "%s: not a directory (nntrain plot RUN_DIR)", a->dir);
+    if (snprintf(csv, PATH_MAX, "%s/metrics.csv", a->dir) >= PATH_MAX ||
+        snprintf(defout, PATH_MAX, "%s/curves.png", a->dir) >= PATH_MAX)
+        return perr(NT_EXIT_USAGE, "%s: path too long", a->dir);
+    *out = a->out ? a->out : defout;
+    if (strchr(*out, '\n') || strchr(*out, '\r'))
         return perr(NT_EXIT_USAGE, "--out: a file name with a newline is not supported");
+    return 0;
+}
 
-    curves cv = {0};
-    int st = read_metrics(csv, &cv);
-    if (st) { free(cv.rows); return st; }
-
-    char gp[PATH_MAX], tmp[PATH_MAX + 32], errf[] = "/tmp/nntrain-plot-XXXXXX";
-    if (find_gnuplot(gp, sizeof gp)) {
-        free(cv.rows);
-        return perr(NT_EXIT_RUNTIME, "%s: gnuplot not found; apt-get install gnuplot-nox", out);
-    }
-    if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", out, (long)getpid()) >= (int)sizeof tmp) {
-        free(cv.rows);
-        return perr(NT_EXIT_USAGE, "%s: path too long", out);
-    }
-    /* create the file ourselves first: a missing or read-only directory is a clear message */
-    FILE *probe = fopen(tmp, "w");
-    if (!probe) {
-        int er = errno;
-        free(cv.rows);
-        return perr(NT_EXIT_RUNTIME, "%s: cannot create: %s", out, strerror(er));
-    }
-    fclose(probe);
-    int efd = mkstemp(errf);
-    char cmd[3 * PATH_MAX + 64], q1[2 * PATH_MAX], q2[64];
-    if (efd < 0 || sh_quote(q1, sizeof q1, gp) || sh_quote(q2, sizeof q2, errf)) {
-        if (efd >= 0) { close(efd); unlink(errf); }
-        unlink(tmp);
-        free(cv.rows);
-        return perr(NT_EXIT_RUNTIME, "cannot create a temporary file for gnuplot's messages");
-    }
-    close(efd);
-    snprintf(cmd, sizeof cmd, "%s 2>%s", q1, q2);
-
-    char title[PATH_MAX + 64];
-    /* "runs/fashion/" -> "runs/fashion" */
-    char d2[PATH_MAX];
-    snprintf(d2, sizeof d2, "%s", dir);
-    for (size_t n = strlen(d2); n > 1 && d2[n - 1] == '/'; n--) d2[n - 1] = 0;
-    snprintf(title, sizeof title, "%s: %d epoch%s%s", d2, cv.n, cv.n == 1 ? "" : "s",
-             cv.has[C_VAL_LOSS] ? "" : " (no validation split)");
-
-    fflush(NULL);
-    FILE *g = popen(cmd, "w");
-    if (!g) {
-        int er = errno;
-        unlink(tmp);
-        unlink(errf);
-        free(cv.rows);
-        return perr(NT_EXIT_RUNTIME, "cannot run %s: %s", gp, strerror(er));
-    }
-    /* a gnuplot that dies early must not kill us with SIGPIPE */
-    struct sigaction ign = {.sa_handler = SIG_IGN}, old;
-    sigemptyset(&ign.sa_mask);
-    sigaction(SIGPIPE, &ign, &old);
-    write_script(g, &cv, tmp, title, (int)w, (int)h);
-    int wst = pclose(g);
-    sigaction(SIGPIPE, &old, NULL);
-    free(cv.rows);
-
-    /* gnuplot's first error line, when it failed */
-    char msg[512] = "";
+/* gnuplot's first error line from errf (then removed), when it failed. */
+static void gnuplot_message(const char *errf, char *msg, size_t cap)
+{
+    msg[0] = 0;
     FILE *ef = fopen(errf, "r");
     if (ef) {
         char l[512];
@@ -473,32 +282,98 @@ int nt_plot_main(int argc, char **argv)
             char *t = trim(l);
             t[strcspn(t, "\r\n")] = 0;
             if (*t && strspn(t, "^ ") != strlen(t)) { /* skip gnuplot's caret lines */
-                snprintf(msg, sizeof msg, "%s", t);
+                snprintf(msg, cap, "%s", t);
                 if (strstr(t, "rror") || strstr(t, "annot")) break;
             }
         }
         fclose(ef);
     }
     unlink(errf);
+}
 
-    int ok = wst != -1 && WIFEXITED(wst) && WEXITSTATUS(wst) == 0;
+/* Draws cv into out: gnuplot writes tmp (out.tmp.<pid>), which is renamed into place only
+ * when it is a PNG. Returns 0 or an NT_EXIT_* code with the message printed. */
+static int render(const nt_history *cv, const plot_args *a, const char *out)
+{
+    char gp[PATH_MAX], tmp[PATH_MAX + 32], errf[] = "/tmp/nntrain-plot-XXXXXX";
+    if (find_gnuplot(gp, sizeof gp))
+        return perr(NT_EXIT_RUNTIME, "%s: gnuplot not found; apt-get install gnuplot-nox", out);
+    if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", out, (long)getpid()) >= (int)sizeof tmp)
+        return perr(NT_EXIT_USAGE, "%s: path too long", out);
+    /* create the file ourselves first: a missing or read-only directory is a clear message */
+    FILE *probe = fopen(tmp, "w");
+    if (!probe) return perr(NT_EXIT_RUNTIME, "%s: cannot create: %s", out, strerror(errno));
+    fclose(probe);
+    int efd = mkstemp(errf);
+    char cmd[3 * PATH_MAX + 64], q1[2 * PATH_MAX], q2[64];
+    if (efd < 0 || sh_quote(q1, sizeof q1, gp) || sh_quote(q2, sizeof q2, errf)) {
+        if (efd >= 0) { close(efd); unlink(errf); }
+        unlink(tmp);
+        return perr(NT_EXIT_RUNTIME, "cannot create a temporary file for gnuplot's messages");
+    }
+    close(efd);
+    snprintf(cmd, sizeof cmd, "%s 2>%s", q1, q2);
+
+    /* "runs/fashion/" -> "runs/fashion" */
+    char title[PATH_MAX + 64], d2[PATH_MAX];
+    snprintf(d2, sizeof d2, "%s", a->dir);
+    for (size_t n = strlen(d2); n > 1 && d2[n - 1] == '/'; n--) d2[n - 1] = 0;
+    snprintf(title, sizeof title, "%s: %d epoch%s%s", d2, cv->n, cv->n == 1 ? "" : "s",
+             has_col(cv, NT_H_VAL_LOSS) ? "" : " (no validation split)");
+
+    fflush(NULL);
+    FILE *g = popen(cmd, "w");
+    if (!g) {
+        int er = errno;
+        unlink(tmp);
+        unlink(errf);
+        return perr(NT_EXIT_RUNTIME, "cannot run %s: %s", gp, strerror(er));
+    }
+    /* a gnuplot that dies early must not kill us with SIGPIPE */
+    struct sigaction ign = {.sa_handler = SIG_IGN}, old;
+    sigemptyset(&ign.sa_mask);
+    sigaction(SIGPIPE, &ign, &old);
+    write_script(g, cv, tmp, title, (int)a->w, (int)a->h);
+    int wst = pclose(g);
+    sigaction(SIGPIPE, &old, NULL);
+    char msg[512];
+    gnuplot_message(errf, msg, sizeof msg);
+
+    int exited = wst != -1 && WIFEXITED(wst) && WEXITSTATUS(wst) == 0, ok = 0;
     unsigned char sig[8] = {0};
-    FILE *pf = ok ? fopen(tmp, "rb") : NULL;
+    FILE *pf = exited ? fopen(tmp, "rb") : NULL;
     if (pf) {
         ok = fread(sig, 1, 8, pf) == 8 && !memcmp(sig, "\x89PNG\r\n\x1a\n", 8);
         fclose(pf);
-    } else ok = 0;
+    }
     if (!ok) {
         unlink(tmp);
-        if (wst != -1 && WIFEXITED(wst) && WEXITSTATUS(wst) == 0)
+        if (exited)
             return perr(NT_EXIT_RUNTIME, "%s: gnuplot wrote no PNG image%s%s", out, *msg ? ": " : "", msg);
-        return perr(NT_EXIT_RUNTIME, "%s: gnuplot failed%s%s", out, *msg ? ": " : "", *msg ? msg : "");
+        return perr(NT_EXIT_RUNTIME, "%s: gnuplot failed%s%s", out, *msg ? ": " : "", msg);
     }
     if (rename(tmp, out) != 0) {
         int er = errno;
         unlink(tmp);
         return perr(NT_EXIT_RUNTIME, "%s: cannot rename %s into place: %s", out, tmp, strerror(er));
     }
-    printf("%s: %d epoch%s plotted\n", out, cv.n, cv.n == 1 ? "" : "s");
     return 0;
+}
+
+int nt_plot_main(int argc, char **argv)
+{
+    plot_args a = {.w = 1000, .h = 450};
+    nt_err e = {{0}};
+    int st = plot_parse(argc, argv, &a, &e);
+    if (st == NT_CLI_DONE) return 0;
+    if (st) return perr(st, "%s", e.msg);
+    char csv[PATH_MAX], defout[PATH_MAX];
+    const char *out = NULL;
+    if ((st = plot_paths(&a, csv, defout, &out))) return st;
+    nt_history cv;
+    if ((st = nt_history_read_csv(&cv, csv, &e))) return perr(st, "%s", e.msg);
+    if (!(st = render(&cv, &a, out)))
+        printf("%s: %d epoch%s plotted\n", out, cv.n, cv.n == 1 ? "" : "s");
+    nt_history_free(&cv);
+    return st;
 }

@@ -4,7 +4,7 @@
 #ifndef NT_PLOT_H
 #define NT_PLOT_H
 
-/* argv[0] = "nntrain", argv[1] = "plot". Returns the exit status: 0 ok, 1 runtime failure
+/* argv[0] = "plot" (the command), then its arguments. Returns the exit status: 0 ok, 1 runtime failure
  * (gnuplot missing or failing, output not writable), 2 usage, 3 bad input (missing or
  * malformed metrics.csv, no epochs yet); errors are one "nntrain: error: ..." line. */
 int nt_plot_main(int argc, char **argv);

@@ -5,6 +5,7 @@
 #define NT_TRAIN_H
 #include "comm.h"
 #include "config.h"
+#include "history.h"
 #include "log.h"
 #include "model.h"
 #include "optim.h"
@@ -22,7 +23,7 @@ typedef struct {
 typedef struct {
     float *params;     /* malloc'd copy of the final parameters (caller frees) */
     size_t nparams;
-    nt_epoch_stats last;
+    nt_hrow last;      /* the last epoch's results (history.h) */
     int has_test;
     int stopped;       /* preempted: a checkpoint was written, training is unfinished */
 } nt_result;

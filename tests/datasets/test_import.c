@@ -1,5 +1,6 @@
 /* Tests of nndata import-csv / import-npy (binary path in argv[1]) and of the pure parsers in
- * datasets/import.c: round trips compared element-wise with the HDF5 file read back; every
+ * datasets/import_csv.c and import_npy.c: round trips compared element-wise with the HDF5
+ * file read back; every
  * malformed input fails with exit 1, exactly one error line naming the file (and the line for
  * text), and no OUT (nor OUT.tmp) left, an existing OUT unchanged; usage errors exit 2. The
  * .npy files are built here byte by byte (no Python needed). */
@@ -273,14 +274,14 @@ static void test_csv_usage(void **state)
     assert_non_null(strstr(tu_out, "import-npy"));
 }
 
-/* The parser itself: a pure function with the message in err. */
+/* The parser itself: a pure function with the message in an nt_err. */
 static void test_csv_parser_direct(void **state)
 {
     const char *dir = *state, *in = tu_path(dir, "data.csv");
     write_text(in, "f,y\n0.5,3\n-1,0\n");
     struct imp_data s;
-    char err[512];
-    assert_int_equal(import_csv(in, "y", IMP_HEADER_AUTO, 0, ',', &s, err, sizeof err), 0);
+    nt_err err;
+    assert_int_equal(import_csv(in, "y", IMP_HEADER_AUTO, 0, ',', &s, &err), 0);
     assert_int_equal(s.n, 2);
     assert_int_equal(s.d, 1);
     assert_null(s.x_u8);
@@ -289,16 +290,16 @@ static void test_csv_parser_direct(void **state)
     imp_free(&s);
     /* forced header on an all-numeric first row; a header name wins over an index */
     write_text(in, "1,2\n0.5,3\n");
-    assert_int_equal(import_csv(in, "1", IMP_HEADER_YES, 1, ',', &s, err, sizeof err), 0);
+    assert_int_equal(import_csv(in, "1", IMP_HEADER_YES, 1, ',', &s, &err), 0);
     assert_int_equal(s.n, 1);
     assert_int_equal(s.k, 1);
     assert_true(s.yf[0] == 0.5f && s.x_f32[0] == 3.0f);
     imp_free(&s);
     write_text(in, "1,2\n0.5\n");
-    assert_int_equal(import_csv(in, "1", IMP_HEADER_AUTO, 0, ',', &s, err, sizeof err), -1);
+    assert_int_equal(import_csv(in, "1", IMP_HEADER_AUTO, 0, ',', &s, &err), -1);
     char want[4300];
     snprintf(want, sizeof want, "%s:2: 1 field, expected 2", in);
-    assert_string_equal(err, want);
+    assert_string_equal(err.msg, want);
 }
 
 /* ---- .npy construction -------------------------------------------------------------------- */

@@ -333,6 +333,7 @@ static void test_bad_options(void **state)
         USAGE(bad_factor[i], "make-circles", "10", "OUT", "--factor", bad_factor[i]);
     USAGE("--factor", "make-moons", "10", "OUT", "--factor", "0.5"); /* circles only */
     USAGE("--bogus", "make-moons", "10", "OUT", "--bogus", "1");
+    USAGE("--noi", "make-moons", "10", "OUT", "--noi", "1"); /* no getopt abbreviations */
     USAGE("-x", "make-circles", "10", "OUT", "-x");
     USAGE("--noise", "make-moons", "10", "OUT", "--noise");         /* missing value */
     USAGE("--noise", "import-idx", "a", "b", "OUT", "--noise", "1"); /* not for import */

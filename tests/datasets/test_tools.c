@@ -400,23 +400,29 @@ static void test_check(void **state)
     H5Fclose(h);
     expect_check_fails(f, "/y has rank 3");
 
-    /* float 1-D labels: integral values are fine, 0.5 is not. */
+    /* float64 /X is fine; float 1-D labels are not (nntrain reads integer labels only, and
+     * check uses nntrain's layout rules: datasets/layout.h), nor are integer targets. */
+    f = tu_path(dir, "xf64.h5");
+    h = raw_file(f);
+    raw_dset(h, "X", 2, 20, 4, H5T_IEEE_F64LE, H5T_NATIVE_FLOAT, x);
+    raw_dset(h, "y", 1, 20, 0, H5T_STD_I64LE, H5T_NATIVE_INT32, y);
+    H5Fclose(h);
+    assert_int_equal(tu_nndata("check", f, NULL), 0);
+    tu_expect_out("ok (20 x 4, float64, classification, 3 classes)");
     double yd[20];
     for (int i = 0; i < 20; i++) yd[i] = i % 3;
     f = tu_path(dir, "yfloat.h5");
     h = raw_file(f);
-    raw_dset(h, "X", 2, 20, 4, H5T_IEEE_F64LE, H5T_NATIVE_FLOAT, x);
-    raw_dset(h, "y", 1, 20, 0, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, yd);
-    H5Fclose(h);
-    assert_int_equal(tu_nndata("check", f, NULL), 0);
-    tu_expect_out("ok (20 x 4, float64, classification, 3 classes)");
-    yd[7] = 0.5;
-    f = tu_path(dir, "yhalf.h5");
-    h = raw_file(f);
     raw_dset(h, "X", 2, 20, 4, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, x);
     raw_dset(h, "y", 1, 20, 0, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, yd);
     H5Fclose(h);
-    expect_check_fails(f, "/y[7] is 0.5, not an integer label");
+    expect_check_fails(f, "/y (N) has dtype float64, expected integer class labels");
+    f = tu_path(dir, "yint2d.h5");
+    h = raw_file(f);
+    raw_dset(h, "X", 2, 20, 4, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, x);
+    raw_dset(h, "y", 2, 20, 1, H5T_STD_I32LE, H5T_NATIVE_INT32, y);
+    H5Fclose(h);
+    expect_check_fails(f, "/y (N, K) has dtype int32, expected float regression targets");
 
     /* Regression: a good one, and a NaN target. */
     float yt[20 * 2];

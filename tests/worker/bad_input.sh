@@ -72,7 +72,7 @@ base_ini "$T/missing.h5" "2, 8, 2"   | case_ missing_file 3 "missing\.h5: no suc
 base_ini "$T/text.h5" "2, 8, 2"      | case_ not_hdf5 3 "text\.h5: not an HDF5 file"
 base_ini "$T/moons.h5" "5, 8, 2"     | case_ width_mismatch 3 "moons\.h5: /X has 2 columns but \[model\] layers starts with 5"
 base_ini "$T/badlabel.h5" "2, 8, 2"  | case_ label_range 3 "badlabel\.h5: /y\[150\] = 7 is outside 0\.\.1"
-base_ini "$T/empty.h5" "2, 8, 2"     | case_ empty_dataset 3 "empty\.h5: empty dataset"
+base_ini "$T/empty.h5" "2, 8, 2"     | case_ empty_dataset 3 "empty\.h5: no rows \(N = 0\)"
 { base_ini "$T/moons.h5" "2, 8, 2"; echo "[train]"; echo "epochs = 2"; } | case_ duplicate_key 3 "\[train\] epochs is set twice"
 { base_ini "$T/moons.h5" "2, 8, 2" | sed 's/^lr = 0.1/lr = 0.1\nlearning_rate = 3/'; } | case_ unknown_key 3 "unknown key 'learning_rate' in \[optimizer\]"
 { base_ini "$T/moons.h5" "2, 8, 2"; echo "[extra]"; echo "a = 1"; } | case_ unknown_section 3 "unknown section \[extra\]"

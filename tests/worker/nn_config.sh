@@ -13,6 +13,27 @@ nt_tmpdir cli
 "$NNTRAIN" train 2> "$T/e"; [ $? = 2 ] && grep -q "needs --config" "$T/e" || fail "missing --config"
 "$NNTRAIN" train --config "$T/none.ini" 2> "$T/e"; [ $? = 3 ] && grep -q "none.ini: cannot open config" "$T/e" || fail "missing config file"
 "$NNTRAIN" train --config x.ini --bogus 2> "$T/e"; [ $? = 2 ] && grep -q "unknown option '--bogus'" "$T/e" || fail "unknown option"
+# every command's options go through one getopt_long helper: one line naming option and command
+usage_err() { # pattern args...: exit 2, exactly one error line, matching pattern
+    local pat=$1; shift
+    "$NNTRAIN" "$@" > /dev/null 2> "$T/e"
+    local rc=$?
+    [ $rc = 2 ] && [ "$(wc -l < "$T/e")" = 1 ] && grep -q -e "^nntrain: error: $pat" "$T/e" || fail "nntrain $*: rc $rc: $(cat "$T/e")"
+}
+usage_err "unknown option '--bogus' for train (try: nntrain train --help)" train --config x.ini --bogus
+usage_err "missing value after '--config' for train" train --config
+usage_err "option '--overwrite' takes no value for train" train --config x.ini --overwrite=yes
+usage_err "unexpected argument 'extra' for train" train --config x.ini extra
+usage_err "unknown option '-x' for train" train -x
+usage_err "unknown option '--bogus' for summary (try: nntrain summary --help)" summary --bogus
+usage_err "missing value after '--batch' for summary" summary --config x.ini --batch
+usage_err "unknown option '--bogus' for eval (try: nntrain eval --help)" eval --bogus
+usage_err "unknown option '--bogus' for predict" predict --checkpoint m.h5 --data d.h5 --bogus
+usage_err "--cache-mb '0' must be a number > 0" eval --checkpoint m.h5 --data d.h5 --cache-mb 0
+usage_err "unknown option '--bogus' (try: nntrain --help)" --bogus
+"$NNTRAIN" train --bogus --help | grep -q "^usage: nntrain train " || fail "--help after a bad option shows the help"
+"$NNTRAIN" eval --version | grep -Eq '^nntrain [0-9]' || fail "eval --version"
+"$NNTRAIN" summary --set=model.bias=false --config=x.ini 2> "$T/e"; [ $? = 3 ] && grep -q "x.ini: cannot open config" "$T/e" || fail "--opt=value forms: $(cat "$T/e")"
 
 "$NNDATA" make-circles 500 "$T/c.h5" --seed 2 > /dev/null
 cat > "$T/job.ini" <<INI

@@ -47,29 +47,38 @@ static float fval(uint64_t i, uint64_t salt)
     return (float)((double)(int64_t)(z >> 11) * 0x1.0p-40) * (float)(1 + (z & 7));
 }
 
-/* ---- the metric history: all of it lives here, so a new history type changes only this ---- */
+/* ---- the metric history: all of it lives here, so a change of the history type stays here -- */
 #define MAXH 16
-typedef struct { double v[MAXH * NT_METRIC_COLS]; int n; } hist_t;
+typedef nt_history hist_t;
+static int hist_init(hist_t *h) { return nt_history_init(h, MAXH, 0, 1, 1); }
+/* rows rows of arbitrary values in the stored columns (the others are not kept: 0) */
 static void hist_fill(hist_t *h, int rows, uint64_t salt)
 {
-    h->n = rows;
-    for (int i = 0; i < MAXH * NT_METRIC_COLS; i++)
-        h->v[i] = i < rows * NT_METRIC_COLS ? (double)fval((uint64_t)i, salt) / 3.0 : -7;
+    h->n = 0;
+    for (int i = 0; i < rows; i++) {
+        nt_hrow r;
+        for (int c = 0; c < NT_H_NCOLS; c++)
+            r.v[c] = c < NT_H_STORED ? (double)fval((uint64_t)(i * NT_H_NCOLS + c), salt) / 3.0 : 0;
+        nt_history_add(h, &r);
+    }
 }
 static int hist_same(const hist_t *a, const hist_t *b)
 {
-    return a->n == b->n && !memcmp(a->v, b->v, sizeof(double) * (size_t)a->n * NT_METRIC_COLS);
+    int same = a->n == b->n;
+    for (int i = 0; same && i < a->n; i++)
+        same = !memcmp(a->rows[i].v, b->rows[i].v, sizeof(double) * NT_H_STORED);
+    return same;
 }
 static int ck_save(const char *d, int keep, const nn_model *m, const nn_optim *o,
                    const nt_ckpt_state *s, const nt_config *cfg, const hist_t *h, comm_t *c,
                    char *written, size_t wlen, nt_err *e)
 {
-    return nt_ckpt_save(d, keep, m, o, NULL, s, cfg, h->v, h->n, c, written, wlen, e);
+    return nt_ckpt_save(d, keep, m, o, NULL, s, cfg, h, c, written, wlen, e);
 }
 static int ck_load(const char *path, nn_model *m, nn_optim *o, nt_ckpt_state *s, hist_t *h,
                    comm_t *c, nt_err *e)
 {
-    return nt_ckpt_load(path, m, o, s, h->v, MAXH, &h->n, c, e);
+    return nt_ckpt_load(path, m, o, s, h, c, e);
 }
 /* ------------------------------------------------------------------------------------------- */
 
@@ -86,6 +95,7 @@ static int run_make(run_t *r, const char *ini, uint64_t fill)
 {
     nt_err e = {{0}};
     memset(r, 0, sizeof *r);
+    if (hist_init(&r->h)) return -1;
     if (nt_config_parse_string(&r->cfg, ini, "test", &e)) {
         printf("  config: %s\n", e.msg);
         return -1;
@@ -112,6 +122,7 @@ static void run_free(run_t *r)
 {
     nn_model_free(&r->m);
     nn_optim_free(&r->o);
+    nt_history_free(&r->h);
 }
 
 static const char *ADAM_INI = "[model]\nlayers = 3, 5, 4, 2\nactivation = tanh\n"

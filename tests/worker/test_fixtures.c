@@ -11,6 +11,7 @@
 #include "model.h"
 #include "optim.h"
 #include "schedule.h"
+#include "step.h"
 #include "train.h"
 #include <hdf5.h>
 #include <math.h>
@@ -144,7 +145,7 @@ static herr_t run_case(hid_t root, const char *cname, const H5L_info_t *info, vo
         goto done;
     }
     nn_model m;
-    nn_model_spec sp = nt_config_model_spec(&cfg, B, 0);
+    nn_model_spec sp = nt_config_model_spec(&cfg, B, NT_X_N);
     assert_int_equal(nn_model_create_spec(&m, &sp), 0);
     /* initial parameters from the fixture */
     for (int l = 0; l < m.nlayers; l++) {
@@ -173,9 +174,12 @@ static herr_t run_case(hid_t root, const char *cname, const H5L_info_t *info, vo
             printf("  %s: step %d lr %.12g, torch %.12g\n", cname, t, opt.cfg.lr, lr_ref[t - 1]);
             bad = 1;
         }
-        nn_dropout_ctx dctx = {1, (uint64_t)t, rows};
-        const float *z = nn_forward_train(&m, X, B, &dctx);
-        double loss = nn_loss_eval(dz, z, Y, T, B, K, &cfg.loss, 1.0f / (float)B, NULL) / B;
+        /* nntrain's own step (step.h), one process: nothing to exchange */
+        nt_batch b = {.x = X, .labels = Y, .targets = T, .bmax = B, .n = B, .global_n = B,
+                      .rows = rows, .epoch = t, .step = 0};
+        nt_step st = {.m = &m, .loss = &cfg.loss, .seed = 1, .dz = dz, .x = NULL};
+        nt_train_step(&st, &b, 0, 0);
+        double loss = (double)nt_step_scalars(&m)[NT_X_LOSS] / B;
         double le = fabs(loss - loss_ref[t - 1]) / fmax(fabs(loss_ref[t - 1]), 1e-3);
         worst = fmax(worst, le);
         if (le > TOL) {
@@ -183,10 +187,8 @@ static herr_t run_case(hid_t root, const char *cname, const H5L_info_t *info, vo
                    loss_ref[t - 1], le);
             bad = 1;
         }
-        nn_backward(&m, X, dz, B, 0, NULL, NULL);
-        if (cfg.clip_grad_norm > 0) nn_clip_grad_norm(m.grads, m.nparams, cfg.clip_grad_norm);
+        nt_optimizer_step(&opt, &m, cfg.clip_grad_norm); /* clip, then update (grads kept) */
         if (t == 1) bad |= compare_params(g, "grad", &m, m.grads, cname, &worst);
-        nn_optim_step(&opt, m.params, m.grads);
     }
     if (!bad) bad |= compare_params(g, "final", &m, m.params, cname, &worst);
     free(dz);

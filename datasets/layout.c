@@ -1,0 +1,224 @@
+/* The dataset-layout validator shared by nndata and nntrain (see layout.h). It only reads
+ * metadata (shapes, types, attributes): the same calls in the same order on every rank, so it
+ * is safe under MPI-IO with collective metadata reads. */
+#include "layout.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *layout_type_name(hid_t t, char *buf, size_t len)
+{
+    H5T_class_t c = H5Tget_class(t);
+    size_t sz = H5Tget_size(t);
+    if (c == H5T_INTEGER)
+        snprintf(buf, len, "%sint%zu", H5Tget_sign(t) == H5T_SGN_NONE ? "u" : "", 8 * sz);
+    else if (c == H5T_FLOAT)
+        snprintf(buf, len, "float%zu", 8 * sz);
+    else if (c == H5T_STRING)
+        snprintf(buf, len, "string");
+    else
+        snprintf(buf, len, "a non-numeric type");
+    return buf;
+}
+
+static const char *nonfinite_name(double v) { return isnan(v) ? "nan" : v > 0 ? "inf" : "-inf"; }
+
+/* Open dataset `name`: 0, or -1 with "PATH: /NAME missing" / "... is not a dataset". */
+static int open_dset(hid_t file, const char *path, const char *name, hid_t *out, nt_err *e)
+{
+    *out = H5I_INVALID_HID;
+    if (H5Lexists(file, name, H5P_DEFAULT) <= 0) return nt_fail(e, "%s: /%s missing", path, name);
+    H5O_info_t oi; /* HDF5 1.10 API (Debian 12) */
+    if (H5Oget_info_by_name2(file, name, &oi, H5O_INFO_BASIC, H5P_DEFAULT) < 0 ||
+        oi.type != H5O_TYPE_DATASET || (*out = H5Dopen2(file, name, H5P_DEFAULT)) < 0)
+        return nt_fail(e, "%s: /%s is not a dataset", path, name);
+    return 0;
+}
+
+/* Rank and up to two dimensions of a dataset; rank -1 when unreadable. */
+static int dset_dims(hid_t dset, hsize_t dims[2])
+{
+    hid_t sp = H5Dget_space(dset);
+    int rank = sp >= 0 ? H5Sget_simple_extent_ndims(sp) : -1;
+    dims[0] = dims[1] = 0;
+    if ((rank == 1 || rank == 2) && H5Sget_simple_extent_dims(sp, dims, NULL) < 0) rank = -1;
+    if (sp >= 0) H5Sclose(sp);
+    return rank;
+}
+
+/* /X: rank 2, uint8 or float, chunking, the scale attribute. */
+static int check_x(const char *path, layout_info *L, nt_err *e)
+{
+    char tn[32];
+    hsize_t dims[2];
+    int rank = dset_dims(L->x, dims);
+    if (rank != 2) return nt_fail(e, "%s: /X is not 2-D (rank %d)", path, rank);
+    L->n = (int64_t)dims[0];
+    L->d = (int64_t)dims[1];
+    hid_t t = H5Dget_type(L->x);
+    if (t < 0) return nt_fail(e, "%s: cannot read the type of /X", path);
+    H5T_class_t c = H5Tget_class(t);
+    L->x_bytes = H5Tget_size(t);
+    L->x_u8 = c == H5T_INTEGER && L->x_bytes == 1 && H5Tget_sign(t) == H5T_SGN_NONE;
+    layout_type_name(t, tn, sizeof tn);
+    H5Tclose(t);
+    if (!L->x_u8 && c != H5T_FLOAT)
+        return nt_fail(e, "%s: /X has dtype %s, expected uint8 or float", path, tn);
+    hid_t dcpl = H5Dget_create_plist(L->x);
+    if (dcpl >= 0) {
+        hsize_t chunk[2];
+        if (H5Pget_layout(dcpl) == H5D_CHUNKED && H5Pget_chunk(dcpl, 2, chunk) == 2)
+            L->chunk_rows = (int64_t)chunk[0];
+        H5Pclose(dcpl);
+    }
+    htri_t has = H5Aexists(L->x, "scale");
+    if (has < 0) return nt_fail(e, "%s: cannot read the attributes of /X", path);
+    if (!has) return 0;
+    hid_t a = H5Aopen(L->x, "scale", H5P_DEFAULT);
+    hid_t as = a >= 0 ? H5Aget_space(a) : H5I_INVALID_HID;
+    /* one value only: reading more into one double would overrun it */
+    int ok = as >= 0 && H5Sget_simple_extent_npoints(as) == 1 &&
+             H5Aread(a, H5T_NATIVE_DOUBLE, &L->scale) >= 0;
+    if (as >= 0) H5Sclose(as);
+    if (a >= 0) H5Aclose(a);
+    if (!ok) return nt_fail(e, "%s: /X attribute scale is not a readable number", path);
+    if (!isfinite(L->scale) || L->scale <= 0)
+        return nt_fail(e, "%s: /X attribute scale is %g, expected > 0", path, L->scale);
+    float s32 = (float)L->scale; /* nntrain multiplies in float32 */
+    if (!isfinite(s32) || !(s32 > 0))
+        return nt_fail(e, "%s: /X attribute scale is %g, not representable as float32", path,
+                       L->scale);
+    L->has_scale = 1;
+    return 0;
+}
+
+/* /y: (N) integer labels or (N, K) float targets, N rows like /X. */
+static int check_y(const char *path, layout_info *L, nt_err *e)
+{
+    char tn[32];
+    hsize_t dims[2];
+    int rank = dset_dims(L->y, dims);
+    if (rank != 1 && rank != 2)
+        return nt_fail(e, "%s: /y has rank %d, expected 1 (labels) or 2 (targets)", path, rank);
+    hid_t t = H5Dget_type(L->y);
+    if (t < 0) return nt_fail(e, "%s: cannot read the type of /y", path);
+    H5T_class_t c = H5Tget_class(t);
+    layout_type_name(t, tn, sizeof tn);
+    H5Tclose(t);
+    if (rank == 1 && c != H5T_INTEGER)
+        return nt_fail(e, "%s: /y (N) has dtype %s, expected integer class labels (regression "
+                       "targets are (N, K) floats)", path, tn);
+    if (rank == 2 && c != H5T_FLOAT)
+        return nt_fail(e, "%s: /y (N, K) has dtype %s, expected float regression targets", path,
+                       tn);
+    if ((int64_t)dims[0] != L->n)
+        return nt_fail(e, "%s: /y has %lld rows, /X has %lld", path, (long long)dims[0],
+                       (long long)L->n);
+    L->targets = rank == 2;
+    L->k = rank == 2 ? (int64_t)dims[1] : 0;
+    return 0;
+}
+
+int layout_read_vec(hid_t obj, const char *path, const char *objname, const char *name, int64_t d,
+                    float **out, nt_err *e)
+{
+    *out = NULL;
+    htri_t has = H5Aexists(obj, name);
+    if (has < 0) return nt_fail(e, "%s: cannot read the attributes of %s", path, objname);
+    if (!has) return 0;
+    hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
+    hid_t sp = a >= 0 ? H5Aget_space(a) : H5I_INVALID_HID;
+    hid_t ty = a >= 0 ? H5Aget_type(a) : H5I_INVALID_HID;
+    int rank = sp >= 0 ? H5Sget_simple_extent_ndims(sp) : -1;
+    hssize_t np = sp >= 0 ? H5Sget_simple_extent_npoints(sp) : -1;
+    char tn[32];
+    int rc = -1;
+    if (a < 0 || sp < 0 || ty < 0)
+        nt_fail(e, "%s: %s attribute %s is not readable", path, objname, name);
+    else if (H5Tget_class(ty) != H5T_FLOAT)
+        nt_fail(e, "%s: %s attribute %s has dtype %s, expected float32", path, objname, name,
+                layout_type_name(ty, tn, sizeof tn));
+    else if (rank != 1)
+        nt_fail(e, "%s: %s attribute %s has rank %d, expected 1-D with D = %lld values", path,
+                objname, name, rank, (long long)d);
+    else if ((int64_t)np != d) /* before allocating: never trust a declared size */
+        nt_fail(e, "%s: %s attribute %s has %lld values, expected D = %lld", path, objname, name,
+                (long long)np, (long long)d);
+    else if (!(*out = malloc((size_t)d * sizeof **out)))
+        nt_fail(e, "%s: out of memory", path);
+    else if (H5Aread(a, H5T_NATIVE_FLOAT, *out) < 0)
+        nt_fail(e, "%s: %s attribute %s is not readable", path, objname, name);
+    else
+        rc = 0;
+    if (rc) {
+        free(*out);
+        *out = NULL;
+    }
+    if (ty >= 0) H5Tclose(ty);
+    if (sp >= 0) H5Sclose(sp);
+    if (a >= 0) H5Aclose(a);
+    return rc;
+}
+
+/* /X@mean and /X@std: both or neither, D values each, finite, std > 0. */
+static int check_norm(const char *path, layout_info *L, nt_err *e)
+{
+    if (layout_read_vec(L->x, path, "/X", "mean", L->d, &L->mean, e) ||
+        layout_read_vec(L->x, path, "/X", "std", L->d, &L->std, e))
+        return -1;
+    if (!L->mean != !L->std)
+        return nt_fail(e, "%s: /X attribute %s without %s (standardization needs both; see "
+                       "nndata standardize)", path, L->mean ? "mean" : "std",
+                       L->mean ? "std" : "mean");
+    for (int64_t j = 0; L->mean && j < L->d; j++) {
+        if (!isfinite(L->mean[j]))
+            return nt_fail(e, "%s: /X attribute mean[%lld] is %s", path, (long long)j,
+                           nonfinite_name(L->mean[j]));
+        if (!isfinite(L->std[j]))
+            return nt_fail(e, "%s: /X attribute std[%lld] is %s", path, (long long)j,
+                           nonfinite_name(L->std[j]));
+        if (!(L->std[j] > 0))
+            return nt_fail(e, "%s: /X attribute std[%lld] is %g, expected > 0", path,
+                           (long long)j, (double)L->std[j]);
+    }
+    return 0;
+}
+
+int layout_read(hid_t file, const char *path, unsigned flags, layout_info *L, nt_err *e)
+{
+    memset(L, 0, sizeof *L);
+    L->x = L->y = H5I_INVALID_HID;
+    L->scale = 1;
+    if (open_dset(file, path, "X", &L->x, e) || check_x(path, L, e) ||
+        open_dset(file, path, "y", &L->y, e) || check_y(path, L, e))
+        goto fail;
+    if (L->n == 0) {
+        nt_fail(e, "%s: no rows (N = 0)", path);
+        goto fail;
+    }
+    if (L->d == 0) {
+        nt_fail(e, "%s: /X has no columns (D = 0)", path);
+        goto fail;
+    }
+    if (L->targets && L->k == 0) {
+        nt_fail(e, "%s: /y has 0 targets per row", path);
+        goto fail;
+    }
+    if (!(flags & LAYOUT_SKIP_NORM) && check_norm(path, L, e)) goto fail;
+    return 0;
+fail:
+    layout_free(L);
+    return -1;
+}
+
+void layout_free(layout_info *L)
+{
+    if (L->y >= 0) H5Dclose(L->y);
+    if (L->x >= 0) H5Dclose(L->x);
+    L->x = L->y = H5I_INVALID_HID;
+    free(L->mean);
+    free(L->std);
+    L->mean = L->std = NULL;
+}

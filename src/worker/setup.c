@@ -1,0 +1,383 @@
+/* Start-up of a training run (trainer.h): the process (denormals, BLAS threads, warnings),
+ * the data files, resume or a fresh output directory, allocation (once), the initial weights,
+ * metrics.csv and the banner. Every check is agreed by all ranks before anything is written
+ * into the output directory, so a start-up failure leaves it as it was. */
+#define _GNU_SOURCE
+#include "trainer.h"
+#include "modelio.h"
+#include "rng.h"
+#include <cblas.h>
+#if defined(__SSE__)
+#include <xmmintrin.h>
+#endif
+#include <limits.h>
+#include <math.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+int nt_blas_threads(int cfg_threads, const comm_t *c)
+{
+    int n = cfg_threads;
+    const char *env = getenv("OPENBLAS_NUM_THREADS");
+    long v;
+    if (n <= 0 && env && nt_parse_long(env, &v) == 0 && v > 0) n = (int)v;
+    if (n <= 0) {
+        long cores = sysconf(_SC_NPROCESSORS_ONLN);
+        n = (int)(cores / (c->local_size > 0 ? c->local_size : 1));
+        cpu_set_t set;
+        /* a rank bound to fewer CPUs (mpirun --bind-to core) must not oversubscribe them */
+        if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) < n)
+            n = CPU_COUNT(&set);
+    }
+    return n < 1 ? 1 : n;
+}
+
+/* Collective: open a dataset and check it against the model and loss (width D, K outputs,
+ * labels vs regression targets). Returns the agreed status; on failure the file is closed
+ * and one rank has printed the reason. */
+int nt_open_dataset(nt_data *ds, const char *path, int D, int K, const nn_loss *L, comm_t *c,
+                    nt_err *e)
+{
+    int st = nt_data_open(ds, path, c, e) ? NT_EXIT_INPUT : 0;
+    if ((st = nt_agree(c, st, e))) return st;
+    const int regression = nn_loss_is_regression(L->kind);
+    if (ds->d != D)
+        st = nt_fail(e, "%s: /X has %lld columns but [model] layers starts with %d", path,
+                     (long long)ds->d, D);
+    else if (regression && !ds->y_float)
+        st = nt_fail(e, "%s: /y holds class labels but [loss] %s needs (N, K) float targets",
+                     path, nn_loss_name(L->kind));
+    else if (!regression && ds->y_float)
+        st = nt_fail(e, "%s: /y holds float targets but [loss] %s needs integer class labels",
+                     path, nn_loss_name(L->kind));
+    else if (regression && ds->k != K)
+        st = nt_fail(e, "%s: /y has %lld target columns but the model has %d outputs", path,
+                     (long long)ds->k, K);
+    if (!(st = nt_agree(c, st ? NT_EXIT_INPUT : 0, e)) && !regression)
+        st = nt_agree(c, nt_data_check_labels(ds, c, L->kind == NN_LOSS_BCE_WITH_LOGITS ? 2 : K, e), e);
+    if (st) nt_data_close(ds);
+    return st;
+}
+
+int nt_make_optimizer(nn_optim *o, const nt_config *cfg, const nn_model *m)
+{
+    if (nn_optim_create(o, &cfg->opt, m->nparams)) return -1;
+    if (cfg->decay_biases || !cfg->bias || cfg->opt.weight_decay == 0) return 0;
+    /* biases excluded from weight decay: one segment per weight block and bias block */
+    nn_opt_segment seg[2 * NT_MAX_LAYERS];
+    int ns = 0;
+    for (int l = 0; l < m->nlayers; l++) {
+        const nn_layer *Ly = &m->layers[l];
+        seg[ns++] = (nn_opt_segment){Ly->w_off, Ly->b_off, cfg->opt.weight_decay};
+        seg[ns++] = (nn_opt_segment){Ly->b_off, Ly->b_off + (size_t)Ly->out, 0.0};
+    }
+    if (nn_optim_set_segments(o, seg, ns)) {
+        nn_optim_free(o);
+        return -1;
+    }
+    return 0;
+}
+
+/* --verbose: where every rank runs (host, local rank, CPUs it may use, BLAS threads),
+ * gathered to rank 0. */
+static void report_placement(nt_reporter *rep, const comm_t *c, int threads)
+{
+    enum { LEN = 256 };
+    char mine[LEN], host[64] = "?", cpus[160] = "";
+    gethostname(host, sizeof host - 1);
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0) { /* ranges, e.g. 0-3,8 */
+        size_t n = 0;
+        for (int i = 0; i < CPU_SETSIZE && n + 16 < sizeof cpus; i++) {
+            if (!CPU_ISSET(i, &set) || (i > 0 && CPU_ISSET(i - 1, &set))) continue;
+            int j = i;
+            while (j + 1 < CPU_SETSIZE && CPU_ISSET(j + 1, &set)) j++;
+            n += (size_t)snprintf(cpus + n, sizeof cpus - n, "%s%d", n ? "," : "", i);
+            if (j > i) n += (size_t)snprintf(cpus + n, sizeof cpus - n, "-%d", j);
+        }
+    }
+    snprintf(mine, LEN, "rank %d: host %s, local rank %d of %d, CPUs %s, %d BLAS thread%s, pid %d",
+             c->rank, host, c->local_rank, c->local_size, cpus, threads, threads > 1 ? "s" : "",
+             (int)getpid());
+    char *all = c->rank == 0 ? malloc((size_t)LEN * (size_t)c->size) : NULL;
+    MPI_Gather(mine, LEN, MPI_CHAR, all, LEN, MPI_CHAR, 0, c->comm);
+    for (int r = 0; all && r < c->size; r++) nt_report_event(rep, "placement", all + (size_t)r * LEN);
+    free(all);
+}
+
+/* FTZ/DAZ, BLAS threads, the reporter, the oversubscription warning, --verbose placement. */
+static void setup_process(nt_trainer *t)
+{
+    const nt_config *cfg = t->cfg;
+#if defined(__SSE__)
+    /* Flush denormals to zero (FTZ) and read them as zero (DAZ) in this thread, as TensorFlow
+     * does by default and torch.set_flush_denormal(True) offers: Adam's second moments of tiny
+     * gradients become denormal and made later epochs ~40 % slower (measured). */
+    if (cfg->flush_denormals) _mm_setcsr(_mm_getcsr() | 0x8040);
+#endif
+    t->threads = nt_blas_threads(cfg->threads, t->c);
+    openblas_set_num_threads(t->threads);
+    nt_report_init(&t->rep, t->c->rank, t->o->quiet, t->o->verbose, t->o->json, t->o->progress);
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    if ((long)t->threads * t->c->local_size > cores) {
+        char w[300];
+        snprintf(w, sizeof w, "%d ranks x %d BLAS thread%s on a node with %ld cores oversubscribes "
+                 "it (slower); use fewer ranks per node%s", t->c->local_size, t->threads,
+                 t->threads > 1 ? "s" : "", cores, t->threads > 1 ? " or [train] threads = 0 (auto)" : "");
+        nt_report_warning(&t->rep, w);
+    }
+    if (t->o->verbose) report_placement(&t->rep, t->c, t->threads);
+}
+
+/* Test metrics mean something only when test rows are prepared like training rows. */
+static int check_test_norm(nt_trainer *t)
+{
+    const nt_config *cfg = t->cfg;
+    const int D = cfg->sizes[0];
+    if (nt_norm_equal(&t->norm, &(nt_input_norm){t->test.mean, t->test.std, D})) return 0;
+    if (!t->test.mean)
+        nt_fail(&t->e, "%s: /X is not standardised, unlike %s (attributes mean, std); run "
+                "nndata standardize %s --stats-from %s", cfg->test, cfg->train, cfg->test, cfg->train);
+    else if (!t->train.mean)
+        nt_fail(&t->e, "%s: /X is standardised (attributes mean, std), unlike %s; remove them "
+                "with nndata standardize %s --remove", cfg->test, cfg->train, cfg->test);
+    else
+        nt_fail(&t->e, "%s: /X is standardised with other statistics than %s; run nndata "
+                "standardize %s --stats-from %s", cfg->test, cfg->train, cfg->test, cfg->train);
+    return nt_agree(t->c, t->c->rank == 0 ? NT_EXIT_INPUT : 0, &t->e);
+}
+
+/* The training and test files, checked against the model; the validation split's size. */
+static int open_data(nt_trainer *t)
+{
+    const nt_config *cfg = t->cfg;
+    const int L = cfg->nsizes - 1, K = cfg->sizes[L], D = cfg->sizes[0];
+    int st;
+    if ((st = nt_open_dataset(&t->train, cfg->train, D, K, &cfg->loss, t->c, &t->e))) return st;
+    t->have_train = 1;
+    t->train.collective = cfg->collective_reads;
+    t->norm = (nt_input_norm){t->train.mean, t->train.std, D};
+    if (cfg->test[0]) {
+        if ((st = nt_open_dataset(&t->test, cfg->test, D, K, &cfg->loss, t->c, &t->e))) return st;
+        t->have_test = 1;
+        if ((st = check_test_norm(t))) return st;
+    }
+    t->N = t->train.n;
+    t->n_val = (int64_t)floor((double)t->N * cfg->val_fraction);
+    t->n_train = t->N - t->n_val;
+    if (t->n_train < 1) {
+        nt_fail(&t->e, "%s: %lld rows leave no training rows after val_fraction = %g", cfg->train,
+                (long long)t->N, cfg->val_fraction);
+        return nt_agree(t->c, NT_EXIT_INPUT, &t->e);
+    }
+    return 0;
+}
+
+/* Rank 0: may this run write into [output] dir? Never replace an earlier run's results
+ * unless asked to (a resumed run continues its own). Returns 0 or -1 with e set. */
+static int check_output_dir(nt_trainer *t)
+{
+    const nt_config *cfg = t->cfg;
+    if (t->resuming) return nt_mkdirs(cfg->out_dir, &t->e) ? -1 : 0;
+    char mp[4200], path[4200], oldck[4300];
+    snprintf(path, sizeof path, "%s/metrics.csv", cfg->out_dir);
+    snprintf(mp, sizeof mp, "%s/model.h5", cfg->out_dir);
+    int has_ck = nt_ckpt_find_local(cfg->ckpt_dir, oldck, sizeof oldck);
+    if (!t->o->overwrite && has_ck)
+        return nt_fail(&t->e, "%s: holds checkpoints of an earlier run (%s); continue it with "
+                       "--resume, or pass --overwrite to start over", cfg->ckpt_dir, oldck);
+    if (!t->o->overwrite && (nt_path_exists(path) || nt_path_exists(mp)))
+        return nt_fail(&t->e, "%s: already holds a run (%s); choose another [output] dir or pass "
+                       "--overwrite", cfg->out_dir, nt_path_exists(path) ? "metrics.csv" : "model.h5");
+    return nt_mkdirs(cfg->out_dir, &t->e) ? -1 : 0;
+}
+
+/* Resume (the newest complete checkpoint, if asked for or [checkpoint] resume = auto) or a
+ * fresh output directory; then the status file says "running". */
+static int prepare_output(nt_trainer *t)
+{
+    const nt_config *cfg = t->cfg;
+    t->resuming = (t->o->resume || cfg->resume_auto) &&
+                  nt_ckpt_find(cfg->ckpt_dir, t->c, t->resume_path, sizeof t->resume_path);
+    if (t->o->resume && !t->resuming) {
+        nt_fail(&t->e, "%s: no checkpoint to resume from (ckpt-<step>.h5)", cfg->ckpt_dir);
+        return nt_agree(t->c, NT_EXIT_INPUT, &t->e);
+    }
+    int st = t->c->rank == 0 && check_output_dir(t) ? NT_EXIT_INPUT : 0;
+    if ((st = nt_agree(t->c, st, &t->e))) return st;
+    t->out_ready = 1;
+    nt_write_status(t->c, cfg->out_dir, "running");
+    return 0;
+}
+
+/* Everything a step, an evaluation and a checkpoint need, allocated once. */
+static int allocate(nt_trainer *t)
+{
+    const nt_config *cfg = t->cfg;
+    const int L = cfg->nsizes - 1, K = cfg->sizes[L], D = cfg->sizes[0];
+    const int64_t B = cfg->batch_size, P = t->c->size;
+    const int64_t shard_max = (B + P - 1) / P;                  /* largest per-rank batch */
+    const int bmax = (int)(shard_max > 256 ? shard_max : 256); /* also the eval batch */
+    const double row_bytes = (double)D * (t->train.x_u8 ? 1 : 4);
+    const int64_t cache_rows = (int64_t)fmax(1.0, cfg->cache_mb * 1048576.0 / row_bytes);
+    int st = 0;
+    nn_model_spec spec = nt_config_model_spec(cfg, bmax, NT_X_N);
+    if (nn_model_create_spec(&t->m, &spec)) {
+        st = nt_fail(&t->e, "out of memory creating the model");
+        goto done;
+    }
+    t->model_ok = 1;
+    if (nt_make_optimizer(&t->opt, cfg, &t->m)) {
+        st = nt_fail(&t->e, "out of memory creating the optimizer");
+        goto done;
+    }
+    t->opt_ok = 1;
+    if (nt_exchange_init(&t->x, t->c, &t->m, NT_X_N, cfg->bucket_mb) != MPI_SUCCESS) {
+        st = nt_fail(&t->e, "out of memory creating the gradient reducer");
+        goto done;
+    }
+    t->x_ok = 1;
+    /* the sample order: index tables (8 bytes per row, three of them), or for datasets too
+     * large for that, Feistel bijections evaluated per position (O(1) memory) */
+    nt_stream_cfg sc = {.data = &t->train, .n_val = t->n_val, .n_train = t->n_train, .batch = B,
+                        .epochs = cfg->epochs, .cache_rows = cache_rows, .seed = cfg->seed,
+                        .feistel = cfg->perm_mode == NT_PERM_FEISTEL ||
+                                   (cfg->perm_mode == NT_PERM_AUTO && t->N > NT_PERM_TABLE_MAX),
+                        .rank = t->c->rank, .nranks = t->c->size};
+    t->stream_ok = 1;
+    if (nt_stream_init(&t->stream, &sc, &t->e)) { st = -1; goto done; }
+    t->dz = malloc(sizeof(float) * (size_t)bmax * K);
+    if (nt_history_init(&t->hist, cfg->epochs, nn_loss_is_regression(cfg->loss.kind), t->n_val > 0,
+                        t->have_test) || nt_batch_alloc(&t->batch, bmax, D, K) || !t->dz) {
+        st = nt_fail(&t->e, "out of memory");
+        goto done;
+    }
+    if (nt_pass_init(&t->vset, &t->train, NULL, t->n_val, cache_rows, 1, t->c, &t->e)) { st = -1; goto done; }
+    nt_pass_set_order(&t->vset, nt_stream_val_order(&t->stream)); /* validation row i = split(i) */
+    if (t->have_test && nt_pass_init(&t->tset, &t->test, NULL, t->test.n, cache_rows, 1, t->c, &t->e))
+        st = -1;
+done:
+    t->step = (nt_step){.m = &t->m, .loss = &cfg->loss, .seed = cfg->seed, .dz = t->dz, .x = &t->x};
+    return nt_agree(t->c, st ? NT_EXIT_RUNTIME : 0, &t->e);
+}
+
+/* The starting weights: the checkpoint's (with optimizer state and counters), --init-from's,
+ * or initialised from the seed on rank 0 and broadcast, so every replica holds the same bits. */
+static int load_weights(nt_trainer *t)
+{
+    const nt_config *cfg = t->cfg;
+    comm_t *c = t->c;
+    int st;
+    if (t->resuming) {
+        /* every rank reads the checkpoint: parameters, optimizer state, counters, history */
+        if ((st = nt_ckpt_load(t->resume_path, &t->m, &t->opt, &t->cs, &t->hist, c, &t->e))) return st;
+        if (t->cs.steps_per_epoch != t->stream.steps || t->cs.seed != cfg->seed) {
+            nt_fail(&t->e, "%s: written for %lld steps per epoch and seed %llu; this configuration "
+                    "has %lld and %llu (batch_size, data or seed changed)", t->resume_path,
+                    (long long)t->cs.steps_per_epoch, (unsigned long long)t->cs.seed,
+                    (long long)t->stream.steps, (unsigned long long)cfg->seed);
+            return nt_agree(c, NT_EXIT_INPUT, &t->e);
+        }
+        char msg[4600];
+        snprintf(msg, sizeof msg, "resuming from %s: epoch %lld, step %lld of %lld (written by %d rank%s)",
+                 t->resume_path, (long long)t->cs.epoch, (long long)t->cs.step_in_epoch,
+                 (long long)t->stream.steps, t->cs.world_size, t->cs.world_size == 1 ? "" : "s");
+        nt_report_event(&t->rep, "resume", msg);
+    } else if (t->o->init_from) {
+        /* every rank reads the same weights (shape mismatch: one clear error) */
+        if ((st = nt_agree(c, nt_model_load(&t->m, t->o->init_from, c, &t->e), &t->e))) return st;
+        char msg[4200];
+        snprintf(msg, sizeof msg, "starting from the weights in %s", t->o->init_from);
+        nt_report_event(&t->rep, "init_from", msg);
+    } else {
+        if (c->rank == 0) nn_model_init_scheme(&t->m, cfg->seed, cfg->init, cfg->init_std);
+        /* rank 0 initialised: the broadcast keeps the replicas identical */
+        if (comm_bcast_floats(c, t->m.params, t->m.nparams, 0) != MPI_SUCCESS) {
+            nt_fail(&t->e, "MPI_Bcast of the initial parameters failed");
+            return nt_agree(c, NT_EXIT_RUNTIME, &t->e);
+        }
+    }
+    if (!t->resuming && t->o->overwrite && c->rank == 0) nt_ckpt_remove_all(cfg->ckpt_dir);
+    return 0;
+}
+
+/* The first write into the output directory: every start-up check (and the checkpoint load)
+ * has passed. A resumed run's metrics.csv is rewritten from the checkpoint's history, so
+ * epochs after the checkpoint are not listed twice. */
+static int open_metrics(nt_trainer *t)
+{
+    int st = t->c->rank == 0 && nt_metrics_open(&t->metrics, t->cfg->out_dir, &t->hist, &t->e)
+                 ? NT_EXIT_RUNTIME : 0;
+    if ((st = nt_agree(t->c, st, &t->e))) return st;
+    for (int i = 0; i < t->hist.n && t->c->rank == 0; i++) nt_metrics_row(&t->metrics, &t->hist.rows[i]);
+    return 0;
+}
+
+/* The start-up banner (rank 0). */
+static void banner(nt_trainer *t)
+{
+    const nt_config *cfg = t->cfg;
+    char model[512];
+    size_t n = 0;
+    for (int i = 0; i < cfg->nsizes && n + 16 < sizeof model; i++)
+        n += (size_t)snprintf(model + n, sizeof model - n, "%s%d", i ? "-" : "", cfg->sizes[i]);
+    int nodes = t->c->local_rank == 0, total = 0;
+    MPI_Allreduce(&nodes, &total, 1, MPI_INT, MPI_SUM, t->c->comm);
+    char cfg_abs[PATH_MAX]; /* the effective configuration file, as an absolute path */
+    const nt_stream *s = &t->stream;
+    nt_run_info ri = {.version = NN_VERSION,
+                      .config = realpath(cfg->path, cfg_abs) ? cfg_abs : cfg->path, .out_dir = cfg->out_dir,
+                      .model = model, .activation = nn_act_name(cfg->activation),
+                      .optimizer = nn_opt_name(cfg->opt.kind), .loss = nn_loss_name(cfg->loss.kind),
+                      .ranks = t->c->size, .nodes = total, .threads = t->threads, .params = t->m.nparams,
+                      .lr = cfg->opt.lr, .n_train = t->n_train, .n_val = t->n_val,
+                      .n_test = t->have_test ? (long long)t->test.n : 0, .batch = cfg->batch_size,
+                      .shard_min = cfg->batch_size / t->c->size, .shard_max = s->shard_max,
+                      .steps = s->steps, .epochs = cfg->epochs, .streaming = s->spw < s->steps,
+                      .cache_mb = cfg->cache_mb};
+    nt_report_start(&t->rep, &ri);
+}
+
+int nt_trainer_setup(nt_trainer *t, const nt_config *cfg, comm_t *c, const nt_train_opts *o)
+{
+    *t = (nt_trainer){.cfg = cfg, .c = c, .o = o};
+    t->train.file = t->test.file = H5I_INVALID_HID;
+    setup_process(t);
+    int st;
+    if ((st = open_data(t)) || (st = prepare_output(t)) || (st = allocate(t)) ||
+        (st = load_weights(t)) || (st = open_metrics(t)))
+        return st;
+    banner(t);
+    nt_testing_init(&t->testing);
+    t->sched = cfg->sched;
+    if (t->sched.kind == NN_SCHED_COSINE && t->sched.t_max <= 0) /* default: the whole run */
+        t->sched.t_max = (double)(cfg->sched_per_step ? t->stream.steps * cfg->epochs : cfg->epochs);
+    t->t_start = nt_now() - t->cs.elapsed_s;
+    t->done = t->cs.global_step;
+    return 0;
+}
+
+int nt_trainer_checkpoint(nt_trainer *t, const nt_ckpt_state *s)
+{
+    return nt_ckpt_save(t->cfg->ckpt_dir, t->cfg->ckpt_keep, &t->m, &t->opt, &t->norm, s, t->cfg,
+                        &t->hist, t->c, t->ckpt_written, sizeof t->ckpt_written, &t->e);
+}
+
+void nt_trainer_free(nt_trainer *t)
+{
+    nt_metrics_close(&t->metrics);
+    nt_pass_free(&t->vset);
+    nt_pass_free(&t->tset);
+    if (t->stream_ok) nt_stream_free(&t->stream); /* collective: a read-ahead may be in flight */
+    nt_batch_free(&t->batch);
+    free(t->dz);
+    nt_history_free(&t->hist);
+    if (t->x_ok) nt_exchange_free(&t->x);
+    if (t->opt_ok) nn_optim_free(&t->opt);
+    if (t->model_ok) nn_model_free(&t->m);
+    if (t->have_test) nt_data_close(&t->test);
+    if (t->have_train) nt_data_close(&t->train);
+}
