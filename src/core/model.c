@@ -21,17 +21,6 @@ int nn_init_parse(const char *s, nn_init_kind *k)
     return -1;
 }
 
-int nn_model_create(nn_model *m, const int *sizes, int nlayers, nn_act hidden,
-                    int max_batch, size_t nextra)
-{
-    nn_act acts[nlayers > 0 ? nlayers : 1];
-    for (int l = 0; l < nlayers; l++) acts[l] = l == nlayers - 1 ? NN_ACT_IDENTITY : hidden;
-    nn_model_spec sp = {.nlayers = nlayers, .sizes = sizes, .acts = acts, .leaky_slope = 0.01,
-                        .elu_alpha = 1.0, .bias = 1, .dropout = NULL, .max_batch = max_batch,
-                        .nextra = nextra};
-    return nn_model_create_spec(m, &sp);
-}
-
 int nn_model_create_spec(nn_model *m, const nn_model_spec *sp)
 {
     memset(m, 0, sizeof *m);
@@ -128,11 +117,6 @@ void nn_model_init_scheme(nn_model *m, uint64_t seed, nn_init_kind k, double std
         for (int i = 0; i < L->out; i++)
             b[i] = k == NN_INIT_TORCH ? (float)((2 * nn_uniform(kb, (uint64_t)i) - 1) * sc) : 0.0f;
     }
-}
-
-void nn_model_init(nn_model *m, uint64_t seed)
-{
-    nn_model_init_scheme(m, seed, NN_INIT_TORCH, 0);
 }
 
 /* Draw layer l's mask for the batch and apply it: drop = a * mask. */

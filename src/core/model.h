@@ -61,18 +61,16 @@ typedef struct {
     const int64_t *rows; /* global sample index of each row of the batch */
 } nn_dropout_ctx;
 
-/* Builds the layer table from sizes[0..nlayers] (input width first); hidden layers use
- * `hidden`, the last is identity (logits). Returns 0, or -1 on allocation failure. */
-int nn_model_create(nn_model *m, const int *sizes, int nlayers, nn_act hidden,
-                    int max_batch, size_t nextra);
+/* Builds the layer table the spec describes and allocates the flat buffers (params, grads with
+ * spec->nextra extra slots, activations for max_batch rows). Returns 0, or -1 on allocation
+ * failure. */
 int nn_model_create_spec(nn_model *m, const nn_model_spec *spec);
 void nn_model_free(nn_model *m);
 
-/* torch.nn.Linear's default init: weight and bias ~ U(-1/sqrt(in), 1/sqrt(in)), drawn from
- * the counter-based stream (seed, INIT, layer, tensor), so it is identical on every rank. */
-void nn_model_init(nn_model *m, uint64_t seed);
-/* Any scheme: torch (as above); xavier_uniform/normal and kaiming_uniform/normal as
- * torch.nn.init with gain = calculate_gain(layer activation); normal(0, std). Biases of the
+/* Initial weights, drawn from the counter-based stream (seed, INIT, layer, tensor), so they
+ * are identical on every rank: torch (nn.Linear's default: weight and bias
+ * ~ U(-1/sqrt(in), 1/sqrt(in))), xavier_uniform/normal and kaiming_uniform/normal as
+ * torch.nn.init with gain = calculate_gain(layer activation), normal(0, std). Biases of the
  * non-torch schemes start at 0. */
 void nn_model_init_scheme(nn_model *m, uint64_t seed, nn_init_kind k, double std);
 /* The bound (uniform schemes) or std (normal schemes) of layer l's weights under scheme k. */

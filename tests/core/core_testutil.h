@@ -77,4 +77,24 @@ static inline void *tu_alloc(size_t bytes)
     return p;
 }
 
+/* A model of dense layers sizes[0..nlayers] (input width first), hidden layers `hidden`,
+ * the last identity, with biases (the tests' shorthand for an nn_model_spec). */
+#include "model.h"
+static inline int tu_model(nn_model *m, const int *sizes, int nlayers, nn_act hidden, int max_batch,
+                           size_t nextra)
+{
+    nn_act acts[64];
+    for (int l = 0; l < nlayers && l < 64; l++) acts[l] = l == nlayers - 1 ? NN_ACT_IDENTITY : hidden;
+    nn_model_spec sp = {.nlayers = nlayers, .sizes = sizes, .acts = acts, .leaky_slope = 0.01,
+                        .elu_alpha = 1.0, .bias = 1, .dropout = NULL, .max_batch = max_batch,
+                        .nextra = nextra};
+    return nn_model_create_spec(m, &sp);
+}
+
+/* torch.nn.Linear's default initialisation. */
+static inline void tu_model_init(nn_model *m, uint64_t seed)
+{
+    nn_model_init_scheme(m, seed, NN_INIT_TORCH, 0);
+}
+
 #endif

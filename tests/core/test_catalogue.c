@@ -1022,7 +1022,7 @@ static void test_dropout_masks(void **state)
     nn_model m, m0;
     d_create(&m, d_drop);
     d_create(&m0, NULL);
-    nn_model_init(&m, 77);
+    tu_model_init(&m, 77);
     memcpy(m0.params, m.params, sizeof(float) * m.nparams);
     assert_true(m.layers[0].dropout > 0.29f && m.layers[1].dropout > 0.49f);
     assert_true(m.layers[2].dropout == 0); /* never on the logits */
@@ -1149,7 +1149,7 @@ static void test_dropout_backward_fd(void **state)
     enum { B = 8 };
     nn_model m;
     d_create(&m, d_drop);
-    nn_model_init(&m, 2024);
+    tu_model_init(&m, 2024);
     float x[B * D_IN], dl[B * D_K];
     int32_t y[B];
     int64_t rows[B];

@@ -85,7 +85,7 @@ static void test_layout(void **state)
     (void)state;
     const int sizes[] = {5, 7, 6, 4};
     nn_model m;
-    assert_int_equal(nn_model_create(&m, sizes, 3, NN_ACT_TANH, 8, 3), 0);
+    assert_int_equal(tu_model(&m, sizes, 3, NN_ACT_TANH, 8, 3), 0);
     assert_int_equal(m.nlayers, 3);
     assert_int_equal(m.max_batch, 8);
     assert_int_equal(m.nextra, 3);
@@ -116,7 +116,7 @@ static void test_layout(void **state)
 
     /* single layer: identity regardless of `hidden` */
     const int s1[] = {3, 2};
-    assert_int_equal(nn_model_create(&m, s1, 1, NN_ACT_RELU, 1, 0), 0);
+    assert_int_equal(tu_model(&m, s1, 1, NN_ACT_RELU, 1, 0), 0);
     assert_int_equal(m.nparams, 8);
     assert_int_equal(m.layers[0].act, NN_ACT_IDENTITY);
     nn_model_free(&m);
@@ -129,12 +129,12 @@ static void test_init(void **state)
     (void)state;
     const int sizes[] = {50, 400, 10, 3};
     nn_model a, b, c;
-    assert_int_equal(nn_model_create(&a, sizes, 3, NN_ACT_RELU, 4, 0), 0);
-    assert_int_equal(nn_model_create(&b, sizes, 3, NN_ACT_RELU, 4, 0), 0);
-    assert_int_equal(nn_model_create(&c, sizes, 3, NN_ACT_RELU, 4, 0), 0);
-    nn_model_init(&a, 1234);
-    nn_model_init(&b, 1234);
-    nn_model_init(&c, 1235);
+    assert_int_equal(tu_model(&a, sizes, 3, NN_ACT_RELU, 4, 0), 0);
+    assert_int_equal(tu_model(&b, sizes, 3, NN_ACT_RELU, 4, 0), 0);
+    assert_int_equal(tu_model(&c, sizes, 3, NN_ACT_RELU, 4, 0), 0);
+    tu_model_init(&a, 1234);
+    tu_model_init(&b, 1234);
+    tu_model_init(&c, 1235);
     assert_memory_equal(a.params, b.params, sizeof(float) * a.nparams);
 
     size_t differ = 0;
@@ -202,8 +202,8 @@ static void check_model_grads(nn_act hidden, int B, uint64_t seed)
     const int L = 3, K = 4, maxb = 9;
     const size_t nextra = 3;
     nn_model m;
-    assert_int_equal(nn_model_create(&m, sizes, L, hidden, maxb, nextra), 0);
-    nn_model_init(&m, seed);
+    assert_int_equal(tu_model(&m, sizes, L, hidden, maxb, nextra), 0);
+    tu_model_init(&m, seed);
     const size_t np = m.nparams;
 
     float *x = tu_alloc(sizeof(float) * B * sizes[0]);
@@ -314,8 +314,8 @@ static void test_batch_size_change(void **state)
     (void)state;
     const int sizes[] = {3, 5, 2};
     nn_model m;
-    assert_int_equal(nn_model_create(&m, sizes, 2, NN_ACT_SIGMOID, 6, 0), 0);
-    nn_model_init(&m, 99);
+    assert_int_equal(tu_model(&m, sizes, 2, NN_ACT_SIGMOID, 6, 0), 0);
+    tu_model_init(&m, 99);
     float x[18];
     uint64_t s = 3;
     tu_fill_f(x, 18, &s, -1, 1);
