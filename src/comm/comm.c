@@ -1,4 +1,5 @@
-/* MPI communicator wrapper, collectives on flat float buffers, and failure agreement. */
+/* MPI communicator wrapper, collectives on flat buffers and small values, and failure
+ * agreement. */
 #include "comm.h"
 #include <limits.h>
 #include <stdlib.h>
@@ -8,68 +9,135 @@ int comm_init(comm_t *c, MPI_Comm parent)
 {
     int rc;
     memset(c, 0, sizeof *c);
+    c->comm = MPI_COMM_NULL;
     if ((rc = MPI_Comm_dup(parent, &c->comm)) != MPI_SUCCESS) return rc;
     /* errors come back as codes, so a failure is reported rather than aborting silently */
-    MPI_Comm_set_errhandler(c->comm, MPI_ERRORS_RETURN);
-    MPI_Comm_rank(c->comm, &c->rank);
-    MPI_Comm_size(c->comm, &c->size);
+    if ((rc = MPI_Comm_set_errhandler(c->comm, MPI_ERRORS_RETURN)) != MPI_SUCCESS ||
+        (rc = MPI_Comm_rank(c->comm, &c->rank)) != MPI_SUCCESS ||
+        (rc = MPI_Comm_size(c->comm, &c->size)) != MPI_SUCCESS)
+        return rc;
     MPI_Comm node;
     if ((rc = MPI_Comm_split_type(c->comm, MPI_COMM_TYPE_SHARED, c->rank, MPI_INFO_NULL,
                                   &node)) != MPI_SUCCESS)
         return rc;
-    MPI_Comm_rank(node, &c->local_rank);
-    MPI_Comm_size(node, &c->local_size);
-    MPI_Comm_free(&node);
-    return MPI_SUCCESS;
+    if ((rc = MPI_Comm_rank(node, &c->local_rank)) == MPI_SUCCESS)
+        rc = MPI_Comm_size(node, &c->local_size);
+    int rc2 = MPI_Comm_free(&node);
+    return rc != MPI_SUCCESS ? rc : rc2;
 }
 
 void comm_free(comm_t *c)
 {
-    if (c->comm != MPI_COMM_NULL && c->comm != 0) MPI_Comm_free(&c->comm);
+    /* nothing useful can be done about a failure to free at shutdown */
+    if (c->comm != MPI_COMM_NULL && c->comm != 0) (void)MPI_Comm_free(&c->comm);
     memset(c, 0, sizeof *c);
 }
 
 /* MPI counts are int: move large buffers in pieces. */
 #define PIECE ((size_t)1 << 30)
 
-int comm_bcast_floats(comm_t *c, float *buf, size_t n, int root)
+static int bcast(comm_t *c, void *buf, size_t n, size_t elem, MPI_Datatype t, int root)
 {
     for (size_t o = 0; o < n; o += PIECE) {
         size_t k = n - o < PIECE ? n - o : PIECE;
-        int rc = MPI_Bcast(buf + o, (int)k, MPI_FLOAT, root, c->comm);
+        int rc = MPI_Bcast((char *)buf + o * elem, (int)k, t, root, c->comm);
         if (rc != MPI_SUCCESS) return rc;
     }
     return MPI_SUCCESS;
 }
 
-int comm_allreduce_sum(comm_t *c, float *buf, size_t n)
+int comm_bcast_floats(comm_t *c, float *buf, size_t n, int root)
 {
-    for (size_t o = 0; o < n; o += PIECE) {
-        size_t k = n - o < PIECE ? n - o : PIECE;
-        int rc = MPI_Allreduce(MPI_IN_PLACE, buf + o, (int)k, MPI_FLOAT, MPI_SUM, c->comm);
+    return bcast(c, buf, n, sizeof *buf, MPI_FLOAT, root);
+}
+
+int comm_bcast_bytes(comm_t *c, void *buf, size_t n, int root)
+{
+    return bcast(c, buf, n, 1, MPI_BYTE, root);
+}
+
+static int allreduce(comm_t *c, void *buf, size_t n, size_t elem, MPI_Datatype t, comm_op op)
+{
+    MPI_Op o = op == COMM_MIN ? MPI_MIN : op == COMM_MAX ? MPI_MAX : MPI_SUM;
+    for (size_t i = 0; i < n; i += PIECE) {
+        size_t k = n - i < PIECE ? n - i : PIECE;
+        int rc = MPI_Allreduce(MPI_IN_PLACE, (char *)buf + i * elem, (int)k, t, o, c->comm);
         if (rc != MPI_SUCCESS) return rc;
     }
     return MPI_SUCCESS;
+}
+
+int comm_allreduce_int(comm_t *c, int *buf, size_t n, comm_op op)
+{
+    return allreduce(c, buf, n, sizeof *buf, MPI_INT, op);
+}
+
+int comm_allreduce_i64(comm_t *c, int64_t *buf, size_t n, comm_op op)
+{
+    return allreduce(c, buf, n, sizeof *buf, MPI_INT64_T, op);
+}
+
+int comm_allreduce_u64(comm_t *c, uint64_t *buf, size_t n, comm_op op)
+{
+    return allreduce(c, buf, n, sizeof *buf, MPI_UINT64_T, op);
+}
+
+int comm_allreduce_double(comm_t *c, double *buf, size_t n, comm_op op)
+{
+    return allreduce(c, buf, n, sizeof *buf, MPI_DOUBLE, op);
 }
 
 int comm_allreduce_sum_double(comm_t *c, double *buf, size_t n)
 {
-    return MPI_Allreduce(MPI_IN_PLACE, buf, (int)n, MPI_DOUBLE, MPI_SUM, c->comm);
+    return comm_allreduce_double(c, buf, n, COMM_SUM);
+}
+
+int comm_range_u64(comm_t *c, uint64_t v, uint64_t *lo, uint64_t *hi)
+{
+    /* max(v) = ~min(~v): both ends from one MIN reduction */
+    uint64_t m[2] = {v, ~v};
+    int rc = comm_allreduce_u64(c, m, 2, COMM_MIN);
+    if (rc != MPI_SUCCESS) return rc;
+    *lo = m[0];
+    *hi = ~m[1];
+    return MPI_SUCCESS;
+}
+
+int comm_gather_strings(comm_t *c, const char *mine, size_t len, char *all, int root)
+{
+    if (len == 0 || len > INT_MAX) return MPI_ERR_COUNT;
+    char *slot = calloc(len, 1);
+    if (!slot) return MPI_ERR_NO_MEM;
+    size_t n = strlen(mine);
+    memcpy(slot, mine, n < len ? n : len - 1);
+    int rc = MPI_Gather(slot, (int)len, MPI_CHAR, all, (int)len, MPI_CHAR, root, c->comm);
+    free(slot);
+    return rc;
+}
+
+int comm_barrier(comm_t *c)
+{
+    return MPI_Barrier(c->comm);
+}
+
+int comm_thread_level(int *level)
+{
+    return MPI_Query_thread(level);
 }
 
 int comm_agree(comm_t *c, int local_status, int *first)
 {
-    int in[2] = {local_status, local_status ? c->rank : INT_MAX};
-    int maxs, mins;
-    int rc = MPI_Allreduce(&in[0], &maxs, 1, MPI_INT, MPI_MAX, c->comm);
-    if (rc == MPI_SUCCESS) rc = MPI_Allreduce(&in[1], &mins, 1, MPI_INT, MPI_MIN, c->comm);
+    /* one MIN reduction: -max(status), min(status), lowest failing rank (statuses are small
+     * codes, so negating them cannot overflow) */
+    int v[3] = {-local_status, local_status, local_status ? c->rank : INT_MAX};
+    int rc = MPI_Allreduce(MPI_IN_PLACE, v, 3, MPI_INT, MPI_MIN, c->comm);
     if (rc != MPI_SUCCESS) {
         /* cannot even agree: the job is broken; report it as a failure everywhere */
         if (first) *first = c->rank;
         return rc;
     }
-    if (first) *first = mins == INT_MAX ? -1 : mins;
-    return maxs;
+    if (first) *first = v[2] == INT_MAX ? -1 : v[2];
+    return -v[0] > 0 ? -v[0] : v[1];
 }
 
 int comm_reducer_init(comm_reducer *r, comm_t *c, float *buf, size_t n, size_t bucket_bytes)

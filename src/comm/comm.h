@@ -1,11 +1,13 @@
 /* The only place that knows there are other ranks. Knows buffers and counts, not layers:
- * a communicator wrapper, broadcast, a bucketed non-blocking allreduce of the flat gradient
- * buffer (buckets launched as backward finishes them), and agreement on failure. Functions
- * return MPI error codes (MPI_SUCCESS == 0) and never print or exit. */
+ * a communicator wrapper, broadcasts and reductions of small values, a gather of strings,
+ * a bucketed non-blocking allreduce of the flat gradient buffer (buckets launched as backward
+ * finishes them), and agreement on failure. src/worker calls no MPI collective itself.
+ * Functions return MPI error codes (MPI_SUCCESS == 0) and never print or exit. */
 #ifndef NN_COMM_H
 #define NN_COMM_H
 #include <mpi.h>
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct {
     MPI_Comm comm;        /* private duplicate of the communicator given to comm_init */
@@ -16,13 +18,35 @@ typedef struct {
 int comm_init(comm_t *c, MPI_Comm parent);
 void comm_free(comm_t *c);
 
+/* Broadcasts from root (collective; n may exceed INT_MAX: moved in pieces). */
 int comm_bcast_floats(comm_t *c, float *buf, size_t n, int root);
-int comm_allreduce_sum(comm_t *c, float *buf, size_t n);
+int comm_bcast_bytes(comm_t *c, void *buf, size_t n, int root);
+
+/* In-place elementwise reductions of buf[0..n) over all ranks (collective). */
+typedef enum { COMM_SUM, COMM_MIN, COMM_MAX } comm_op;
+int comm_allreduce_int(comm_t *c, int *buf, size_t n, comm_op op);
+int comm_allreduce_i64(comm_t *c, int64_t *buf, size_t n, comm_op op);
+int comm_allreduce_u64(comm_t *c, uint64_t *buf, size_t n, comm_op op);
+int comm_allreduce_double(comm_t *c, double *buf, size_t n, comm_op op);
+/* = comm_allreduce_double(c, buf, n, COMM_SUM) */
 int comm_allreduce_sum_double(comm_t *c, double *buf, size_t n);
+/* The smallest and largest v over all ranks, in one collective (lo == hi: all agree). */
+int comm_range_u64(comm_t *c, uint64_t v, uint64_t *lo, uint64_t *hi);
+
+/* Gathers each rank's string into all[r * len .. (r + 1) * len) on root (all may be NULL
+ * elsewhere). A string is cut to len - 1 characters; each slot is NUL-padded. Collective. */
+int comm_gather_strings(comm_t *c, const char *mine, size_t len, char *all, int root);
+
+int comm_barrier(comm_t *c);
+
+/* The thread support MPI was initialised with (MPI_THREAD_*), in *level. Not collective. */
+int comm_thread_level(int *level);
 
 /* Agreement on failure: every rank passes its local status (0 = fine). Returns the largest
- * status over all ranks and sets *first to the lowest rank with a non-zero status (or -1), so
- * exactly one rank can print its message and all ranks stop together. Collective. */
+ * status over all ranks, or the smallest when every non-zero status is negative (so a -1 on
+ * one rank is never lost to a 0 elsewhere), and sets *first to the lowest rank with a non-zero
+ * status (or -1), so exactly one rank can print its message and all ranks stop together.
+ * Collective. When MPI itself fails, returns that MPI error code and *first = this rank. */
 int comm_agree(comm_t *c, int local_status, int *first);
 
 /* Bucketed in-place allreduce (sum) of buf[0..n). Buckets are fixed slices of about

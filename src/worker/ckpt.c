@@ -1,6 +1,7 @@
 /* Collective checkpoint write/read in parallel HDF5 (see ckpt.h for the layout). */
 #include "ckpt.h"
 #include "modelio.h"
+#include "check.h"
 #include "sampler.h"
 #include <dirent.h>
 #include <errno.h>
@@ -9,41 +10,45 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int attr_i64(hid_t obj, const char *name, int64_t v)
+static int attr_i64(hid_t obj, const char *name, int64_t v, const char *path, nt_err *e)
 {
-    return nt_h5_attr_num(obj, name, H5T_STD_I64LE, H5T_NATIVE_INT64, &v);
+    return nt_h5_attr_num(obj, name, H5T_STD_I64LE, H5T_NATIVE_INT64, &v, path, e);
 }
 
-static int attr_f64(hid_t obj, const char *name, double v)
+static int attr_f64(hid_t obj, const char *name, double v, const char *path, nt_err *e)
 {
-    return nt_h5_attr_num(obj, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, &v);
+    return nt_h5_attr_num(obj, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, &v, path, e);
 }
 
-static int read_attr(hid_t obj, const char *name, hid_t type, void *v)
+static int read_attr(hid_t obj, const char *name, hid_t type, void *v, const char *path, nt_err *e)
 {
-    hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
-    herr_t st = a >= 0 ? H5Aread(a, type, v) : -1;
-    if (a >= 0) H5Aclose(a);
-    return st < 0 ? -1 : 0;
+    hid_t a = H5I_INVALID_HID;
+    int rc = H5_TRY(a = H5Aopen(obj, name, H5P_DEFAULT), e, path) ||
+             H5_TRY(H5Aread(a, type, v), e, path) ? -1 : 0;
+    if (a >= 0) rc |= H5_TRY(H5Aclose(a), e, path);
+    return rc;
 }
 
 /* A small float64 dataset written by rank 0 only (others select nothing). Collective. */
 static int small_f64(hid_t g, const char *name, const double *v, hsize_t rows, hsize_t cols,
-                     comm_t *c, hid_t xfer)
+                     comm_t *c, hid_t xfer, const char *path, nt_err *e)
 {
     hsize_t d[2] = {rows, cols};
     int nd = cols ? 2 : 1;
-    hid_t s = H5Screate_simple(nd, d, NULL);
-    hid_t ds = H5Dcreate2(g, name, H5T_IEEE_F64LE, s, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    hid_t ms = H5Screate_simple(nd, d, NULL);
-    if (c->rank != 0) { H5Sselect_none(s); H5Sselect_none(ms); }
+    hid_t s = H5I_INVALID_HID, ds = H5I_INVALID_HID, ms = H5I_INVALID_HID;
+    int st = H5_TRY(s = H5Screate_simple(nd, d, NULL), e, path) ||
+             H5_TRY(ds = H5Dcreate2(g, name, H5T_IEEE_F64LE, s, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), e, path) ||
+             H5_TRY(ms = H5Screate_simple(nd, d, NULL), e, path) ? -1 : 0;
+    if (!st && c->rank != 0)
+        st = H5_TRY(H5Sselect_none(s), e, path) || H5_TRY(H5Sselect_none(ms), e, path) ? -1 : 0;
     /* an empty history (before the first epoch ends) is a 0-row dataset with nothing to write;
      * every rank skips the write alike */
-    herr_t st = ds < 0 ? -1 : rows == 0 ? 0 : H5Dwrite(ds, H5T_NATIVE_DOUBLE, ms, s, xfer, v); /* collective */
-    if (ds >= 0) H5Dclose(ds);
-    H5Sclose(s);
-    H5Sclose(ms);
-    return st < 0 ? -1 : 0;
+    if (ds >= 0 && ms >= 0 && rows > 0)
+        st |= H5_TRY(H5Dwrite(ds, H5T_NATIVE_DOUBLE, ms, s, xfer, v), e, path); /* collective */
+    if (ds >= 0) st |= H5_TRY(H5Dclose(ds), e, path);
+    if (s >= 0) st |= H5_TRY(H5Sclose(s), e, path);
+    if (ms >= 0) st |= H5_TRY(H5Sclose(ms), e, path);
+    return st;
 }
 
 static int cmp_step(const void *a, const void *b)
@@ -71,11 +76,98 @@ static int list_ckpts(const char *dir, long long *steps, int max)
     return n;
 }
 
+/* /optimizer/state: every state slot as rows of one (slots, nparams) array; each rank writes a
+ * contiguous block of columns. Collective. */
+static int slots_write(hid_t og, const nn_optim *o, comm_t *c, hid_t xfer, const char *path,
+                       nt_err *e)
+{
+    hsize_t d[2] = {(hsize_t)o->nslots, (hsize_t)o->n};
+    int64_t lo, hi;
+    nn_shard((int64_t)o->n, (int64_t)o->n, c->size, c->rank, 0, &lo, &hi);
+    hsize_t start[2] = {0, (hsize_t)lo}, cnt[2] = {(hsize_t)o->nslots, (hsize_t)(hi - lo)};
+    hid_t sp = H5I_INVALID_HID, ds = H5I_INVALID_HID, ms = H5I_INVALID_HID;
+    int st = H5_TRY(sp = H5Screate_simple(2, d, NULL), e, path) ||
+             H5_TRY(ds = H5Dcreate2(og, "state", H5T_IEEE_F32LE, sp, H5P_DEFAULT, H5P_DEFAULT,
+                                    H5P_DEFAULT), e, path) || /* collective */
+             H5_TRY(ms = H5Screate_simple(2, d, NULL), e, path) ? -1 : 0;
+    if (!st && hi > lo)
+        st = H5_TRY(H5Sselect_hyperslab(sp, H5S_SELECT_SET, start, NULL, cnt, NULL), e, path) ||
+             H5_TRY(H5Sselect_hyperslab(ms, H5S_SELECT_SET, start, NULL, cnt, NULL), e, path) ? -1 : 0;
+    else if (!st)
+        st = H5_TRY(H5Sselect_none(sp), e, path) || H5_TRY(H5Sselect_none(ms), e, path) ? -1 : 0;
+    if (ds >= 0 && ms >= 0)
+        st |= H5_TRY(H5Dwrite(ds, H5T_NATIVE_FLOAT, ms, sp, xfer, o->state), e, path); /* collective */
+    if (ms >= 0) st |= H5_TRY(H5Sclose(ms), e, path);
+    if (ds >= 0) st |= H5_TRY(H5Dclose(ds), e, path);
+    if (sp >= 0) st |= H5_TRY(H5Sclose(sp), e, path);
+    return st;
+}
+
+/* /optimizer: attributes name, step, slots and the state dataset. Collective. */
+static int optimizer_write(hid_t f, const nn_optim *o, comm_t *c, hid_t xfer, const char *path,
+                           nt_err *e)
+{
+    hid_t og;
+    if (H5_TRY(og = H5Gcreate2(f, "optimizer", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), e, path)) /* collective */
+        return -1;
+    int status = nt_h5_attr_str(og, "name", nn_opt_name(o->cfg.kind), path, e);
+    status |= attr_i64(og, "step", o->step, path, e);
+    status |= nt_h5_attr_int(og, "slots", o->nslots, path, e);
+    if (o->nslots > 0) status |= slots_write(og, o, c, xfer, path, e);
+    status |= H5_TRY(H5Gclose(og), e, path);
+    return status;
+}
+
+/* /state: the counters that make resume exact. Collective. */
+static int state_write(hid_t f, const nt_ckpt_state *s, const nt_config *cfg, comm_t *c, hid_t xfer,
+                       const char *path, nt_err *e)
+{
+    hid_t sg;
+    if (H5_TRY(sg = H5Gcreate2(f, "state", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), e, path)) /* collective */
+        return -1;
+    int status = attr_i64(sg, "epoch", s->epoch, path, e) |
+                 attr_i64(sg, "step_in_epoch", s->step_in_epoch, path, e);
+    status |= attr_i64(sg, "global_step", s->global_step, path, e);
+    status |= attr_i64(sg, "steps_per_epoch", s->steps_per_epoch, path, e);
+    status |= attr_i64(sg, "seed", (int64_t)s->seed, path, e) |
+              nt_h5_attr_int(sg, "world_size", s->world_size, path, e);
+    status |= attr_f64(sg, "elapsed_s", s->elapsed_s, path, e) |
+              attr_f64(sg, "base_lr", cfg->opt.lr, path, e);
+    status |= nt_h5_attr_str(sg, "schedule", nn_sched_name(cfg->sched.kind), path, e);
+    status |= nt_h5_attr_str(sg, "schedule_unit", cfg->sched_per_step ? "step" : "epoch", path, e);
+    status |= small_f64(sg, "partial", s->partial, 4, 0, c, xfer, path, e);
+    status |= H5_TRY(H5Gclose(sg), e, path);
+    return status;
+}
+
+/* /config: the effective configuration as INI text (attribute "text"). Collective. */
+static int config_write(hid_t f, const nt_config *cfg, const char *path, nt_err *e)
+{
+    char *text = NULL;
+    size_t tlen = 0;
+    FILE *mf = open_memstream(&text, &tlen);
+    if (mf) {
+        nt_config_print(cfg, mf);
+        if (fclose(mf) != 0) { free(text); text = NULL; }
+    }
+    if (!text && !e->msg[0]) nt_fail(e, "%s: cannot format the configuration: %s", path, strerror(errno));
+    hid_t cg;
+    if (H5_TRY(cg = H5Gcreate2(f, "config", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), e, path)) { /* collective */
+        free(text);
+        return -1;
+    }
+    int status = !text || nt_h5_attr_str(cg, "text", text, path, e);
+    status |= H5_TRY(H5Gclose(cg), e, path);
+    free(text);
+    return status ? -1 : 0;
+}
+
 int nt_ckpt_save(const char *dir, int keep, const nn_model *m, const nn_optim *o,
                  const nt_input_norm *norm, const nt_ckpt_state *s, const nt_config *cfg, const nt_history *h,
                  comm_t *c, char *written, size_t wlen, nt_err *e)
 {
     char path[4200], tmp[4300];
+    nt_err_clear(e);
     int st = c->rank == 0 ? nt_mkdirs(dir, e) : 0;
     if ((st = nt_agree(c, st ? NT_EXIT_RUNTIME : 0, e))) return st;
     snprintf(path, sizeof path, "%s/ckpt-%lld.h5", dir, (long long)s->global_step);
@@ -83,79 +175,31 @@ int nt_ckpt_save(const char *dir, int keep, const nn_model *m, const nn_optim *o
     hid_t f = nt_h5_create(tmp, c);
     if ((st = nt_agree(c, f < 0 ? (nt_fail(e, "%s: cannot create", tmp), NT_EXIT_RUNTIME) : 0, e)))
         return st;
-    int status = nt_model_write(f, m, nn_loss_name(cfg->loss.kind), norm, c);
-    hid_t xfer = H5Pcreate(H5P_DATASET_XFER);
-    H5Pset_dxpl_mpio(xfer, H5FD_MPIO_COLLECTIVE);
-    status |= nt_h5_attr_str(f, "kind", "checkpoint");
-    status |= nt_h5_attr_int(f, "checkpoint_format_version", NT_CKPT_FORMAT_VERSION);
-
-    /* optimizer: every state slot as rows of one (slots, nparams) array; each rank writes a
-     * contiguous block of columns */
-    hid_t og = H5Gcreate2(f, "optimizer", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT); /* collective */
-    status |= og < 0;
-    status |= nt_h5_attr_str(og, "name", nn_opt_name(o->cfg.kind));
-    status |= attr_i64(og, "step", o->step);
-    status |= nt_h5_attr_int(og, "slots", o->nslots);
-    if (o->nslots > 0) {
-        hsize_t d[2] = {(hsize_t)o->nslots, (hsize_t)o->n};
-        hid_t sp = H5Screate_simple(2, d, NULL);
-        hid_t ds = H5Dcreate2(og, "state", H5T_IEEE_F32LE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-        int64_t lo, hi;
-        nn_shard((int64_t)o->n, (int64_t)o->n, c->size, c->rank, 0, &lo, &hi);
-        herr_t w = -1;
-        if (ds >= 0) {
-            hsize_t start[2] = {0, (hsize_t)lo}, cnt[2] = {(hsize_t)o->nslots, (hsize_t)(hi - lo)};
-            hsize_t md[2] = {(hsize_t)o->nslots, (hsize_t)o->n};
-            hid_t ms = H5Screate_simple(2, md, NULL);
-            if (hi > lo) {
-                H5Sselect_hyperslab(sp, H5S_SELECT_SET, start, NULL, cnt, NULL);
-                H5Sselect_hyperslab(ms, H5S_SELECT_SET, start, NULL, cnt, NULL);
-            } else {
-                H5Sselect_none(sp);
-                H5Sselect_none(ms);
-            }
-            w = H5Dwrite(ds, H5T_NATIVE_FLOAT, ms, sp, xfer, o->state); /* collective */
-            H5Sclose(ms);
-            H5Dclose(ds);
-        }
-        status |= w < 0;
-        H5Sclose(sp);
-    }
-    if (og >= 0) H5Gclose(og);
-
-    /* state: the counters that make resume exact */
-    hid_t sg = H5Gcreate2(f, "state", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT); /* collective */
-    status |= sg < 0;
-    status |= attr_i64(sg, "epoch", s->epoch) | attr_i64(sg, "step_in_epoch", s->step_in_epoch);
-    status |= attr_i64(sg, "global_step", s->global_step);
-    status |= attr_i64(sg, "steps_per_epoch", s->steps_per_epoch);
-    status |= attr_i64(sg, "seed", (int64_t)s->seed) | nt_h5_attr_int(sg, "world_size", s->world_size);
-    status |= attr_f64(sg, "elapsed_s", s->elapsed_s) | attr_f64(sg, "base_lr", cfg->opt.lr);
-    status |= nt_h5_attr_str(sg, "schedule", nn_sched_name(cfg->sched.kind));
-    status |= nt_h5_attr_str(sg, "schedule_unit", cfg->sched_per_step ? "step" : "epoch");
-    status |= small_f64(sg, "partial", s->partial, 4, 0, c, xfer);
-    if (sg >= 0) H5Gclose(sg);
+    int status = nt_model_write(f, m, nn_loss_name(cfg->loss.kind), norm, c, tmp, e);
+    hid_t xfer = H5I_INVALID_HID;
+    if (H5_TRY(xfer = H5Pcreate(H5P_DATASET_XFER), e, tmp) ||
+        H5_TRY(H5Pset_dxpl_mpio(xfer, H5FD_MPIO_COLLECTIVE), e, tmp))
+        status = -1;
+    status |= nt_h5_attr_str(f, "kind", "checkpoint", tmp, e);
+    status |= nt_h5_attr_int(f, "checkpoint_format_version", NT_CKPT_FORMAT_VERSION, tmp, e);
+    status |= optimizer_write(f, o, c, xfer, tmp, e);
+    status |= state_write(f, s, cfg, c, xfer, tmp, e);
 
     /* config text and metric history */
-    char *text = NULL;
-    size_t tlen = 0;
-    FILE *mf = open_memstream(&text, &tlen);
-    if (mf) { nt_config_print(cfg, mf); fclose(mf); }
-    hid_t cg = H5Gcreate2(f, "config", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT); /* collective */
-    status |= cg < 0 || !text || nt_h5_attr_str(cg, "text", text);
-    if (cg >= 0) H5Gclose(cg);
-    free(text);
+    status |= config_write(f, cfg, tmp, e);
     /* the history's stored columns (history.h), named by its table */
     double *rows = malloc(sizeof(double) * NT_H_STORED * (size_t)(h->n > 0 ? h->n : 1));
     if (rows) nt_history_pack(h, rows);
-    status |= !rows || small_f64(f, "metrics", rows, (hsize_t)h->n, NT_H_STORED, c, xfer);
+    else status = nt_fail(e, "out of memory writing %s", tmp);
+    status |= !rows || small_f64(f, "metrics", rows, (hsize_t)h->n, NT_H_STORED, c, xfer, tmp, e);
     free(rows);
-    hid_t md = H5Dopen2(f, "metrics", H5P_DEFAULT);
+    hid_t md;
+    status |= H5_TRY(md = H5Dopen2(f, "metrics", H5P_DEFAULT), e, tmp);
     if (md >= 0) {
-        status |= nt_h5_attr_str(md, "columns", nt_history_stored_columns());
-        H5Dclose(md);
+        status |= nt_h5_attr_str(md, "columns", nt_history_stored_columns(), tmp, e);
+        status |= H5_TRY(H5Dclose(md), e, tmp);
     }
-    H5Pclose(xfer);
+    if (xfer >= 0) status |= H5_TRY(H5Pclose(xfer), e, tmp);
     st = nt_h5_commit(f, tmp, path, status ? -1 : 0, c, e);
     if ((st = nt_agree(c, st, e))) return st;
     if (written) snprintf(written, wlen, "%s", path);
@@ -199,15 +243,99 @@ int nt_ckpt_find(const char *dir, comm_t *c, char *path, size_t n)
         int k = list_ckpts(dir, steps, 4096);
         if (k > 0) best = steps[k - 1];
     }
-    MPI_Bcast(&best, 1, MPI_LONG_LONG, 0, c->comm);
+    if (comm_bcast_bytes(c, &best, sizeof best, 0) != MPI_SUCCESS) {
+        if (n) path[0] = 0;
+        return -1;
+    }
     if (best < 0) return 0;
     snprintf(path, n, "%s/ckpt-%lld.h5", dir, best);
     return 1;
 }
 
+/* /optimizer: the same optimizer and state slots as configured; step and (every rank reads
+ * the whole state: each holds a full replica) the state. Collective. */
+static int optimizer_read(hid_t f, const char *path, nn_optim *o, hid_t xfer, nt_err *e)
+{
+    hid_t og = H5Gopen2(f, "optimizer", H5P_DEFAULT); /* missing: the name check below says so */
+    char *name = og >= 0 ? nt_h5_read_str(og, "name") : NULL;
+    int slots = -1, st = 0;
+    int64_t step = 0;
+    int bad_attr = og >= 0 && (read_attr(og, "slots", H5T_NATIVE_INT, &slots, path, e) |
+                               read_attr(og, "step", H5T_NATIVE_INT64, &step, path, e));
+    if (!name || strcmp(name, nn_opt_name(o->cfg.kind)))
+        st = nt_fail(e, "%s: checkpoint optimizer is %s, the configuration says %s", path,
+                     name ? name : "?", nn_opt_name(o->cfg.kind));
+    else if (slots != o->nslots)
+        st = nt_fail(e, "%s: checkpoint optimizer has %d state slots, the configuration "
+                     "needs %d (amsgrad, momentum or centered differ)", path, slots, o->nslots);
+    else if (bad_attr)
+        st = -1; /* e names the HDF5 call */
+    free(name);
+    o->step = step;
+    if (!st && o->nslots > 0) {
+        hid_t ds = H5Dopen2(og, "state", H5P_DEFAULT);
+        if (ds < 0 || H5Dread(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, xfer, o->state) < 0) /* collective */
+            st = nt_fail(e, "%s: cannot read /optimizer/state", path);
+        if (ds >= 0) st |= H5_TRY(H5Dclose(ds), e, path);
+    }
+    if (og >= 0) st |= H5_TRY(H5Gclose(og), e, path);
+    return st;
+}
+
+/* /state: the data-order counters and this epoch's partial sums. Collective. */
+static int state_read(hid_t f, const char *path, nt_ckpt_state *s, hid_t xfer, nt_err *e)
+{
+    int st = 0;
+    hid_t sg = H5Gopen2(f, "state", H5P_DEFAULT);
+    int64_t seed = 0;
+    if (sg < 0 || read_attr(sg, "epoch", H5T_NATIVE_INT64, &s->epoch, path, e) ||
+        read_attr(sg, "step_in_epoch", H5T_NATIVE_INT64, &s->step_in_epoch, path, e) ||
+        read_attr(sg, "global_step", H5T_NATIVE_INT64, &s->global_step, path, e) ||
+        read_attr(sg, "steps_per_epoch", H5T_NATIVE_INT64, &s->steps_per_epoch, path, e) ||
+        read_attr(sg, "seed", H5T_NATIVE_INT64, &seed, path, e) ||
+        read_attr(sg, "world_size", H5T_NATIVE_INT, &s->world_size, path, e) ||
+        read_attr(sg, "elapsed_s", H5T_NATIVE_DOUBLE, &s->elapsed_s, path, e))
+        st = nt_fail(e, "%s: incomplete /state", path);
+    s->seed = (uint64_t)seed;
+    if (sg >= 0) {
+        hid_t pd = H5Dopen2(sg, "partial", H5P_DEFAULT);
+        if (pd < 0 || H5Dread(pd, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, xfer, s->partial) < 0) /* collective */
+            st = nt_fail(e, "%s: cannot read /state/partial", path);
+        if (pd >= 0) st |= H5_TRY(H5Dclose(pd), e, path);
+        st |= H5_TRY(H5Gclose(sg), e, path);
+    }
+    return st;
+}
+
+/* /metrics: the history's stored columns, at most h->cap rows. Collective. */
+static int history_read(hid_t f, const char *path, nt_history *h, hid_t xfer, nt_err *e)
+{
+    int st = 0;
+    hid_t md = H5Dopen2(f, "metrics", H5P_DEFAULT);
+    hid_t sp = md >= 0 ? H5Dget_space(md) : H5I_INVALID_HID;
+    hsize_t d[2] = {0, 0};
+    /* not 2-D, or the query fails: d stays 0, "bad /metrics" */
+    if (sp >= 0 && H5Sget_simple_extent_ndims(sp) == 2 && H5Sget_simple_extent_dims(sp, d, NULL) < 0)
+        d[1] = 0;
+    double *rows = NULL;
+    if (md < 0 || d[1] != NT_H_STORED || d[0] > (hsize_t)h->cap)
+        st = nt_fail(e, "%s: bad /metrics", path);
+    else if (!(rows = malloc(sizeof(double) * NT_H_STORED * (size_t)(d[0] > 0 ? d[0] : 1))))
+        st = nt_fail(e, "out of memory reading %s", path);
+    else if (d[0] > 0 && H5Dread(md, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, xfer, rows) < 0) /* collective */
+        st = nt_fail(e, "%s: cannot read /metrics", path);
+    else
+        nt_history_unpack(h, rows, (int)d[0]);
+    free(rows);
+    if (sp >= 0) st |= H5_TRY(H5Sclose(sp), e, path);
+    if (md >= 0) st |= H5_TRY(H5Dclose(md), e, path);
+    return st;
+}
+
 int nt_ckpt_load(const char *path, nn_model *m, nn_optim *o, nt_ckpt_state *s, nt_history *h,
                  comm_t *c, nt_err *e)
 {
+    nt_err_clear(e);
     hid_t f = nt_h5_open(path, c);
     int st = f < 0 ? (nt_fail(e, "%s: cannot open checkpoint", path), NT_EXIT_INPUT) : 0;
     if ((st = nt_agree(c, st, e))) return st;
@@ -216,72 +344,15 @@ int nt_ckpt_load(const char *path, nn_model *m, nn_optim *o, nt_ckpt_state *s, n
         st = nt_fail(e, "%s: not an nntrain checkpoint (no kind = \"checkpoint\")", path);
     free(kind);
     if (!st) st = nt_model_read(f, path, m, e) ? -1 : 0;
-    hid_t xfer = H5Pcreate(H5P_DATASET_XFER);
-    H5Pset_dxpl_mpio(xfer, H5FD_MPIO_COLLECTIVE);
-    hid_t og = st ? H5I_INVALID_HID : H5Gopen2(f, "optimizer", H5P_DEFAULT);
-    if (!st) {
-        char *name = nt_h5_read_str(og, "name");
-        int slots = -1;
-        int64_t step = 0;
-        read_attr(og, "slots", H5T_NATIVE_INT, &slots);
-        read_attr(og, "step", H5T_NATIVE_INT64, &step);
-        if (!name || strcmp(name, nn_opt_name(o->cfg.kind)))
-            st = nt_fail(e, "%s: checkpoint optimizer is %s, the configuration says %s", path,
-                         name ? name : "?", nn_opt_name(o->cfg.kind));
-        else if (slots != o->nslots)
-            st = nt_fail(e, "%s: checkpoint optimizer has %d state slots, the configuration "
-                         "needs %d (amsgrad, momentum or centered differ)", path, slots, o->nslots);
-        free(name);
-        o->step = step;
-    }
-    /* every rank reads the whole state: each holds a full replica */
-    if (!st && o->nslots > 0) {
-        hid_t ds = H5Dopen2(og, "state", H5P_DEFAULT);
-        if (ds < 0 || H5Dread(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, xfer, o->state) < 0) /* collective */
-            st = nt_fail(e, "%s: cannot read /optimizer/state", path);
-        if (ds >= 0) H5Dclose(ds);
-    }
-    if (og >= 0) H5Gclose(og);
-    if (!st) {
-        hid_t sg = H5Gopen2(f, "state", H5P_DEFAULT);
-        int64_t seed = 0;
-        if (sg < 0 || read_attr(sg, "epoch", H5T_NATIVE_INT64, &s->epoch) ||
-            read_attr(sg, "step_in_epoch", H5T_NATIVE_INT64, &s->step_in_epoch) ||
-            read_attr(sg, "global_step", H5T_NATIVE_INT64, &s->global_step) ||
-            read_attr(sg, "steps_per_epoch", H5T_NATIVE_INT64, &s->steps_per_epoch) ||
-            read_attr(sg, "seed", H5T_NATIVE_INT64, &seed) ||
-            read_attr(sg, "world_size", H5T_NATIVE_INT, &s->world_size) ||
-            read_attr(sg, "elapsed_s", H5T_NATIVE_DOUBLE, &s->elapsed_s))
-            st = nt_fail(e, "%s: incomplete /state", path);
-        s->seed = (uint64_t)seed;
-        if (sg >= 0) {
-            hid_t pd = H5Dopen2(sg, "partial", H5P_DEFAULT);
-            if (pd < 0 || H5Dread(pd, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, xfer, s->partial) < 0) /* collective */
-                st = nt_fail(e, "%s: cannot read /state/partial", path);
-            if (pd >= 0) H5Dclose(pd);
-            H5Gclose(sg);
-        }
-    }
+    hid_t xfer = H5I_INVALID_HID;
+    if (!st && (H5_TRY(xfer = H5Pcreate(H5P_DATASET_XFER), e, path) ||
+                H5_TRY(H5Pset_dxpl_mpio(xfer, H5FD_MPIO_COLLECTIVE), e, path)))
+        st = -1;
+    if (!st) st = optimizer_read(f, path, o, xfer, e);
+    if (!st) st = state_read(f, path, s, xfer, e);
     h->n = 0;
-    if (!st) {
-        hid_t md = H5Dopen2(f, "metrics", H5P_DEFAULT);
-        hid_t sp = md >= 0 ? H5Dget_space(md) : H5I_INVALID_HID;
-        hsize_t d[2] = {0, 0};
-        if (sp >= 0) H5Sget_simple_extent_dims(sp, d, NULL);
-        double *rows = NULL;
-        if (md < 0 || d[1] != NT_H_STORED || (int)d[0] > h->cap)
-            st = nt_fail(e, "%s: bad /metrics", path);
-        else if (!(rows = malloc(sizeof(double) * NT_H_STORED * (size_t)(d[0] > 0 ? d[0] : 1))))
-            st = nt_fail(e, "out of memory reading %s", path);
-        else if (d[0] > 0 && H5Dread(md, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, xfer, rows) < 0) /* collective */
-            st = nt_fail(e, "%s: cannot read /metrics", path);
-        else
-            nt_history_unpack(h, rows, (int)d[0]);
-        free(rows);
-        if (sp >= 0) H5Sclose(sp);
-        if (md >= 0) H5Dclose(md);
-    }
-    H5Pclose(xfer);
-    H5Fclose(f); /* collective */
+    if (!st) st = history_read(f, path, h, xfer, e);
+    if (xfer >= 0) st |= H5_TRY(H5Pclose(xfer), e, path);
+    st |= H5_TRY(H5Fclose(f), e, path); /* collective */
     return nt_agree(c, st ? NT_EXIT_INPUT : 0, e);
 }

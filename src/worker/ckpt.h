@@ -43,7 +43,8 @@ int nt_ckpt_save(const char *dir, int keep, const nn_model *m, const nn_optim *o
                  const nt_history *h, comm_t *c, char *written, size_t wlen, nt_err *e);
 
 /* Rank 0 looks for the newest complete checkpoint (highest step) in dir; the name is
- * broadcast. Returns 1 and fills path when found, 0 when there is none. Collective. */
+ * broadcast. Returns 1 and fills path when found, 0 when there is none, -1 (path empty) when
+ * the broadcast failed. Collective. */
 int nt_ckpt_find(const char *dir, comm_t *c, char *path, size_t n);
 
 /* Rank-local helpers: the newest checkpoint in dir (returns 0 when none); remove all. */

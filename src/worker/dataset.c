@@ -1,5 +1,7 @@
-/* Parallel HDF5 dataset reader: metadata, label validation, windowed collective row reads. */
+/* Parallel HDF5 dataset reader: metadata, label validation, windowed row reads (a pread
+ * reader thread, collective MPI-IO, or independent H5Dread; see dataset.h). */
 #include "dataset.h"
+#include "check.h"
 #include "layout.h"
 #include "sampler.h"
 #include <errno.h>
@@ -21,9 +23,12 @@ static int rowmap_build(hid_t dset, int64_t n, int64_t row_bytes, hid_t mem_type
     hid_t dcpl = H5Dget_create_plist(dset), ft = H5Dget_type(dset);
     memset(rm, 0, sizeof *rm);
     if (dcpl < 0 || ft < 0) { rc = -1; goto done; }
-    if (H5Tequal(ft, mem_type) <= 0) goto done; /* needs conversion: let HDF5 do it */
+    htri_t same = H5Tequal(ft, mem_type);
+    if (same < 0) { rc = -1; goto done; }
+    if (!same) goto done; /* needs conversion: let HDF5 do it */
     rm->row_bytes = row_bytes;
     H5D_layout_t lay = H5Pget_layout(dcpl);
+    if (lay < 0) { rc = -1; goto done; }
     if (lay == H5D_CONTIGUOUS) {
         haddr_t a = H5Dget_offset(dset);
         if (a == HADDR_UNDEF) goto done;
@@ -35,23 +40,31 @@ static int rowmap_build(hid_t dset, int64_t n, int64_t row_bytes, hid_t mem_type
         rc = 0;
     } else if (lay == H5D_CHUNKED) {
         hsize_t cd[2] = {0, 0}, ns = 0;
-        int nd = H5Pget_chunk(dcpl, 2, cd);
-        if (H5Pget_nfilters(dcpl) != 0 || nd < 1) goto done;
+        int nd = H5Pget_chunk(dcpl, 2, cd), nf = H5Pget_nfilters(dcpl);
+        if (nd < 0 || nf < 0) { rc = -1; goto done; }
+        if (nf != 0 || nd < 1) goto done;
         if (nd == 2) {
             hid_t sp = H5Dget_space(dset);
-            hsize_t dims[2];
-            H5Sget_simple_extent_dims(sp, dims, NULL);
-            H5Sclose(sp);
+            hsize_t dims[2] = {0, 0};
+            /* /X is 2-D here (nt_data_open checked it); /y may be 1-D, then nd == 1 */
+            int bad = sp < 0 || H5Sget_simple_extent_ndims(sp) != 2 ||
+                      H5Sget_simple_extent_dims(sp, dims, NULL) < 0;
+            if (sp >= 0 && H5Sclose(sp) < 0) bad = 1;
+            if (bad) { rc = -1; goto done; }
             if (cd[1] != dims[1]) goto done; /* chunks must hold whole rows */
         }
         rm->chunk_rows = (int64_t)cd[0];
         rm->nchunks = (n + rm->chunk_rows - 1) / rm->chunk_rows;
         /* 1.10.8 rejects H5S_ALL here: pass the dataset's own dataspace */
         hid_t all = H5Dget_space(dset);
+        if (all < 0) { rc = -1; goto done; }
         herr_t q = H5Dget_num_chunks(dset, all, &ns);
-        if (q < 0 || (int64_t)ns != rm->nchunks) { H5Sclose(all); goto done; }
+        if (q < 0 || (int64_t)ns != rm->nchunks) {
+            (void)H5Sclose(all); /* leaving for the HDF5 path (or an error) anyway */
+            goto done;
+        }
         rm->chunk_addr = malloc(sizeof(haddr_t) * (size_t)rm->nchunks);
-        if (!rm->chunk_addr) { rc = -1; goto done; }
+        if (!rm->chunk_addr) { (void)H5Sclose(all); rc = -1; goto done; } /* error path */
         for (int64_t k = 0; k < rm->nchunks; k++) rm->chunk_addr[k] = HADDR_UNDEF;
         for (hsize_t i = 0; i < ns; i++) {
             hsize_t off[2] = {0, 0}, size = 0;
@@ -60,18 +73,21 @@ static int rowmap_build(hid_t dset, int64_t n, int64_t row_bytes, hid_t mem_type
             int64_t k = -1;
             if (H5Dget_chunk_info(dset, all, i, off, &mask, &addr, &size) >= 0)
                 k = (int64_t)off[0] / rm->chunk_rows;
-            if (k < 0 || k >= rm->nchunks || mask != 0) { H5Sclose(all); goto done; }
+            if (k < 0 || k >= rm->nchunks || mask != 0) {
+                (void)H5Sclose(all); /* leaving for the HDF5 path anyway */
+                goto done;
+            }
             rm->chunk_addr[k] = addr;
         }
-        H5Sclose(all);
+        if (H5Sclose(all) < 0) { rc = -1; goto done; }
         for (int64_t k = 0; k < rm->nchunks; k++)
             if (rm->chunk_addr[k] == HADDR_UNDEF) goto done;
         rc = 0;
     }
 done:
+    if (dcpl >= 0 && H5Pclose(dcpl) < 0) rc = -1;
+    if (ft >= 0 && H5Tclose(ft) < 0) rc = -1;
     if (rc != 0) { free(rm->chunk_addr); rm->chunk_addr = NULL; }
-    if (dcpl >= 0) H5Pclose(dcpl);
-    if (ft >= 0) H5Tclose(ft);
     return rc;
 }
 
@@ -199,15 +215,46 @@ static void reader_stop(nt_data *ds)
     rd->started = 0;
 }
 
+/* How rows will be read (the same answer on every rank): directly at their file addresses
+ * when both datasets allow it (MPI-IO handles for collective reads, a POSIX descriptor for the
+ * reader thread), else through HDF5; and the transfer lists of the HDF5 path. Collective. */
+static int reads_open(nt_data *ds, comm_t *c, nt_err *e)
+{
+    const char *path = ds->path;
+    int rx = rowmap_build(ds->dx, ds->n, ds->d * (ds->x_u8 ? 1 : 4),
+                          ds->x_u8 ? H5T_NATIVE_UINT8 : H5T_NATIVE_FLOAT, &ds->mx);
+    int ry = rowmap_build(ds->dy, ds->n, 4 * ds->k, ds->y_float ? H5T_NATIVE_FLOAT : H5T_NATIVE_INT32,
+                          &ds->my);
+    if (rx < 0 || ry < 0) return nt_fail(e, "%s: cannot query the storage layout", path);
+    if (rx == 0 && ry == 0 && !getenv("NNTRAIN_HDF5_READS")) {
+        for (int h = 0; h < 6; h++)
+            if (MPI_File_open(c->comm, path, MPI_MODE_RDONLY, MPI_INFO_NULL, &ds->fh[h]) != MPI_SUCCESS) {
+                nt_fail(e, "%s: MPI_File_open failed", path); /* collective */
+                /* error path: the handles opened so far go; their close results change nothing */
+                for (int g = 0; g < h; g++) (void)MPI_File_close(&ds->fh[g]);
+                return -1;
+            }
+        ds->direct = 1;
+        ds->fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (ds->fd < 0) return nt_fail(e, "%s: cannot open for reading: %s", path, strerror(errno));
+    }
+    return H5_TRY(ds->xfer = H5Pcreate(H5P_DATASET_XFER), e, path) ||
+                   H5_TRY(H5Pset_dxpl_mpio(ds->xfer, H5FD_MPIO_INDEPENDENT), e, path) ||
+                   H5_TRY(ds->xfer_coll = H5Pcreate(H5P_DATASET_XFER), e, path) ||
+                   H5_TRY(H5Pset_dxpl_mpio(ds->xfer_coll, H5FD_MPIO_COLLECTIVE), e, path)
+               ? -1 : 0;
+}
+
 int nt_data_open(nt_data *ds, const char *path, comm_t *c, nt_err *e)
 {
     memset(ds, 0, sizeof *ds);
     ds->fd = -1;
     ds->file = ds->dx = ds->dy = ds->xfer = ds->xfer_coll = H5I_INVALID_HID;
     snprintf(ds->path, sizeof ds->path, "%s", path);
-    H5Eset_auto2(H5E_DEFAULT, silence, NULL); /* we report errors ourselves, once */
     hid_t fapl = H5I_INVALID_HID;
     int rc = -1;
+    /* we report errors ourselves, once */
+    if (H5_TRY(H5Eset_auto2(H5E_DEFAULT, silence, NULL), e, path)) goto fail;
     if (!nt_path_exists(path)) {
         nt_fail(e, "%s: no such file", path);
         goto fail;
@@ -216,9 +263,11 @@ int nt_data_open(nt_data *ds, const char *path, comm_t *c, nt_err *e)
         nt_fail(e, "%s: not an HDF5 file (or unreadable)", path);
         goto fail;
     }
-    fapl = H5Pcreate(H5P_FILE_ACCESS);
-    H5Pset_fapl_mpio(fapl, c->comm, MPI_INFO_NULL);
-    H5Pset_all_coll_metadata_ops(fapl, 1); /* metadata reads: one rank reads, all get it */
+    if (H5_TRY(fapl = H5Pcreate(H5P_FILE_ACCESS), e, path) ||
+        H5_TRY(H5Pset_fapl_mpio(fapl, c->comm, MPI_INFO_NULL), e, path) ||
+        /* metadata reads: one rank reads, all get it */
+        H5_TRY(H5Pset_all_coll_metadata_ops(fapl, 1), e, path))
+        goto fail;
     ds->file = H5Fopen(path, H5F_ACC_RDONLY, fapl); /* collective */
     if (ds->file < 0) { nt_fail(e, "%s: cannot open as HDF5", path); goto fail; }
     /* the layout checks shared with nndata (datasets/layout.h); ds takes over the datasets
@@ -235,30 +284,7 @@ int nt_data_open(nt_data *ds, const char *path, comm_t *c, nt_err *e)
     ds->scale = (float)L.scale;
     ds->mean = L.mean;
     ds->std = L.std;
-    /* fast path: both datasets directly addressable (same answer on every rank) */
-    int rx = rowmap_build(ds->dx, ds->n, ds->d * (ds->x_u8 ? 1 : 4),
-                          ds->x_u8 ? H5T_NATIVE_UINT8 : H5T_NATIVE_FLOAT, &ds->mx);
-    int ry = rowmap_build(ds->dy, ds->n, 4 * ds->k, ds->y_float ? H5T_NATIVE_FLOAT : H5T_NATIVE_INT32,
-                          &ds->my);
-    if (rx < 0 || ry < 0) { nt_fail(e, "%s: cannot query the storage layout", path); goto fail; }
-    if (rx == 0 && ry == 0 && !getenv("NNTRAIN_HDF5_READS")) {
-        for (int h = 0; h < 6; h++)
-            if (MPI_File_open(c->comm, path, MPI_MODE_RDONLY, MPI_INFO_NULL, &ds->fh[h]) != MPI_SUCCESS) {
-                nt_fail(e, "%s: MPI_File_open failed", path); /* collective */
-                for (int g = 0; g < h; g++) MPI_File_close(&ds->fh[g]);
-                goto fail;
-            }
-        ds->direct = 1;
-        ds->fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (ds->fd < 0) {
-            nt_fail(e, "%s: cannot open for reading: %s", path, strerror(errno));
-            goto fail;
-        }
-    }
-    ds->xfer = H5Pcreate(H5P_DATASET_XFER);
-    H5Pset_dxpl_mpio(ds->xfer, H5FD_MPIO_INDEPENDENT);
-    ds->xfer_coll = H5Pcreate(H5P_DATASET_XFER);
-    H5Pset_dxpl_mpio(ds->xfer_coll, H5FD_MPIO_COLLECTIVE);
+    if (reads_open(ds, c, e)) goto fail;
     rc = 0;
 fail:
     if (fapl >= 0) H5Pclose(fapl);
@@ -266,24 +292,26 @@ fail:
     return rc;
 }
 
+/* Clean-up: every read is complete (or abandoned) when this runs, so a failing close changes
+ * nothing the caller could act on; the results are ignored on purpose. */
 void nt_data_close(nt_data *ds)
 {
     reader_stop(ds);
-    if (ds->fd >= 0) close(ds->fd);
+    if (ds->fd >= 0) (void)close(ds->fd);
     ds->fd = -1;
     if (ds->direct)
-        for (int h = 0; h < 6; h++) MPI_File_close(&ds->fh[h]); /* collective */
+        for (int h = 0; h < 6; h++) (void)MPI_File_close(&ds->fh[h]); /* collective */
     ds->direct = 0;
     free(ds->mx.chunk_addr); free(ds->my.chunk_addr); free(ds->disp); free(ds->blen);
     free(ds->mean); free(ds->std);
     ds->mean = ds->std = NULL;
     ds->mx.chunk_addr = ds->my.chunk_addr = NULL;
     ds->disp = NULL; ds->blen = NULL; ds->disp_cap = 0;
-    if (ds->xfer >= 0) H5Pclose(ds->xfer);
-    if (ds->xfer_coll >= 0) H5Pclose(ds->xfer_coll);
-    if (ds->dx >= 0) H5Dclose(ds->dx);
-    if (ds->dy >= 0) H5Dclose(ds->dy);
-    if (ds->file >= 0) H5Fclose(ds->file); /* collective */
+    if (ds->xfer >= 0) (void)H5Pclose(ds->xfer);
+    if (ds->xfer_coll >= 0) (void)H5Pclose(ds->xfer_coll);
+    if (ds->dx >= 0) (void)H5Dclose(ds->dx);
+    if (ds->dy >= 0) (void)H5Dclose(ds->dy);
+    if (ds->file >= 0) (void)H5Fclose(ds->file); /* collective */
     ds->file = ds->dx = ds->dy = ds->xfer = ds->xfer_coll = H5I_INVALID_HID;
 }
 
@@ -334,13 +362,13 @@ static int read_sorted(nt_data *ds, const int64_t *rows, int64_t count, void *xb
             H5Dread(ds->dy, ds->y_float ? H5T_NATIVE_FLOAT : H5T_NATIVE_INT32, mys, fy, ds->xfer,
                     (char *)ybuf + (size_t)i * ds->k * 4) < 0)
             rc = -1;
-        if (mxs >= 0) H5Sclose(mxs);
-        if (mys >= 0) H5Sclose(mys);
+        if (mxs >= 0 && H5Sclose(mxs) < 0) rc = -1;
+        if (mys >= 0 && H5Sclose(mys) < 0) rc = -1;
         i = j;
     }
+    if (fx >= 0 && H5Sclose(fx) < 0) rc = -1;
+    if (fy >= 0 && H5Sclose(fy) < 0) rc = -1;
     if (rc) nt_fail(e, "%s: read of %lld rows failed", ds->path, (long long)count);
-    if (fx >= 0) H5Sclose(fx);
-    if (fy >= 0) H5Sclose(fy);
     return rc;
 }
 
@@ -358,19 +386,21 @@ int nt_data_check_labels(nt_data *ds, comm_t *c, int k, nt_err *e)
         int64_t a = lo + r * piece, b = a + piece < hi ? a + piece : hi;
         int64_t cnt = b > a ? b - a : 0;
         if (status) cnt = 0; /* keep taking part in the collective reads */
-        hid_t fy = H5Dget_space(ds->dy);
-        hsize_t my = (hsize_t)(cnt ? cnt : 1);
-        hid_t mys = H5Screate_simple(1, &my, NULL);
-        if (cnt) {
-            hsize_t start = (hsize_t)a, count = (hsize_t)cnt;
-            H5Sselect_hyperslab(fy, H5S_SELECT_SET, &start, NULL, &count, NULL);
-        } else {
-            H5Sselect_none(fy);
-            H5Sselect_none(mys);
+        hsize_t my = (hsize_t)(cnt ? cnt : 1), start = (hsize_t)a, count = (hsize_t)cnt;
+        hid_t fy = H5Dget_space(ds->dy), mys = H5Screate_simple(1, &my, NULL);
+        herr_t st = fy < 0 || mys < 0 ? -1
+                    : cnt ? H5Sselect_hyperslab(fy, H5S_SELECT_SET, &start, NULL, &count, NULL)
+                          : (H5Sselect_none(fy) < 0 || H5Sselect_none(mys) < 0 ? -1 : 0);
+        if (st < 0 && fy >= 0 && mys >= 0) {
+            /* keep the collective read in step, asking for nothing (best effort) */
+            (void)H5Sselect_none(fy);
+            (void)H5Sselect_none(mys);
         }
-        herr_t st = H5Dread(ds->dy, H5T_NATIVE_INT32, mys, fy, ds->xfer_coll, y); /* collective */
-        H5Sclose(fy);
-        H5Sclose(mys);
+        if (fy >= 0 && mys >= 0 &&
+            H5Dread(ds->dy, H5T_NATIVE_INT32, mys, fy, ds->xfer_coll, y) < 0) /* collective */
+            st = -1;
+        if (fy >= 0 && H5Sclose(fy) < 0) st = -1;
+        if (mys >= 0 && H5Sclose(mys) < 0) st = -1;
         if (st < 0 && !status) status = nt_fail(e, "%s: cannot read /y", ds->path);
         for (int64_t i = 0; i < cnt && !status; i++)
             if (y[i] < 0 || y[i] >= k)
@@ -441,7 +471,8 @@ int nt_window_start(nt_window *w, nt_data *ds, const int64_t *rows, int64_t coun
         w->done = 0;
         w->rerr = 0;
         int level = MPI_THREAD_SINGLE;
-        MPI_Query_thread(&level);
+        /* if even this query fails, read on this thread: always safe */
+        if (comm_thread_level(&level) != MPI_SUCCESS) level = MPI_THREAD_SINGLE;
         /* a thread besides the MPI-calling one needs at least FUNNELED (nntrain asks for it) */
         if (slot == 2 || level < MPI_THREAD_FUNNELED || reader_start(ds)) { /* read now */
             read_window_posix(ds, w);
@@ -491,11 +522,11 @@ int nt_window_finish(nt_window *w, nt_data *ds, nt_err *e)
     }
     MPI_Status st[2];
     int rc = MPI_Waitall(2, w->req, st) == MPI_SUCCESS ? 0 : -1;
+    if (rc) nt_fail(e, "%s: MPI-IO read of %lld rows failed", ds->path, (long long)w->count);
     for (int i = 0; i < 2; i++)
-        if (w->ft[i] != MPI_DATATYPE_NULL) MPI_Type_free(&w->ft[i]);
+        if (w->ft[i] != MPI_DATATYPE_NULL && MPI_TRY(MPI_Type_free(&w->ft[i]), e, ds->path)) rc = -1;
     w->pending = 0;
-    if (rc) return nt_fail(e, "%s: MPI-IO read of %lld rows failed", ds->path, (long long)w->count);
-    return 0;
+    return rc;
 }
 
 int nt_window_read(nt_window *w, nt_data *ds, const int64_t *rows, int64_t count, nt_err *e)

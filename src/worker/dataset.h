@@ -1,6 +1,12 @@
-/* Parallel reading of an nntrain dataset file (/X (N,D) uint8|float, optional "scale"; /y (N)
- * integer) through HDF5's MPI-IO driver. Every rank reads only the rows it needs, with one
- * collective H5Dread per window of rows (sorted hyperslab selection, runs merged). */
+/* Parallel reading of an nntrain dataset file (/X (N,D) uint8|float, optional "scale", mean,
+ * std; /y (N) integer labels or (N,K) float targets). The file is opened collectively through
+ * HDF5's MPI-IO driver; every rank then reads only the rows it needs, a window at a time, in
+ * file order (rows sorted, adjacent rows merged). When both datasets are stored unfiltered in
+ * the type we read (contiguous, or chunks of whole rows), rows are read at the file addresses
+ * HDF5 reports: by default with pread() on a reader thread per file (independent, overlapping
+ * the training thread's compute), or, with [data] collective_reads = true, with a two-phase
+ * collective MPI_File_iread_all over an hindexed file view. Otherwise (compression, a type
+ * conversion, or NNTRAIN_HDF5_READS set) rows go through independent H5Dread calls. */
 #ifndef NT_DATASET_H
 #define NT_DATASET_H
 #include "comm.h"
@@ -32,7 +38,7 @@ typedef struct {
 
 typedef struct nt_data_s {
     char path[4096];
-    int direct;          /* rows are read with MPI-IO at addresses HDF5 reported */
+    int direct;          /* rows are read at the addresses HDF5 reported (pread or MPI-IO) */
     int collective;      /* MPI_File_iread_all (two-phase) instead of the reader thread */
     int fd;              /* POSIX descriptor for independent reads (-1 when not direct) */
     nt_reader rd;

@@ -1,5 +1,6 @@
 /* nntrain eval / predict: sharded inference over an HDF5 dataset with a stored model. */
 #include "infer.h"
+#include "check.h"
 #include "dataset.h"
 #include "model.h"
 #include "modelio.h"
@@ -14,78 +15,125 @@
 
 #define EVAL_BATCH 256
 
+/* A scalar double attribute of obj into *v when present (else *v is unchanged). */
+static int opt_double_attr(hid_t obj, const char *name, double *v, const char *path, nt_err *e)
+{
+    htri_t has = H5Aexists(obj, name);
+    if (has <= 0) return H5_TRY(has, e, path);
+    hid_t a = H5I_INVALID_HID;
+    int rc = H5_TRY(a = H5Aopen(obj, name, H5P_DEFAULT), e, path) ||
+             H5_TRY(H5Aread(a, H5T_NATIVE_DOUBLE, v), e, path) ? -1 : 0;
+    if (a >= 0) rc |= H5_TRY(H5Aclose(a), e, path);
+    return rc;
+}
+
+/* What a model.h5 says of layer L (group lg): its weight's (out, in) (0, 0 when there is no
+ * weight: the configuration check then names the problem), whether it has a bias, its
+ * activation (malloc'd, or NULL) and the activation parameters when stored. */
+static int layer_info(hid_t lg, const char *path, hsize_t dims[2], int *bias, char **act,
+                      double *slope, double *alpha, nt_err *e)
+{
+    int rc = 0;
+    hid_t d = H5Dopen2(lg, "weight", H5P_DEFAULT);
+    if (d >= 0) {
+        hid_t sp = H5I_INVALID_HID;
+        int nd = -1;
+        if (H5_TRY(sp = H5Dget_space(d), e, path) || H5_TRY(nd = H5Sget_simple_extent_ndims(sp), e, path) ||
+            (nd <= 2 && H5_TRY(H5Sget_simple_extent_dims(sp, dims, NULL), e, path)))
+            rc = -1;
+        if (sp >= 0) rc |= H5_TRY(H5Sclose(sp), e, path);
+        rc |= H5_TRY(H5Dclose(d), e, path);
+    }
+    htri_t hb = H5Lexists(lg, "bias", H5P_DEFAULT);
+    rc |= H5_TRY(hb, e, path);
+    *bias &= hb > 0;
+    *act = nt_h5_read_str(lg, "activation");
+    rc |= opt_double_attr(lg, "negative_slope", slope, path, e);
+    rc |= opt_double_attr(lg, "alpha", alpha, path, e);
+    return rc;
+}
+
+/* The configuration text of a model.h5 (ours or exported with h5py), rebuilt from its shapes
+ * and attributes. Returns 0, or -1 with e set. */
+static int config_from_model(hid_t f, const char *path, const char *loss_override, nt_config *cfg,
+                             nt_err *e)
+{
+    char ini[8192], acts[2048] = "", sizes[1024] = "";
+    hid_t mg;
+    if (H5_TRY(mg = H5Gopen2(f, "model", H5P_DEFAULT), e, path)) return -1;
+    char *loss = nt_h5_read_str(mg, "loss");
+    int L = 0, bias = 1, in0 = 0, k = 0, rc = 0;
+    double slope = 0.01, alpha = 1.0;
+    for (;; L++) {
+        char name[64];
+        snprintf(name, sizeof name, "layer%d", L);
+        htri_t has = H5Lexists(mg, name, H5P_DEFAULT);
+        if (has <= 0) { rc = H5_TRY(has, e, path); break; }
+        hid_t lg;
+        if (H5_TRY(lg = H5Gopen2(mg, name, H5P_DEFAULT), e, path)) { rc = -1; break; }
+        hsize_t dims[2] = {0, 0};
+        char *act = NULL;
+        rc = layer_info(lg, path, dims, &bias, &act, &slope, &alpha, e);
+        rc |= H5_TRY(H5Gclose(lg), e, path);
+        if (L == 0) in0 = (int)dims[1];
+        k = (int)dims[0];
+        size_t n = strlen(acts), ns = strlen(sizes);
+        snprintf(acts + n, sizeof acts - n, "%s%s", L ? ", " : "", act ? act : "identity");
+        if (L == 0) snprintf(sizes + ns, sizeof sizes - ns, "%d", in0), ns = strlen(sizes);
+        snprintf(sizes + ns, sizeof sizes - ns, ", %d", k);
+        free(act);
+        if (rc) break;
+    }
+    rc |= H5_TRY(H5Gclose(mg), e, path);
+    const char *lname = loss_override ? loss_override
+                        : loss ? loss : (k == 1 ? "bce_with_logits" : "cross_entropy");
+    if (rc) {
+        /* e names the HDF5 call */
+    } else if (L == 0) {
+        rc = nt_fail(e, "%s: /model has no layer0", path);
+    } else {
+        snprintf(ini, sizeof ini, "[model]\nlayers = %s\nactivations = %s\nbias = %s\n"
+                 "leaky_slope = %.17g\nelu_alpha = %.17g\n[loss]\nname = %s\n", sizes, acts,
+                 bias ? "true" : "false", slope, alpha, lname);
+        rc = nt_config_parse_string(cfg, ini, path, e) ? -1 : 0;
+    }
+    free(loss);
+    return rc;
+}
+
 int nt_model_config_from_file(const char *path, const char *loss_override, nt_config *cfg,
                               comm_t *c, nt_err *e)
 {
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    /* errors are reported through e, once; HDF5's own stack printing stays off */
+    (void)H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
     if (!nt_path_exists(path)) return nt_agree(c, (nt_fail(e, "%s: no such file", path), NT_EXIT_INPUT), e);
     hid_t f = nt_h5_open(path, c);
     if (f < 0) return nt_agree(c, (nt_fail(e, "%s: not an HDF5 file", path), NT_EXIT_INPUT), e);
+    nt_err_clear(e);
     int st = 0;
     char *text = NULL;
-    if (H5Lexists(f, "config", H5P_DEFAULT) > 0) {
-        hid_t g = H5Gopen2(f, "config", H5P_DEFAULT);
-        text = nt_h5_read_str(g, "text");
-        H5Gclose(g);
+    htri_t has_config = H5Lexists(f, "config", H5P_DEFAULT);
+    if (has_config > 0) {
+        hid_t g;
+        if (H5_TRY(g = H5Gopen2(f, "config", H5P_DEFAULT), e, path)) {
+            st = -1;
+        } else {
+            text = nt_h5_read_str(g, "text");
+            st = H5_TRY(H5Gclose(g), e, path);
+        }
     }
-    if (text) { /* a checkpoint: its full configuration */
+    htri_t has_model = st || text ? 0 : H5Lexists(f, "model", H5P_DEFAULT);
+    if (st || H5_TRY(has_config, e, path) || H5_TRY(has_model, e, path)) {
+        st = -1; /* e names the HDF5 call */
+    } else if (text) { /* a checkpoint: its full configuration */
         st = nt_config_parse_string(cfg, text, path, e) ? -1 : 0;
-        free(text);
-    } else if (H5Lexists(f, "model", H5P_DEFAULT) <= 0) {
+    } else if (has_model == 0) {
         st = nt_fail(e, "%s: no /model group (not an nntrain model or checkpoint)", path);
     } else { /* a model.h5 (ours or exported with h5py): rebuild from shapes and attributes */
-        char ini[8192], acts[2048] = "", sizes[1024] = "";
-        hid_t mg = H5Gopen2(f, "model", H5P_DEFAULT);
-        char *loss = nt_h5_read_str(mg, "loss");
-        int L = 0, bias = 1, in0 = 0, k = 0;
-        double slope = 0.01, alpha = 1.0;
-        for (;; L++) {
-            char name[64];
-            snprintf(name, sizeof name, "layer%d", L);
-            if (H5Lexists(mg, name, H5P_DEFAULT) <= 0) break;
-            hid_t lg = H5Gopen2(mg, name, H5P_DEFAULT);
-            hid_t d = H5Dopen2(lg, "weight", H5P_DEFAULT);
-            hsize_t dims[2] = {0, 0};
-            if (d >= 0) {
-                hid_t sp = H5Dget_space(d);
-                H5Sget_simple_extent_dims(sp, dims, NULL);
-                H5Sclose(sp);
-                H5Dclose(d);
-            }
-            if (L == 0) in0 = (int)dims[1];
-            k = (int)dims[0];
-            bias &= H5Lexists(lg, "bias", H5P_DEFAULT) > 0;
-            char *act = nt_h5_read_str(lg, "activation");
-            if (H5Aexists(lg, "negative_slope") > 0) {
-                hid_t a = H5Aopen(lg, "negative_slope", H5P_DEFAULT);
-                H5Aread(a, H5T_NATIVE_DOUBLE, &slope);
-                H5Aclose(a);
-            }
-            if (H5Aexists(lg, "alpha") > 0) {
-                hid_t a = H5Aopen(lg, "alpha", H5P_DEFAULT);
-                H5Aread(a, H5T_NATIVE_DOUBLE, &alpha);
-                H5Aclose(a);
-            }
-            size_t n = strlen(acts), ns = strlen(sizes);
-            snprintf(acts + n, sizeof acts - n, "%s%s", L ? ", " : "", act ? act : "identity");
-            if (L == 0) snprintf(sizes + ns, sizeof sizes - ns, "%d", in0), ns = strlen(sizes);
-            snprintf(sizes + ns, sizeof sizes - ns, ", %d", k);
-            free(act);
-            H5Gclose(lg);
-        }
-        H5Gclose(mg);
-        const char *lname = loss_override ? loss_override
-                            : loss ? loss : (k == 1 ? "bce_with_logits" : "cross_entropy");
-        if (L == 0) st = nt_fail(e, "%s: /model has no layer0", path);
-        else {
-            snprintf(ini, sizeof ini, "[model]\nlayers = %s\nactivations = %s\nbias = %s\n"
-                     "leaky_slope = %.17g\nelu_alpha = %.17g\n[loss]\nname = %s\n", sizes, acts,
-                     bias ? "true" : "false", slope, alpha, lname);
-            st = nt_config_parse_string(cfg, ini, path, e) ? -1 : 0;
-        }
-        free(loss);
+        st = config_from_model(f, path, loss_override, cfg, e);
     }
-    H5Fclose(f); /* collective */
+    free(text);
+    if (H5_TRY(H5Fclose(f), e, path)) st = -1; /* collective */
     return nt_agree(c, st ? NT_EXIT_INPUT : 0, e);
 }
 
@@ -132,7 +180,9 @@ static int ctx_init(infer_ctx *x, const nt_infer_opts *o, comm_t *c, nt_err *e)
         st = nt_model_check_norm(f, o->checkpoint, o->data, x->data.mean, x->data.std, D, e);
         st = nt_agree(c, st ? NT_EXIT_INPUT : 0, e);
     }
-    if (f >= 0) H5Fclose(f); /* collective */
+    /* collective; a failure to close a file only read from is reported like a failed read */
+    int closed = f < 0 || !H5_TRY(H5Fclose(f), e, o->checkpoint);
+    if (!st) st = nt_agree(c, closed ? 0 : NT_EXIT_INPUT, e);
     if (st) return st;
     x->x = malloc(sizeof(float) * EVAL_BATCH * (size_t)D);
     x->t = malloc(sizeof(float) * EVAL_BATCH * (size_t)x->K);
@@ -243,7 +293,11 @@ int nt_eval(const nt_infer_opts *o, comm_t *c)
             }
         }
     }
-    MPI_Bcast(&st, 1, MPI_INT, 0, c->comm);
+    /* rank 0 wrote the report: its status is everybody's */
+    if (MPI_TRY(comm_bcast_bytes(c, &st, sizeof st, 0), &e, o->checkpoint)) {
+        fprintf(stderr, "nntrain: error: %s\n", e.msg);
+        st = NT_EXIT_RUNTIME;
+    }
     free(sum);
     ctx_free(&x);
     return st;
@@ -255,6 +309,8 @@ typedef struct {
     hid_t dp, dn, xfer;
     float *prob;
     int32_t *pred;
+    const char *path; /* the .tmp being written, for error messages */
+    nt_err *e;
 } predict_acc;
 
 static void predict_batch(void *user, int64_t set_index, int64_t win_index, int nb)
@@ -282,24 +338,48 @@ static void predict_batch(void *user, int64_t set_index, int64_t win_index, int 
 
 /* Rows [a, a + cnt) of /probabilities (or /outputs) and /predictions: collective writes. */
 static int write_rows(hid_t d, hid_t mtype, int64_t a, int64_t cnt, int64_t cols, hid_t xfer,
-                      const void *buf)
+                      const void *buf, const char *path, nt_err *e)
 {
     hsize_t st[2] = {(hsize_t)(cnt ? a : 0), 0}, ct[2] = {(hsize_t)cnt, (hsize_t)cols};
     hsize_t md[2] = {(hsize_t)(cnt ? cnt : 1), (hsize_t)cols};
-    hid_t fsp = H5Dget_space(d), msp = H5Screate_simple(cols > 0 ? 2 : 1, md, NULL);
-    if (cnt) H5Sselect_hyperslab(fsp, H5S_SELECT_SET, st, NULL, ct, NULL);
-    else { H5Sselect_none(fsp); H5Sselect_none(msp); }
-    int rc = H5Dwrite(d, mtype, msp, fsp, xfer, buf) < 0 ? -1 : 0; /* collective */
-    H5Sclose(fsp);
-    H5Sclose(msp);
+    hid_t fsp = H5I_INVALID_HID, msp = H5I_INVALID_HID;
+    int rc = H5_TRY(fsp = H5Dget_space(d), e, path) ||
+             H5_TRY(msp = H5Screate_simple(cols > 0 ? 2 : 1, md, NULL), e, path) ? -1 : 0;
+    if (!rc && cnt) rc = H5_TRY(H5Sselect_hyperslab(fsp, H5S_SELECT_SET, st, NULL, ct, NULL), e, path);
+    else if (!rc) rc = H5_TRY(H5Sselect_none(fsp), e, path) || H5_TRY(H5Sselect_none(msp), e, path) ? -1 : 0;
+    if (fsp >= 0 && msp >= 0) rc |= H5_TRY(H5Dwrite(d, mtype, msp, fsp, xfer, buf), e, path); /* collective */
+    if (fsp >= 0) rc |= H5_TRY(H5Sclose(fsp), e, path);
+    if (msp >= 0) rc |= H5_TRY(H5Sclose(msp), e, path);
     return rc;
 }
 
 static int predict_window(void *user, int64_t a, int64_t cnt)
 {
     predict_acc *p = user;
-    int rc = p->dp >= 0 ? write_rows(p->dp, H5T_NATIVE_FLOAT, a, cnt, p->x->K, p->xfer, p->prob) : -1;
-    if (p->dn >= 0 && write_rows(p->dn, H5T_NATIVE_INT32, a, cnt, 0, p->xfer, p->pred)) rc = -1;
+    int rc = p->dp >= 0 ? write_rows(p->dp, H5T_NATIVE_FLOAT, a, cnt, p->x->K, p->xfer, p->prob,
+                                     p->path, p->e) : -1;
+    if (p->dn >= 0 && write_rows(p->dn, H5T_NATIVE_INT32, a, cnt, 0, p->xfer, p->pred, p->path, p->e))
+        rc = -1;
+    return rc;
+}
+
+/* The output datasets of predict in f (collective): classification /probabilities (softmax,
+ * or sigmoid for one logit) and /predictions; regression /outputs. */
+static int predict_create(hid_t f, predict_acc *pa, int64_t N, int K, int regression, const char *tmp,
+                          nt_err *e)
+{
+    hsize_t pd[2] = {(hsize_t)N, (hsize_t)K}, nd = (hsize_t)N;
+    hid_t ps = H5I_INVALID_HID, ns = H5I_INVALID_HID;
+    int rc = H5_TRY(ps = H5Screate_simple(2, pd, NULL), e, tmp) ||
+             H5_TRY(ns = H5Screate_simple(1, &nd, NULL), e, tmp) ||
+             H5_TRY(pa->dp = H5Dcreate2(f, regression ? "outputs" : "probabilities", H5T_IEEE_F32LE, ps,
+                                        H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), e, tmp) || /* collective */
+             (!regression && H5_TRY(pa->dn = H5Dcreate2(f, "predictions", H5T_STD_I32LE, ns, H5P_DEFAULT,
+                                                        H5P_DEFAULT, H5P_DEFAULT), e, tmp)) || /* collective */
+             H5_TRY(pa->xfer = H5Pcreate(H5P_DATASET_XFER), e, tmp) ||
+             H5_TRY(H5Pset_dxpl_mpio(pa->xfer, H5FD_MPIO_COLLECTIVE), e, tmp) ? -1 : 0;
+    if (ps >= 0) rc |= H5_TRY(H5Sclose(ps), e, tmp);
+    if (ns >= 0) rc |= H5_TRY(H5Sclose(ns), e, tmp);
     return rc;
 }
 
@@ -324,35 +404,29 @@ int nt_predict(const nt_infer_opts *o, comm_t *c)
     }
     const int K = x.K;
     const int64_t N = x.data.n;
-    /* classification: /probabilities (softmax, or sigmoid for one logit) and /predictions;
-     * regression: /outputs */
-    hsize_t pd[2] = {(hsize_t)N, (hsize_t)K}, nd = (hsize_t)N;
-    hid_t ps = H5Screate_simple(2, pd, NULL), ns = H5Screate_simple(1, &nd, NULL);
-    hid_t dp = H5Dcreate2(f, x.regression ? "outputs" : "probabilities", H5T_IEEE_F32LE, ps,
-                          H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT); /* collective */
-    hid_t dn = x.regression ? H5I_INVALID_HID
-                            : H5Dcreate2(f, "predictions", H5T_STD_I32LE, ns, H5P_DEFAULT,
-                                         H5P_DEFAULT, H5P_DEFAULT); /* collective */
-    hid_t xfer = H5Pcreate(H5P_DATASET_XFER);
-    H5Pset_dxpl_mpio(xfer, H5FD_MPIO_COLLECTIVE);
-    predict_acc pa = {&x, dp, dn, xfer, malloc(sizeof(float) * (size_t)x.pass.per_window * K),
-                      malloc(sizeof(int32_t) * (size_t)x.pass.per_window)};
-    int status = dp < 0 || (!x.regression && dn < 0) || !pa.prob || !pa.pred;
-    if (status) nt_fail(&e, "%s: cannot create the output datasets", tmp);
+    predict_acc pa = {&x, H5I_INVALID_HID, H5I_INVALID_HID, H5I_INVALID_HID,
+                      malloc(sizeof(float) * (size_t)x.pass.per_window * K),
+                      malloc(sizeof(int32_t) * (size_t)x.pass.per_window), tmp, &e};
+    int status = predict_create(f, &pa, N, K, x.regression, tmp, &e) ? 1 : 0;
+    if (!status && (!pa.prob || !pa.pred)) status = 1;
+    if (status && !e.msg[0]) nt_fail(&e, "%s: cannot create the output datasets", tmp);
     /* on a failure this rank passes no rows but still joins every collective write */
     if (status) x.pass.lo = x.pass.hi;
     int rs = nt_pass_run(&x.pass, x.x, x.y, x.t, EVAL_BATCH, predict_batch, predict_window, &pa, &e);
     if (!status) status = rs;
     free(pa.prob); free(pa.pred);
-    H5Pclose(xfer);
-    H5Sclose(ps);
-    H5Sclose(ns);
-    if (dp >= 0) H5Dclose(dp);
-    if (dn >= 0) H5Dclose(dn);
+    if (pa.xfer >= 0 && H5_TRY(H5Pclose(pa.xfer), &e, tmp) && !status) status = NT_EXIT_RUNTIME;
+    if (pa.dp >= 0 && H5_TRY(H5Dclose(pa.dp), &e, tmp) && !status) status = NT_EXIT_RUNTIME;
+    if (pa.dn >= 0 && H5_TRY(H5Dclose(pa.dn), &e, tmp) && !status) status = NT_EXIT_RUNTIME;
     int first, bad = comm_agree(c, status, &first);
     if (bad && c->rank == first && e.msg[0]) fprintf(stderr, "nntrain: error: %s\n", e.msg);
     st = nt_h5_commit(f, tmp, o->out, status ? -1 : 0, c, &e);
-    if (bad) { MPI_Barrier(c->comm); ctx_free(&x); return NT_EXIT_INPUT; }
+    if (bad) {
+        /* the job stops with the error above; a failed barrier changes nothing of that */
+        (void)comm_barrier(c);
+        ctx_free(&x);
+        return NT_EXIT_INPUT;
+    }
     st = nt_agree(c, st, &e);
     if (!st && !o->quiet)
         log0(c, "%s: %lld rows -> %s (%s%s)\n", o->data, (long long)N, o->out,

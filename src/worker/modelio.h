@@ -28,7 +28,8 @@ int nt_model_load(nn_model *m, const char *path, comm_t *c, nt_err *e);
  * match m, else an error naming PATH and the layer); close, agree and rename TMP to PATH. */
 hid_t nt_h5_create(const char *tmp, comm_t *c);
 hid_t nt_h5_open(const char *path, comm_t *c);
-int nt_model_write(hid_t f, const nn_model *m, const char *loss, const nt_input_norm *norm, comm_t *c);
+int nt_model_write(hid_t f, const nn_model *m, const char *loss, const nt_input_norm *norm, comm_t *c,
+                   const char *path, nt_err *e);
 /* Whether two standardisations are the same: both absent, or equal mean (and std, where both
  * have one). */
 int nt_norm_equal(const nt_input_norm *a, const nt_input_norm *b);
@@ -38,15 +39,17 @@ int nt_model_check_norm(hid_t f, const char *model_path, const char *data_path, 
                         const float *std, int64_t d, nt_err *e);
 int nt_model_read(hid_t f, const char *path, nn_model *m, nt_err *e);
 int nt_h5_commit(hid_t f, const char *tmp, const char *path, int status, comm_t *c, nt_err *e);
-int nt_h5_attr_str(hid_t obj, const char *name, const char *val);
-int nt_h5_attr_float(hid_t obj, const char *name, float val);
+/* Attribute writers (collective). path names the file in e's message when a call fails. */
+int nt_h5_attr_str(hid_t obj, const char *name, const char *val, const char *path, nt_err *e);
+int nt_h5_attr_float(hid_t obj, const char *name, float val, const char *path, nt_err *e);
 /* a scalar attribute of file type ftype from *v of memory type mtype (collective) */
-int nt_h5_attr_num(hid_t obj, const char *name, hid_t ftype, hid_t mtype, const void *v);
+int nt_h5_attr_num(hid_t obj, const char *name, hid_t ftype, hid_t mtype, const void *v,
+                   const char *path, nt_err *e);
 /* a string attribute (fixed or variable length), malloc'd; NULL when absent */
 char *nt_h5_read_str(hid_t obj, const char *name);
-int nt_h5_attr_int(hid_t obj, const char *name, int val);
+int nt_h5_attr_int(hid_t obj, const char *name, int val, const char *path, nt_err *e);
 /* rows [lo, hi) of a (rows, cols) float tensor (cols 0: 1-D) to/from dataset d */
 int nt_h5_rows_io(hid_t d, int write, float *buf, int64_t rows, int64_t cols, int64_t lo,
-                  int64_t hi, hid_t xfer);
+                  int64_t hi, hid_t xfer, const char *path, nt_err *e);
 
 #endif
