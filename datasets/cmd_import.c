@@ -52,7 +52,7 @@ int cmd_import_idx(int argc, char **argv)
     }
     for (int64_t i = 0; i < n; i++) y[i] = lab[i];
     /* Pixels stay uint8 on disk (4x smaller than float); the reader multiplies by 1/255. */
-    if (h5data_write(out, n, rows * cols, pix, NULL, 1.0f / 255.0f, y, e.msg, sizeof e.msg) < 0)
+    if (h5data_write(out, n, rows * cols, pix, NULL, 1.0f / 255.0f, y, &e) < 0)
         goto done;
     printf("%s: %lld x %lld uint8, %d classes\n", out, (long long)n, (long long)(rows * cols),
            nd_count_classes(y, n));
@@ -69,9 +69,8 @@ static int write_out(const char *out, struct imp_data *s, float scale)
 {
     nt_err e;
     int r = s->yf ? h5data_write_regression(out, s->n, s->d, s->x_u8, s->x_f32, scale, s->yf,
-                                            s->k, e.msg, sizeof e.msg)
-                  : h5data_write(out, s->n, s->d, s->x_u8, s->x_f32, scale, s->y, e.msg,
-                                 sizeof e.msg);
+                                            s->k, &e)
+                  : h5data_write(out, s->n, s->d, s->x_u8, s->x_f32, scale, s->y, &e);
     if (r < 0) return nd_report(NT_EXIT_RUNTIME, &e);
     printf("%s: %lld x %lld %s, ", out, (long long)s->n, (long long)s->d,
            s->x_u8 ? "uint8" : "float32");

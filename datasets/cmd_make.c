@@ -107,8 +107,8 @@ static int run(const struct gen *g, const char *nstr, const char *out)
     case SPIRALS: gen_spirals(g->n, g->k, g->noise, g->seed, x, y); break;
     case XOR: gen_xor(g->n, g->noise, g->seed, x, y); break;
     }
-    if (yf ? h5data_write_regression(out, g->n, g->d, NULL, x, 0.0f, yf, 1, e.msg, sizeof e.msg)
-           : h5data_write(out, g->n, g->d, NULL, x, 0.0f, y, e.msg, sizeof e.msg)) {
+    if (yf ? h5data_write_regression(out, g->n, g->d, NULL, x, 0.0f, yf, 1, &e)
+           : h5data_write(out, g->n, g->d, NULL, x, 0.0f, y, &e)) {
         nd_report(rc, &e);
         goto done;
     }

@@ -41,22 +41,20 @@ static herr_t innermost_error(unsigned n, const H5E_error2_t *e, void *data)
     return 0;
 }
 
-/* err := "PATH: WHAT" plus HDF5's most specific reason when its error stack has one. */
-static void h5_fail(char *err, size_t errlen, const char *path, const char *what)
+/* e := "PATH: WHAT" plus HDF5's most specific reason when its error stack has one; returns -1. */
+static int h5_fail(nt_err *e, const char *path, const char *what)
 {
     char detail[H5DATA_DETAIL] = "";
     H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, innermost_error, detail);
-    if (detail[0])
-        snprintf(err, errlen, "%s: %s (%s)", path, what, detail);
-    else
-        snprintf(err, errlen, "%s: %s", path, what);
+    if (detail[0]) return nt_fail(e, "%s: %s (%s)", path, what, detail);
+    return nt_fail(e, "%s: %s", path, what);
 }
 
 /* Create a chunked 1-D or 2-D dataset of `n` rows and `d` columns (d == 0: 1-D). For n == 0
  * the row axis is unlimited, because a fixed 0-length axis cannot hold a chunk of >= 1 row.
  * On failure the message is taken here, before the clean-up calls reset HDF5's error stack. */
 static hid_t create_rows(hid_t file, const char *name, hid_t ftype, int64_t n, int64_t d,
-                         int64_t elem_bytes, const char *path, char *err, size_t errlen)
+                         int64_t elem_bytes, const char *path, nt_err *e)
 {
     int rank = d > 0 ? 2 : 1;
     hsize_t dims[2] = {(hsize_t)n, (hsize_t)d};
@@ -78,7 +76,7 @@ fail:
     if (dset < 0) {
         char what[64];
         snprintf(what, sizeof what, "cannot create /%s", name);
-        h5_fail(err, errlen, path, what);
+        h5_fail(e, path, what);
     }
     if (dcpl >= 0) H5Pclose(dcpl);
     if (space >= 0) H5Sclose(space);
@@ -147,7 +145,7 @@ struct ydesc {
  * (/X, its scale, /y), sync, rename into place; on any failure remove PATH.tmp. */
 static int write_set(const char *path, int64_t n, int64_t d, const uint8_t *x_u8,
                      const float *x_f32, float scale, const float *mean, const float *std,
-                     const struct ydesc *y, char *err, size_t errlen)
+                     const struct ydesc *y, nt_err *e)
 {
     int rc = -1, created = 0, auto_saved = 0;
     char *tmp = NULL;
@@ -156,40 +154,21 @@ static int write_set(const char *path, int64_t n, int64_t d, const uint8_t *x_u8
     hid_t fapl = H5I_INVALID_HID, file = H5I_INVALID_HID;
     hid_t xset = H5I_INVALID_HID, yset = H5I_INVALID_HID;
 
-    if (!path || !path[0]) {
-        snprintf(err, errlen, "(empty path): invalid output path");
-        return -1;
-    }
-    if (n < 0 || d < 1) {
-        snprintf(err, errlen, "%s: invalid shape (%lld x %lld)", path, (long long)n,
-                 (long long)d);
-        return -1;
-    }
-    if (y->two_d && y->cols < 1) {
-        snprintf(err, errlen, "%s: invalid number of %s per row (%lld)", path, y->what,
-                 (long long)y->cols);
-        return -1;
-    }
-    if ((x_u8 == NULL) == (x_f32 == NULL)) {
-        snprintf(err, errlen, "%s: exactly one of the uint8 / float32 inputs must be given",
-                 path);
-        return -1;
-    }
-    if ((mean == NULL) != (std == NULL)) {
-        snprintf(err, errlen, "%s: mean and std must be given together", path);
-        return -1;
-    }
-    if (!y->buf && n > 0) {
-        snprintf(err, errlen, "%s: %s missing", path, y->what);
-        return -1;
-    }
+    if (!path || !path[0]) return nt_fail(e, "(empty path): invalid output path");
+    if (n < 0 || d < 1)
+        return nt_fail(e, "%s: invalid shape (%lld x %lld)", path, (long long)n, (long long)d);
+    if (y->two_d && y->cols < 1)
+        return nt_fail(e, "%s: invalid number of %s per row (%lld)", path, y->what,
+                       (long long)y->cols);
+    if ((x_u8 == NULL) == (x_f32 == NULL))
+        return nt_fail(e, "%s: exactly one of the uint8 / float32 inputs must be given", path);
+    if ((mean == NULL) != (std == NULL))
+        return nt_fail(e, "%s: mean and std must be given together", path);
+    if (!y->buf && n > 0) return nt_fail(e, "%s: %s missing", path, y->what);
 
     size_t len = strlen(path);
     tmp = malloc(len + sizeof ".tmp");
-    if (!tmp) {
-        snprintf(err, errlen, "%s: out of memory", path);
-        return -1;
-    }
+    if (!tmp) return nt_fail(e, "%s: out of memory", path);
     memcpy(tmp, path, len);
     memcpy(tmp + len, ".tmp", sizeof ".tmp");
 
@@ -202,7 +181,7 @@ static int write_set(const char *path, int64_t n, int64_t d, const uint8_t *x_u8
      * ("Permission denied", "No such file or directory"), which HDF5 does not. */
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0666);
     if (fd < 0) {
-        snprintf(err, errlen, "%s: cannot create: %s", path, strerror(errno));
+        nt_fail(e, "%s: cannot create: %s", path, strerror(errno));
         goto fail;
     }
     close(fd);
@@ -214,37 +193,37 @@ static int write_set(const char *path, int64_t n, int64_t d, const uint8_t *x_u8
     if (fapl < 0 || H5Pset_fapl_sec2(fapl) < 0 ||
         (mean && d > H5DATA_COMPACT_VEC &&
          H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_LATEST) < 0)) {
-        h5_fail(err, errlen, path, "cannot set up the HDF5 file access list");
+        h5_fail(e, path, "cannot set up the HDF5 file access list");
         goto fail;
     }
     file = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
     if (file < 0) {
-        h5_fail(err, errlen, path, "cannot create HDF5 file");
+        h5_fail(e, path, "cannot create HDF5 file");
         goto fail;
     }
 
     hid_t ftype = x_u8 ? H5T_STD_U8LE : H5T_IEEE_F32LE;
     hid_t mtype = x_u8 ? H5T_NATIVE_UINT8 : H5T_NATIVE_FLOAT;
     const void *xbuf = x_u8 ? (const void *)x_u8 : (const void *)x_f32;
-    xset = create_rows(file, "X", ftype, n, d, x_u8 ? 1 : 4, path, err, errlen);
+    xset = create_rows(file, "X", ftype, n, d, x_u8 ? 1 : 4, path, e);
     if (xset < 0) goto fail;
     if (n > 0 && H5Dwrite(xset, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, xbuf) < 0) {
-        h5_fail(err, errlen, path, "cannot write /X");
+        h5_fail(e, path, "cannot write /X");
         goto fail;
     }
     if (scale > 0 && write_scale(xset, scale) < 0) {
-        h5_fail(err, errlen, path, "cannot write /X attribute scale");
+        h5_fail(e, path, "cannot write /X attribute scale");
         goto fail;
     }
     if (mean && (write_vec_attr(xset, "mean", mean, d) < 0 ||
                  write_vec_attr(xset, "std", std, d) < 0)) {
-        h5_fail(err, errlen, path, "cannot write /X attributes mean and std");
+        h5_fail(e, path, "cannot write /X attributes mean and std");
         goto fail;
     }
-    yset = create_rows(file, "y", y->ftype, n, y->cols, 4, path, err, errlen);
+    yset = create_rows(file, "y", y->ftype, n, y->cols, 4, path, e);
     if (yset < 0) goto fail;
     if (n > 0 && H5Dwrite(yset, y->mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, y->buf) < 0) {
-        h5_fail(err, errlen, path, "cannot write /y");
+        h5_fail(e, path, "cannot write /y");
         goto fail;
     }
 
@@ -252,22 +231,21 @@ static int write_set(const char *path, int64_t n, int64_t d, const uint8_t *x_u8
     herr_t cx = H5Dclose(xset), cy = H5Dclose(yset);
     xset = yset = H5I_INVALID_HID;
     if (cx < 0 || cy < 0) {
-        h5_fail(err, errlen, path, "cannot close datasets");
+        h5_fail(e, path, "cannot close datasets");
         goto fail;
     }
     herr_t cf = H5Fclose(file);
     file = H5I_INVALID_HID;
     if (cf < 0) {
-        h5_fail(err, errlen, path, "cannot finish writing");
+        h5_fail(e, path, "cannot finish writing");
         goto fail;
     }
     if (sync_file(tmp) < 0) {
-        snprintf(err, errlen, "%s: cannot sync: %s", path, strerror(errno));
+        nt_fail(e, "%s: cannot sync: %s", path, strerror(errno));
         goto fail;
     }
     if (rename(tmp, path) < 0) {
-        snprintf(err, errlen, "%s: cannot rename %s into place: %s", path, tmp,
-                 strerror(errno));
+        nt_fail(e, "%s: cannot rename %s into place: %s", path, tmp, strerror(errno));
         goto fail;
     }
     created = 0;
@@ -285,26 +263,25 @@ fail:
 }
 
 int h5data_write(const char *path, int64_t n, int64_t d, const uint8_t *x_u8,
-                 const float *x_f32, float scale, const int32_t *y, char *err, size_t errlen)
+                 const float *x_f32, float scale, const int32_t *y, nt_err *e)
 {
     struct ydesc yd = {H5T_STD_I32LE, H5T_NATIVE_INT32, 0, 0, y, "labels"};
-    return write_set(path, n, d, x_u8, x_f32, scale, NULL, NULL, &yd, err, errlen);
+    return write_set(path, n, d, x_u8, x_f32, scale, NULL, NULL, &yd, e);
 }
 
 int h5data_write_regression(const char *path, int64_t n, int64_t d, const uint8_t *x_u8,
                             const float *x_f32, float scale, const float *y, int64_t k,
-                            char *err, size_t errlen)
+                            nt_err *e)
 {
     struct ydesc yd = {H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1, k, y, "targets"};
-    return write_set(path, n, d, x_u8, x_f32, scale, NULL, NULL, &yd, err, errlen);
+    return write_set(path, n, d, x_u8, x_f32, scale, NULL, NULL, &yd, e);
 }
 
 int h5data_write_std(const char *path, int64_t n, int64_t d, const uint8_t *x_u8,
                      const float *x_f32, float scale, const float *mean, const float *std,
-                     const int32_t *y, const float *yf, int64_t k, char *err, size_t errlen)
+                     const int32_t *y, const float *yf, int64_t k, nt_err *e)
 {
     struct ydesc yl = {H5T_STD_I32LE, H5T_NATIVE_INT32, 0, 0, y, "labels"};
     struct ydesc yr = {H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1, k, yf, "targets"};
-    return write_set(path, n, d, x_u8, x_f32, scale, mean, std, k > 0 ? &yr : &yl, err,
-                     errlen);
+    return write_set(path, n, d, x_u8, x_f32, scale, mean, std, k > 0 ? &yr : &yl, e);
 }

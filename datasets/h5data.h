@@ -11,31 +11,32 @@
  * reads this layout (and any integer /y, any float/uint8 /X) through MPI-IO. */
 #ifndef NN_H5DATA_H
 #define NN_H5DATA_H
-#include <stddef.h>
 #include <stdint.h>
+
+#include "err.h"
 
 /* Rows per chunk: about 256 KiB per chunk, at least 1 row, at most n rows. */
 int64_t h5data_chunk_rows(int64_t n, int64_t row_bytes);
 
 /* Write a dataset file. Exactly one of x_u8 / x_f32 is non-NULL. scale <= 0 writes no
- * "scale" attribute. y may be NULL only when n == 0. Returns 0, or -1 with a message in err
+ * "scale" attribute. y may be NULL only when n == 0. Returns 0, or -1 with a message in e
  * (e.g. "out.h5: cannot create: Permission denied"). Does not validate label ranges (the
  * test helpers write deliberately bad files with it). */
 int h5data_write(const char *path, int64_t n, int64_t d, const uint8_t *x_u8,
-                 const float *x_f32, float scale, const int32_t *y, char *err, size_t errlen);
+                 const float *x_f32, float scale, const int32_t *y, nt_err *e);
 
 /* The same for regression: /y is float32 of shape (n, k) from y (row-major, n*k floats),
  * k >= 1. Everything else (x arguments, scale, tmp + rename, messages) as h5data_write;
  * y may be NULL only when n == 0. */
 int h5data_write_regression(const char *path, int64_t n, int64_t d, const uint8_t *x_u8,
                             const float *x_f32, float scale, const float *y, int64_t k,
-                            char *err, size_t errlen);
+                            nt_err *e);
 
 /* Either kind, with optional /X attributes mean and std (d float32 values each; both NULL
  * or both given): int32 labels y when k == 0 (yf unused), else float targets yf of shape
  * (n, k) (y unused). Everything else as h5data_write. */
 int h5data_write_std(const char *path, int64_t n, int64_t d, const uint8_t *x_u8,
                      const float *x_f32, float scale, const float *mean, const float *std,
-                     const int32_t *y, const float *yf, int64_t k, char *err, size_t errlen);
+                     const int32_t *y, const float *yf, int64_t k, nt_err *e);
 
 #endif

@@ -176,7 +176,7 @@ static int write_parts(const layout_info *L, const struct rows *all, struct rows
         }
         if (h5data_write_std(paths[p], m, L->d, L->x_u8 ? buf->x : NULL, L->x_u8 ? NULL : buf->x,
                              L->has_scale ? (float)L->scale : 0.0f, mean, std, buf->y, buf->yf,
-                             L->targets ? L->k : 0, e->msg, sizeof e->msg) < 0)
+                             L->targets ? L->k : 0, e) < 0)
             goto done;
         *written = p + 1;
     }

@@ -36,8 +36,8 @@ static void test_u8_roundtrip(void **state)
     assert_non_null(x);
     for (int i = 0; i < N * D; i++) x[i] = (uint8_t)(i * 7 + i / 13);
     for (int i = 0; i < N; i++) y[i] = (i * 31) % 10;
-    char err[256] = "";
-    assert_int_equal(h5data_write(path, N, D, x, NULL, 0.25f, y, err, sizeof err), 0);
+    nt_err err = {""};
+    assert_int_equal(h5data_write(path, N, D, x, NULL, 0.25f, y, &err), 0);
     assert_false(tu_exists(tu_path(*state, "u8.h5.tmp")));
 
     struct tu_set s;
@@ -63,8 +63,8 @@ static void test_f32_roundtrip_no_scale(void **state)
     int32_t y[N];
     for (int i = 0; i < N * D; i++) x[i] = (float)i * 0.5f - 20.0f;
     for (int i = 0; i < N; i++) y[i] = i % 4 - 1; /* -1 on purpose: ranges are not checked */
-    char err[256] = "";
-    assert_int_equal(h5data_write(path, N, D, NULL, x, 0.0f, y, err, sizeof err), 0);
+    nt_err err = {""};
+    assert_int_equal(h5data_write(path, N, D, NULL, x, 0.0f, y, &err), 0);
     struct tu_set s;
     tu_read_set(path, &s);
     assert_int_equal(s.n, N);
@@ -82,9 +82,9 @@ static void test_empty(void **state)
 {
     const char *path = tu_path(*state, "empty.h5");
     float dummy = 0;
-    char err[256] = "";
-    int rc = h5data_write(path, 0, 5, NULL, &dummy, -1.0f, NULL, err, sizeof err);
-    if (rc != 0) fail_msg("h5data_write: %s", err);
+    nt_err err = {""};
+    int rc = h5data_write(path, 0, 5, NULL, &dummy, -1.0f, NULL, &err);
+    if (rc != 0) fail_msg("h5data_write: %s", err.msg);
     struct tu_set s;
     tu_read_set(path, &s);
     assert_int_equal(s.n, 0);
@@ -101,14 +101,14 @@ static void test_bad_arguments(void **state)
     uint8_t xu = 1;
     float xf = 1;
     int32_t y = 0;
-    char err[256];
+    nt_err err;
     /* both / neither x pointer, missing labels, bad shape */
-    assert_int_equal(h5data_write(path, 1, 1, &xu, &xf, 0, &y, err, sizeof err), -1);
-    assert_int_equal(h5data_write(path, 1, 1, NULL, NULL, 0, &y, err, sizeof err), -1);
-    assert_int_equal(h5data_write(path, 1, 1, &xu, NULL, 0, NULL, err, sizeof err), -1);
-    assert_int_equal(h5data_write(path, 1, 0, &xu, NULL, 0, &y, err, sizeof err), -1);
-    assert_int_equal(h5data_write(path, -1, 1, &xu, NULL, 0, &y, err, sizeof err), -1);
-    assert_non_null(strstr(err, "bad.h5"));
+    assert_int_equal(h5data_write(path, 1, 1, &xu, &xf, 0, &y, &err), -1);
+    assert_int_equal(h5data_write(path, 1, 1, NULL, NULL, 0, &y, &err), -1);
+    assert_int_equal(h5data_write(path, 1, 1, &xu, NULL, 0, NULL, &err), -1);
+    assert_int_equal(h5data_write(path, 1, 0, &xu, NULL, 0, &y, &err), -1);
+    assert_int_equal(h5data_write(path, -1, 1, &xu, NULL, 0, &y, &err), -1);
+    assert_non_null(strstr(err.msg, "bad.h5"));
     assert_false(tu_exists(path));
     assert_false(tu_exists(tu_path(*state, "bad.h5.tmp")));
 }
@@ -118,9 +118,9 @@ static void test_cannot_create(void **state)
     const char *path = tu_path(*state, "no/such/dir/out.h5");
     uint8_t x = 1;
     int32_t y = 0;
-    char err[256] = "";
-    assert_int_equal(h5data_write(path, 1, 1, &x, NULL, 0, &y, err, sizeof err), -1);
-    assert_non_null(strstr(err, "out.h5: cannot create: No such file or directory"));
+    nt_err err = {""};
+    assert_int_equal(h5data_write(path, 1, 1, &x, NULL, 0, &y, &err), -1);
+    assert_non_null(strstr(err.msg, "out.h5: cannot create: No such file or directory"));
 }
 
 /* Writes an existing file's replacement that fails; the old bytes must survive. */
@@ -144,11 +144,11 @@ static void test_hdf5_failure_cleans_up(void **state)
     tu_write_file(path, "old contents", 12);
     float x = 0;
     int32_t y = 0;
-    char err[512] = "";
-    assert_int_equal(h5data_write(path, 1, (int64_t)1 << 31, NULL, &x, 0, &y, err, sizeof err),
+    nt_err err = {""};
+    assert_int_equal(h5data_write(path, 1, (int64_t)1 << 31, NULL, &x, 0, &y, &err),
                      -1);
-    assert_non_null(strstr(err, "keep.h5: cannot create /X"));
-    assert_null(strchr(err, '\n'));
+    assert_non_null(strstr(err.msg, "keep.h5: cannot create /X"));
+    assert_null(strchr(err.msg, '\n'));
     assert_false(tu_exists(tmp));
     expect_untouched(path, "old contents", 12);
 }
@@ -163,9 +163,9 @@ static void test_tmp_blocked(void **state)
     assert_int_equal(mkdir(tmp, 0755), 0);
     uint8_t x = 1;
     int32_t y = 0;
-    char err[256] = "";
-    assert_int_equal(h5data_write(path, 1, 1, &x, NULL, 0, &y, err, sizeof err), -1);
-    assert_non_null(strstr(err, "blocked.h5: cannot create"));
+    nt_err err = {""};
+    assert_int_equal(h5data_write(path, 1, 1, &x, NULL, 0, &y, &err), -1);
+    assert_non_null(strstr(err.msg, "blocked.h5: cannot create"));
     expect_untouched(path, "previous", 8);
     struct stat st;
     assert_int_equal(stat(tmp, &st), 0);
@@ -180,8 +180,8 @@ static void test_replaces_existing(void **state)
     tu_write_file(tu_path(*state, "replace.h5.tmp"), "stale", 5);
     uint8_t x[4] = {1, 2, 3, 4};
     int32_t y[2] = {0, 1};
-    char err[256] = "";
-    assert_int_equal(h5data_write(path, 2, 2, x, NULL, 1.0f, y, err, sizeof err), 0);
+    nt_err err = {""};
+    assert_int_equal(h5data_write(path, 2, 2, x, NULL, 1.0f, y, &err), 0);
     struct tu_set s;
     tu_read_set(path, &s);
     assert_int_equal(s.n, 2);

@@ -182,9 +182,9 @@ static void check_roundtrip(const char *dir, int64_t n, int64_t d, int64_t k)
     assert_non_null(y);
     for (int64_t i = 0; i < n * d; i++) x[i] = (float)i * 0.25f - 3.0f;
     for (int64_t i = 0; i < n * k; i++) y[i] = (float)i * -0.125f + 0.5f;
-    char err[256] = "";
-    int rc = h5data_write_regression(path, n, d, NULL, x, 0.0f, y, k, err, sizeof err);
-    if (rc != 0) fail_msg("h5data_write_regression: %s", err);
+    nt_err err = {""};
+    int rc = h5data_write_regression(path, n, d, NULL, x, 0.0f, y, k, &err);
+    if (rc != 0) fail_msg("h5data_write_regression: %s", err.msg);
     assert_false(tu_exists(tu_path(dir, "reg.h5.tmp")));
 
     struct tu_set s;
@@ -223,8 +223,8 @@ static void test_write_u8_scale(void **state)
     float y[N * K];
     for (int i = 0; i < N * D; i++) x[i] = (uint8_t)(i * 13);
     for (int i = 0; i < N * K; i++) y[i] = (float)i / 7.0f;
-    char err[256] = "";
-    assert_int_equal(h5data_write_regression(path, N, D, x, NULL, 0.5f, y, K, err, sizeof err),
+    nt_err err = {""};
+    assert_int_equal(h5data_write_regression(path, N, D, x, NULL, 0.5f, y, K, &err),
                      0);
     struct tu_set s;
     tu_read_regression(path, &s);
@@ -242,9 +242,9 @@ static void test_write_empty(void **state)
 {
     const char *path = tu_path(*state, "empty.h5");
     float dummy = 0;
-    char err[256] = "";
-    int rc = h5data_write_regression(path, 0, 5, NULL, &dummy, 0.0f, NULL, 2, err, sizeof err);
-    if (rc != 0) fail_msg("h5data_write_regression: %s", err);
+    nt_err err = {""};
+    int rc = h5data_write_regression(path, 0, 5, NULL, &dummy, 0.0f, NULL, 2, &err);
+    if (rc != 0) fail_msg("h5data_write_regression: %s", err.msg);
     struct tu_set s;
     tu_read_regression(path, &s);
     assert_int_equal(s.n, 0);
@@ -262,32 +262,32 @@ static void test_write_bad_arguments(void **state)
     const char *path = tu_path(*state, "bad.h5");
     uint8_t xu = 1;
     float xf = 1, y = 0;
-    char err[256];
+    nt_err err;
     /* K < 1, missing targets, both / neither x pointer, bad shape */
-    assert_int_equal(h5data_write_regression(path, 1, 1, NULL, &xf, 0, &y, 0, err, sizeof err),
+    assert_int_equal(h5data_write_regression(path, 1, 1, NULL, &xf, 0, &y, 0, &err),
                      -1);
-    assert_non_null(strstr(err, "bad.h5: invalid number of targets per row (0)"));
-    assert_int_equal(h5data_write_regression(path, 1, 1, NULL, &xf, 0, &y, -2, err, sizeof err),
+    assert_non_null(strstr(err.msg, "bad.h5: invalid number of targets per row (0)"));
+    assert_int_equal(h5data_write_regression(path, 1, 1, NULL, &xf, 0, &y, -2, &err),
                      -1);
-    assert_int_equal(h5data_write_regression(path, 1, 1, NULL, &xf, 0, NULL, 1, err, sizeof err),
+    assert_int_equal(h5data_write_regression(path, 1, 1, NULL, &xf, 0, NULL, 1, &err),
                      -1);
-    assert_non_null(strstr(err, "bad.h5: targets missing"));
-    assert_int_equal(h5data_write_regression(path, 1, 1, &xu, &xf, 0, &y, 1, err, sizeof err),
+    assert_non_null(strstr(err.msg, "bad.h5: targets missing"));
+    assert_int_equal(h5data_write_regression(path, 1, 1, &xu, &xf, 0, &y, 1, &err),
                      -1);
-    assert_int_equal(h5data_write_regression(path, 1, 1, NULL, NULL, 0, &y, 1, err, sizeof err),
+    assert_int_equal(h5data_write_regression(path, 1, 1, NULL, NULL, 0, &y, 1, &err),
                      -1);
-    assert_int_equal(h5data_write_regression(path, 1, 0, NULL, &xf, 0, &y, 1, err, sizeof err),
+    assert_int_equal(h5data_write_regression(path, 1, 0, NULL, &xf, 0, &y, 1, &err),
                      -1);
-    assert_int_equal(h5data_write_regression(path, -1, 1, NULL, &xf, 0, &y, 1, err, sizeof err),
+    assert_int_equal(h5data_write_regression(path, -1, 1, NULL, &xf, 0, &y, 1, &err),
                      -1);
-    assert_non_null(strstr(err, "bad.h5"));
-    assert_int_equal(h5data_write_regression("", 1, 1, NULL, &xf, 0, &y, 1, err, sizeof err),
+    assert_non_null(strstr(err.msg, "bad.h5"));
+    assert_int_equal(h5data_write_regression("", 1, 1, NULL, &xf, 0, &y, 1, &err),
                      -1);
     assert_false(tu_exists(path));
     assert_false(tu_exists(tu_path(*state, "bad.h5.tmp")));
     /* The label writer's messages are unchanged. */
-    assert_int_equal(h5data_write(path, 1, 1, &xu, NULL, 0, NULL, err, sizeof err), -1);
-    assert_non_null(strstr(err, "bad.h5: labels missing"));
+    assert_int_equal(h5data_write(path, 1, 1, &xu, NULL, 0, NULL, &err), -1);
+    assert_non_null(strstr(err.msg, "bad.h5: labels missing"));
 }
 
 /* Failure in HDF5 after /X is written: a /y row of 2^31 floats is an 8 GiB chunk, over HDF5's
@@ -297,12 +297,12 @@ static void test_write_failure_cleans_up(void **state)
     const char *path = tu_path(*state, "keep.h5");
     tu_write_file(path, "old contents", 12);
     float x = 0, y = 0;
-    char err[512] = "";
+    nt_err err = {""};
     assert_int_equal(
-        h5data_write_regression(path, 1, 1, NULL, &x, 0, &y, (int64_t)1 << 31, err, sizeof err),
+        h5data_write_regression(path, 1, 1, NULL, &x, 0, &y, (int64_t)1 << 31, &err),
         -1);
-    assert_non_null(strstr(err, "keep.h5: cannot create /y"));
-    assert_null(strchr(err, '\n'));
+    assert_non_null(strstr(err.msg, "keep.h5: cannot create /y"));
+    assert_null(strchr(err.msg, '\n'));
     assert_false(tu_exists(tu_path(*state, "keep.h5.tmp")));
     size_t len = 0;
     char *now = tu_read_file(path, &len);
@@ -317,9 +317,9 @@ static void test_generated_file(void **state)
 {
     const char *path = tu_path(*state, "gen.h5");
     struct reg r = make(300, 3, 0.1, 5);
-    char err[256] = "";
+    nt_err err = {""};
     assert_int_equal(
-        h5data_write_regression(path, r.n, r.d, NULL, r.x, 0.0f, r.y, 1, err, sizeof err), 0);
+        h5data_write_regression(path, r.n, r.d, NULL, r.x, 0.0f, r.y, 1, &err), 0);
     struct tu_set s;
     tu_read_regression(path, &s);
     assert_int_equal(s.n, 300);

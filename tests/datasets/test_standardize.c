@@ -21,8 +21,8 @@ static void write_f32(const char *path, int64_t n, int64_t d, const float *x, fl
 {
     int32_t *y = malloc((size_t)n * sizeof *y);
     for (int64_t i = 0; i < n; i++) y[i] = (int32_t)(i % 3);
-    char err[512];
-    if (h5data_write(path, n, d, NULL, x, scale, y, err, sizeof err) < 0) fail_msg("%s", err);
+    nt_err err;
+    if (h5data_write(path, n, d, NULL, x, scale, y, &err) < 0) fail_msg("%s", err.msg);
     free(y);
 }
 
@@ -205,9 +205,9 @@ static void test_scaled_blocks(void **state)
         for (int64_t j = 0; j < d; j++)
             xu[i * d + j] = j == 5 ? 77 : (uint8_t)(j % 2 ? rnd() % 256 : (rnd() % 16) + j % 200);
     int32_t *y = calloc((size_t)n, sizeof *y);
-    char err[512];
+    nt_err err;
     const float scale = 1.0f / 255.0f;
-    if (h5data_write(u, n, d, xu, NULL, scale, y, err, sizeof err) < 0) fail_msg("%s", err);
+    if (h5data_write(u, n, d, xu, NULL, scale, y, &err) < 0) fail_msg("%s", err.msg);
     assert_int_equal(tu_nndata("standardize", u, NULL), 0);
     tu_expect_out("300 features over 5000 rows");
     tu_expect_out("1 constant feature with std 1");
@@ -432,9 +432,9 @@ static void test_split_standardize(void **state)
     float *yt = malloc((size_t)nu * sizeof *yt);
     for (int64_t i = 0; i < nu * du; i++) xu[i] = (uint8_t)(rnd() % 256);
     for (int64_t i = 0; i < nu; i++) yt[i] = (float)i;
-    char err[512];
-    if (h5data_write_regression(u, nu, du, xu, NULL, 0.25f, yt, 1, err, sizeof err) < 0)
-        fail_msg("%s", err);
+    nt_err err;
+    if (h5data_write_regression(u, nu, du, xu, NULL, 0.25f, yt, 1, &err) < 0)
+        fail_msg("%s", err.msg);
     assert_int_equal(
         tu_nndata("split", u, tu_path(dir, "v"), "--fractions", "0.5,0.5", "--standardize", NULL),
         0);
@@ -458,9 +458,9 @@ static void test_split_carries(void **state)
     uint8_t *xu = malloc((size_t)(n * d));
     int32_t *y = calloc((size_t)n, sizeof *y);
     for (int64_t i = 0; i < n * d; i++) xu[i] = (uint8_t)(rnd() % 256);
-    char err[512];
-    if (h5data_write(in, n, d, xu, NULL, 1.0f / 255.0f, y, err, sizeof err) < 0)
-        fail_msg("%s", err);
+    nt_err err;
+    if (h5data_write(in, n, d, xu, NULL, 1.0f / 255.0f, y, &err) < 0)
+        fail_msg("%s", err.msg);
     /* Distinctive values, not this file's statistics. */
     const float mean[5] = {0.125f, -3.5f, 1e-3f, 7.0f, 0.333f};
     const float std[5] = {0.5f, 2.0f, 1e-4f, 1.0f, 0.777f};

@@ -19,8 +19,8 @@
 
 static void write_f32(const char *path, int64_t n, int64_t d, const float *x, const int32_t *y)
 {
-    char err[512];
-    if (h5data_write(path, n, d, NULL, x, 0.0f, y, err, sizeof err) < 0) fail_msg("%s", err);
+    nt_err err;
+    if (h5data_write(path, n, d, NULL, x, 0.0f, y, &err) < 0) fail_msg("%s", err.msg);
 }
 
 /* ---- generators through the CLI -------------------------------------------------------- */
@@ -178,9 +178,9 @@ static void test_split_regression_u8(void **state)
         x[2 * i] = (uint8_t)(i / 256), x[2 * i + 1] = (uint8_t)(i % 256);
         y[k * i] = (float)i * 0.5f, y[k * i + 1] = -(float)i;
     }
-    char err[512];
-    if (h5data_write_regression(in, n, 2, x, NULL, 0.25f, y, k, err, sizeof err) < 0)
-        fail_msg("%s", err);
+    nt_err err;
+    if (h5data_write_regression(in, n, 2, x, NULL, 0.25f, y, k, &err) < 0)
+        fail_msg("%s", err.msg);
     free(x);
     free(y);
     assert_int_equal(tu_nndata("split", in, tu_path(dir, "p"), "--fractions", "0.5,0.3,0.2", NULL),
@@ -265,9 +265,9 @@ static void test_info(void **state)
     uint8_t xu[3 * 12];
     float yt[3] = {1.5f, -2.0f, 0.5f};
     for (int i = 0; i < 36; i++) xu[i] = (uint8_t)(i * 7);
-    char err[512];
-    if (h5data_write_regression(g, 3, 12, xu, NULL, 1.0f / 255.0f, yt, 1, err, sizeof err) < 0)
-        fail_msg("%s", err);
+    nt_err err;
+    if (h5data_write_regression(g, 3, 12, xu, NULL, 1.0f / 255.0f, yt, 1, &err) < 0)
+        fail_msg("%s", err.msg);
     assert_int_equal(tu_nndata("info", g, NULL), 0);
     tu_expect_out("X dtype: uint8\n");
     tu_expect_out("scale: 0.00392156886\n");
@@ -427,22 +427,22 @@ static void test_check(void **state)
     /* Regression: a good one, and a NaN target. */
     float yt[20 * 2];
     for (int i = 0; i < 40; i++) yt[i] = (float)i;
-    char err[512];
+    nt_err err;
     f = tu_path(dir, "reg.h5");
-    if (h5data_write_regression(f, 20, 4, NULL, x, 0.0f, yt, 2, err, sizeof err) < 0)
-        fail_msg("%s", err);
+    if (h5data_write_regression(f, 20, 4, NULL, x, 0.0f, yt, 2, &err) < 0)
+        fail_msg("%s", err.msg);
     assert_int_equal(tu_nndata("check", f, NULL), 0);
     tu_expect_out("ok (20 x 4, float32, regression, 2 targets)");
     yt[2 * 11 + 1] = NAN;
     f = tu_path(dir, "regnan.h5");
-    if (h5data_write_regression(f, 20, 4, NULL, x, 0.0f, yt, 2, err, sizeof err) < 0)
-        fail_msg("%s", err);
+    if (h5data_write_regression(f, 20, 4, NULL, x, 0.0f, yt, 2, &err) < 0)
+        fail_msg("%s", err.msg);
     expect_check_fails(f, "/y[11, 1] is nan");
 
     /* uint8 with scale. */
     uint8_t xu[80] = {0};
     f = tu_path(dir, "u8.h5");
-    if (h5data_write(f, 20, 4, xu, NULL, 0.5f, y, err, sizeof err) < 0) fail_msg("%s", err);
+    if (h5data_write(f, 20, 4, xu, NULL, 0.5f, y, &err) < 0) fail_msg("%s", err.msg);
     assert_int_equal(tu_nndata("check", f, NULL), 0);
     tu_expect_out("ok (20 x 4, uint8, scale 0.5, classification, 3 classes)");
 

@@ -12,7 +12,7 @@ int main(int argc, char **argv)
     if (argc != 3) { fprintf(stderr, "usage: nt_mkdata badlabel|empty|nan OUT.h5\n"); return 2; }
     static float x[200 * 2];
     static int32_t y[200];
-    char err[512];
+    nt_err err;
     int64_t n = 0;
     if (!strcmp(argv[1], "badlabel") || !strcmp(argv[1], "nan")) {
         n = 200;
@@ -27,8 +27,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "nt_mkdata: unknown kind %s\n", argv[1]);
         return 2;
     }
-    if (h5data_write(argv[2], n, 2, NULL, x, 0, y, err, sizeof err)) {
-        fprintf(stderr, "nt_mkdata: %s\n", err);
+    if (h5data_write(argv[2], n, 2, NULL, x, 0, y, &err)) {
+        fprintf(stderr, "nt_mkdata: %s\n", err.msg);
         return 1;
     }
     return 0;

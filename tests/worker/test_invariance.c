@@ -219,9 +219,10 @@ static int make_data(void)
     float x[203 * 2];
     int32_t y[203];
     gen_moons(n, 0.2, 42, x, y);
-    char p[300], err[256];
+    char p[300];
+    nt_err err;
     snprintf(p, sizeof p, "%s/moons.h5", dir);
-    if (h5data_write(p, n, 2, NULL, x, 0, y, err, sizeof err)) return -1;
+    if (h5data_write(p, n, 2, NULL, x, 0, y, &err)) return -1;
     /* a 2-target regression set: y = (sin(x0 + x1), x0 x2) */
     float xr[203 * 3], yr[203 * 2];
     for (int i = 0; i < 203; i++) {
@@ -230,7 +231,7 @@ static int make_data(void)
         yr[2 * i + 1] = xr[3 * i] * xr[3 * i + 2];
     }
     snprintf(p, sizeof p, "%s/reg.h5", dir);
-    if (h5data_write_regression(p, n, 3, NULL, xr, 0, yr, 2, err, sizeof err)) return -1;
+    if (h5data_write_regression(p, n, 3, NULL, xr, 0, yr, 2, &err)) return -1;
     snprintf(p, sizeof p, "%s/job.ini", dir);
     FILE *f = fopen(p, "w");
     if (!f) return -1;

@@ -240,11 +240,12 @@ static int make_data(void)
             xu[r * D + j] = (uint8_t)lrintf(feat(r, j) * 2); /* scale 0.5: exact */
         }
     }
-    char p[320], err[256];
+    char p[320];
+    nt_err err;
     snprintf(p, sizeof p, "%s/f32.h5", dir);
-    if (h5data_write(p, NROWS, D, NULL, xf, 0, y, err, sizeof err)) return printf("%s\n", err), -1;
+    if (h5data_write(p, NROWS, D, NULL, xf, 0, y, &err)) return printf("%s\n", err.msg), -1;
     snprintf(p, sizeof p, "%s/u8.h5", dir);
-    if (h5data_write(p, NROWS, D, xu, NULL, 0.5f, y, err, sizeof err)) return printf("%s\n", err), -1;
+    if (h5data_write(p, NROWS, D, xu, NULL, 0.5f, y, &err)) return printf("%s\n", err.msg), -1;
     return 0;
 }
 

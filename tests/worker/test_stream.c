@@ -155,13 +155,13 @@ int main(int argc, char **argv)
     if (WORLD.rank == 0) {
         static float x[N * D];
         static int32_t y[N];
-        char err[256];
+        nt_err err;
         for (int r = 0; r < N; r++) {
             x[r * D] = (float)r;
             x[r * D + 1] = (float)(r % 5);
             y[r] = r % 3;
         }
-        if (h5data_write(path, N, D, NULL, x, 0, y, err, sizeof err)) printf("write: %s\n", err);
+        if (h5data_write(path, N, D, NULL, x, 0, y, &err)) printf("write: %s\n", err.msg);
     }
     MPI_Barrier(WORLD.comm);
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_stream_cases)};
