@@ -87,11 +87,6 @@ int comm_allreduce_double(comm_t *c, double *buf, size_t n, comm_op op)
     return allreduce(c, buf, n, sizeof *buf, MPI_DOUBLE, op);
 }
 
-int comm_allreduce_sum_double(comm_t *c, double *buf, size_t n)
-{
-    return comm_allreduce_double(c, buf, n, COMM_SUM);
-}
-
 int comm_range_u64(comm_t *c, uint64_t v, uint64_t *lo, uint64_t *hi)
 {
     /* max(v) = ~min(~v): both ends from one MIN reduction */

@@ -28,8 +28,6 @@ int comm_allreduce_int(comm_t *c, int *buf, size_t n, comm_op op);
 int comm_allreduce_i64(comm_t *c, int64_t *buf, size_t n, comm_op op);
 int comm_allreduce_u64(comm_t *c, uint64_t *buf, size_t n, comm_op op);
 int comm_allreduce_double(comm_t *c, double *buf, size_t n, comm_op op);
-/* = comm_allreduce_double(c, buf, n, COMM_SUM) */
-int comm_allreduce_sum_double(comm_t *c, double *buf, size_t n);
 /* The smallest and largest v over all ranks, in one collective (lo == hi: all agree). */
 int comm_range_u64(comm_t *c, uint64_t v, uint64_t *lo, uint64_t *hi);
 

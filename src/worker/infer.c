@@ -247,7 +247,7 @@ int nt_eval(const nt_infer_opts *o, comm_t *c)
     if (!st && !sum) st = nt_agree(c, (nt_fail(&e, "out of memory"), NT_EXIT_RUNTIME), &e);
     eval_acc acc = {&x, sum};
     if (!st) st = nt_agree(c, nt_pass_run(&x.pass, x.x, x.y, x.t, EVAL_BATCH, eval_batch, NULL, &acc, &e), &e);
-    if (!st && comm_allreduce_sum_double(c, sum, nsum) != MPI_SUCCESS)
+    if (!st && comm_allreduce_double(c, sum, nsum, COMM_SUM) != MPI_SUCCESS)
         st = nt_agree(c, (nt_fail(&e, "MPI_Allreduce failed"), NT_EXIT_RUNTIME), &e);
     if (!st && c->rank == 0) {
         double n = sum[3];

@@ -192,15 +192,15 @@ int nt_norm_equal(const nt_input_norm *a, const nt_input_norm *b)
 int nt_model_check_norm(hid_t f, const char *model_path, const char *data_path, const float *mean,
                         const float *std, int64_t d, nt_err *e)
 {
-    hid_t g = H5Gopen2(f, "model", H5P_DEFAULT);
+    hid_t g = H5Gopen2(f, "model", H5P_DEFAULT); /* none: the model records no preparation */
     float *mm = NULL, *ms = NULL; /* the 1-D attribute reader of the dataset layout */
     int rc = g >= 0 && (layout_read_vec(g, model_path, "/model", "input_mean", d, &mm, e) ||
                         layout_read_vec(g, model_path, "/model", "input_std", d, &ms, e)) ? -1 : 0;
-    if (g >= 0) H5Gclose(g);
+    if (g >= 0 && H5_TRY(H5Gclose(g), e, model_path)) rc = -1;
     const nt_input_norm model = {mm, ms, d}, data = {mean, std, d};
-    if (rc || nt_norm_equal(&model, &data))
-        ; /* a malformed attribute (rc, e set), or the same preparation */
-    else if (!mm)
+    if (rc || nt_norm_equal(&model, &data)) {
+        /* a malformed attribute (rc, e set), or the same preparation */
+    } else if (!mm)
         rc = nt_fail(e, "%s: /X is standardised (attributes mean, std) but %s was trained on "
                      "unstandardised inputs; use a copy without them (nndata standardize --remove)",
                      data_path, model_path);

@@ -83,7 +83,7 @@ int nt_make_optimizer(nn_optim *o, const nt_config *cfg, const nn_model *m)
 
 /* --verbose: where every rank runs (host, local rank, CPUs it may use, BLAS threads),
  * gathered to rank 0. */
-static void report_placement(nt_reporter *rep, const comm_t *c, int threads)
+static void report_placement(nt_reporter *rep, comm_t *c, int threads)
 {
     enum { LEN = 256 };
     char mine[LEN], host[64] = "?", cpus[160] = "";
@@ -103,8 +103,10 @@ static void report_placement(nt_reporter *rep, const comm_t *c, int threads)
              c->rank, host, c->local_rank, c->local_size, cpus, threads, threads > 1 ? "s" : "",
              (int)getpid());
     char *all = c->rank == 0 ? malloc((size_t)LEN * (size_t)c->size) : NULL;
-    MPI_Gather(mine, LEN, MPI_CHAR, all, LEN, MPI_CHAR, 0, c->comm);
-    for (int r = 0; all && r < c->size; r++) nt_report_event(rep, "placement", all + (size_t)r * LEN);
+    /* a failed gather or allocation only loses these informational lines */
+    int rc = comm_gather_strings(c, mine, LEN, all, 0);
+    for (int r = 0; all && rc == MPI_SUCCESS && r < c->size; r++)
+        nt_report_event(rep, "placement", all + (size_t)r * LEN);
     free(all);
 }
 
@@ -200,8 +202,13 @@ static int check_output_dir(nt_trainer *t)
 static int prepare_output(nt_trainer *t)
 {
     const nt_config *cfg = t->cfg;
-    t->resuming = (t->o->resume || cfg->resume_auto) &&
-                  nt_ckpt_find(cfg->ckpt_dir, t->c, t->resume_path, sizeof t->resume_path);
+    int found = t->o->resume || cfg->resume_auto
+                    ? nt_ckpt_find(cfg->ckpt_dir, t->c, t->resume_path, sizeof t->resume_path) : 0;
+    if (found < 0) { /* the same on every rank: the name's broadcast failed */
+        nt_fail(&t->e, "%s: looking for checkpoints failed (MPI broadcast)", cfg->ckpt_dir);
+        return nt_agree(t->c, NT_EXIT_RUNTIME, &t->e);
+    }
+    t->resuming = found;
     if (t->o->resume && !t->resuming) {
         nt_fail(&t->e, "%s: no checkpoint to resume from (ckpt-<step>.h5)", cfg->ckpt_dir);
         return nt_agree(t->c, NT_EXIT_INPUT, &t->e);
@@ -324,8 +331,8 @@ static void banner(nt_trainer *t)
     size_t n = 0;
     for (int i = 0; i < cfg->nsizes && n + 16 < sizeof model; i++)
         n += (size_t)snprintf(model + n, sizeof model - n, "%s%d", i ? "-" : "", cfg->sizes[i]);
-    int nodes = t->c->local_rank == 0, total = 0;
-    MPI_Allreduce(&nodes, &total, 1, MPI_INT, MPI_SUM, t->c->comm);
+    int total = t->c->local_rank == 0; /* nodes: ranks that are first on theirs */
+    if (comm_allreduce_int(t->c, &total, 1, COMM_SUM) != MPI_SUCCESS) total = 0; /* "0 nodes" */
     char cfg_abs[PATH_MAX]; /* the effective configuration file, as an absolute path */
     const nt_stream *s = &t->stream;
     nt_run_info ri = {.version = NN_VERSION,

@@ -54,7 +54,7 @@ static int evaluate(nt_trainer *t, nt_pass *set, double out[3])
     nt_batch *b = &t->batch;
     int status = nt_pass_run(set, b->x, b->labels, b->targets, b->bmax, eval_batch, NULL, &a, &t->e);
     double sums[4] = {a.sums[0], a.sums[1], a.sums[2], status ? 1 : 0};
-    if (comm_allreduce_sum_double(t->c, sums, 4) != MPI_SUCCESS)
+    if (comm_allreduce_double(t->c, sums, 4, COMM_SUM) != MPI_SUCCESS)
         return nt_fail(&t->e, "MPI_Allreduce failed during evaluation");
     if (sums[3] > 0) {
         if (!status) nt_fail(&t->e, "evaluation read failed on another rank");
@@ -72,13 +72,20 @@ static uint64_t params_hash(const float *p, size_t n)
     return h;
 }
 
-/* Collective: do all replicas hold the same parameters (bit for bit)? */
-static int replicas_agree(comm_t *c, const nn_model *m)
+/* Collective: do all replicas hold the same parameters (bit for bit)? Returns 0 (yes), or the
+ * agreed status with the message printed. */
+static int check_replicas(nt_trainer *t, int epoch)
 {
-    unsigned long long h = params_hash(m->params, m->nparams), lo = h, hi = h;
-    MPI_Allreduce(MPI_IN_PLACE, &lo, 1, MPI_UNSIGNED_LONG_LONG, MPI_MIN, c->comm);
-    MPI_Allreduce(MPI_IN_PLACE, &hi, 1, MPI_UNSIGNED_LONG_LONG, MPI_MAX, c->comm);
-    return lo == hi;
+    comm_t *c = t->c;
+    uint64_t lo, hi;
+    if (comm_range_u64(c, params_hash(t->m.params, t->m.nparams), &lo, &hi) != MPI_SUCCESS) {
+        nt_fail(&t->e, "MPI_Allreduce of the parameter hashes failed after epoch %d", epoch);
+        return nt_agree(c, NT_EXIT_RUNTIME, &t->e);
+    }
+    if (lo == hi) return 0;
+    nt_fail(&t->e, "model replicas differ across ranks after epoch %d (non-deterministic "
+            "allreduce?)", epoch);
+    return nt_agree(c, c->rank == 0 ? NT_EXIT_RUNTIME : 0, &t->e);
 }
 
 /* ---- one step ---- */
@@ -185,12 +192,7 @@ static int end_epoch(nt_trainer *t, int epoch, const epoch_sums *a)
     if (t->n_val > 0 && evaluate(t, &t->vset, &r.v[NT_H_SET(NT_SET_VAL)])) st = NT_EXIT_RUNTIME;
     if (!st && t->have_test && evaluate(t, &t->tset, &r.v[NT_H_SET(NT_SET_TEST)])) st = NT_EXIT_RUNTIME;
     t_eval = nt_now() - t_eval;
-    if ((st = nt_agree(c, st, &t->e))) return st;
-    if (!replicas_agree(c, &t->m)) {
-        nt_fail(&t->e, "model replicas differ across ranks after epoch %d (non-deterministic "
-                "allreduce?)", epoch);
-        return nt_agree(c, c->rank == 0 ? NT_EXIT_RUNTIME : 0, &t->e);
-    }
+    if ((st = nt_agree(c, st, &t->e)) || (st = check_replicas(t, epoch))) return st;
     r.v[NT_H_ELAPSED_S] = nt_now() - t->t_start;
     double timing[4] = {t_train, data_s, t_eval, a->t_ckpt};
     nt_report_epoch(&t->rep, &t->hist, &r, cfg->epochs, timing);
