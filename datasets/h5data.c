@@ -3,6 +3,7 @@
  * Writes PATH.tmp with the sec2 driver (no MPI) and renames it into place, so a failure
  * never leaves a half-written PATH nor replaces an existing one. */
 #include "h5data.h"
+#include "h5check.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -45,7 +46,8 @@ static herr_t innermost_error(unsigned n, const H5E_error2_t *e, void *data)
 static int h5_fail(nt_err *e, const char *path, const char *what)
 {
     char detail[H5DATA_DETAIL] = "";
-    H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, innermost_error, detail);
+    /* the detail is a courtesy: if the walk fails, the message goes without it */
+    if (H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, innermost_error, detail) < 0) detail[0] = 0;
     if (detail[0]) return nt_fail(e, "%s: %s (%s)", path, what, detail);
     return nt_fail(e, "%s: %s", path, what);
 }
@@ -78,8 +80,13 @@ fail:
         snprintf(what, sizeof what, "cannot create /%s", name);
         h5_fail(e, path, what);
     }
-    if (dcpl >= 0) H5Pclose(dcpl);
-    if (space >= 0) H5Sclose(space);
+    /* checked after the message above (which needs HDF5's error stack), which they keep */
+    int closed = (dcpl < 0 || !H5_TRY(H5Pclose(dcpl), e, path)) &
+                 (space < 0 || !H5_TRY(H5Sclose(space), e, path));
+    if (!closed && dset >= 0) {
+        (void)H5Dclose(dset); /* failing anyway, with the close's message in e */
+        dset = H5I_INVALID_HID;
+    }
     return dset;
 }
 
@@ -96,7 +103,7 @@ static int write_scale(hid_t dset, float scale)
     rc = 0;
 fail:
     if (attr >= 0 && H5Aclose(attr) < 0) rc = -1;
-    if (space >= 0) H5Sclose(space);
+    if (space >= 0 && H5Sclose(space) < 0) rc = -1;
     return rc;
 }
 
@@ -114,7 +121,7 @@ static int write_vec_attr(hid_t dset, const char *name, const float *v, int64_t 
     rc = 0;
 fail:
     if (attr >= 0 && H5Aclose(attr) < 0) rc = -1;
-    if (space >= 0) H5Sclose(space);
+    if (space >= 0 && H5Sclose(space) < 0) rc = -1;
     return rc;
 }
 
@@ -154,6 +161,7 @@ static int write_set(const char *path, int64_t n, int64_t d, const uint8_t *x_u8
     hid_t fapl = H5I_INVALID_HID, file = H5I_INVALID_HID;
     hid_t xset = H5I_INVALID_HID, yset = H5I_INVALID_HID;
 
+    nt_err_clear(e); /* H5_TRY keeps a message already there */
     if (!path || !path[0]) return nt_fail(e, "(empty path): invalid output path");
     if (n < 0 || d < 1)
         return nt_fail(e, "%s: invalid shape (%lld x %lld)", path, (long long)n, (long long)d);
@@ -175,7 +183,7 @@ static int write_set(const char *path, int64_t n, int64_t d, const uint8_t *x_u8
     /* We report errors ourselves; HDF5's default handler would print its whole stack. The
      * previous handler is restored on return since nn_h5 is a library. */
     if (H5Eget_auto2(H5E_DEFAULT, &old_func, &old_data) >= 0) auto_saved = 1;
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    if (H5_TRY(H5Eset_auto2(H5E_DEFAULT, NULL, NULL), e, path)) goto fail;
 
     /* Create the tmp file ourselves first: open() gives a precise errno for the message
      * ("Permission denied", "No such file or directory"), which HDF5 does not. */
@@ -201,6 +209,10 @@ static int write_set(const char *path, int64_t n, int64_t d, const uint8_t *x_u8
         h5_fail(e, path, "cannot create HDF5 file");
         goto fail;
     }
+    /* no longer needed; closed here so that the clean-up below only runs on failures */
+    herr_t cp = H5Pclose(fapl);
+    fapl = H5I_INVALID_HID;
+    if (H5_TRY(cp, e, path)) goto fail;
 
     hid_t ftype = x_u8 ? H5T_STD_U8LE : H5T_IEEE_F32LE;
     hid_t mtype = x_u8 ? H5T_NATIVE_UINT8 : H5T_NATIVE_FLOAT;
@@ -252,12 +264,16 @@ static int write_set(const char *path, int64_t n, int64_t d, const uint8_t *x_u8
     rc = 0;
 
 fail:
-    if (yset >= 0) H5Dclose(yset);
-    if (xset >= 0) H5Dclose(xset);
-    if (file >= 0) H5Fclose(file);
-    if (fapl >= 0) H5Pclose(fapl);
+    /* Objects are still open here only after a failure: e holds its message, which H5_TRY
+     * keeps, and PATH.tmp is removed whatever these closes return. */
+    if (yset >= 0) H5_TRY(H5Dclose(yset), e, path);
+    if (xset >= 0) H5_TRY(H5Dclose(xset), e, path);
+    if (file >= 0) H5_TRY(H5Fclose(file), e, path);
+    if (fapl >= 0) H5_TRY(H5Pclose(fapl), e, path);
     if (created) unlink(tmp);
-    if (auto_saved) H5Eset_auto2(H5E_DEFAULT, old_func, old_data);
+    /* Restoring the caller's handler cannot change this write's outcome (PATH is in place or
+     * the failure is in e); if it fails, HDF5 merely stays quiet. */
+    if (auto_saved) (void)H5Eset_auto2(H5E_DEFAULT, old_func, old_data);
     free(tmp);
     return rc;
 }

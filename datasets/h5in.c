@@ -13,15 +13,17 @@
 /* Bytes per block of rows read as double. */
 #define BLOCK_BYTES ((int64_t)4 << 20)
 
+/* Switching HDF5's own printing off and on again only affects what HDF5 prints besides our
+ * messages, never a result: a failure leaves it printing (or quiet), and is ignored. */
 void h5in_quiet_on(struct h5quiet *q)
 {
     q->saved = H5Eget_auto2(H5E_DEFAULT, &q->func, &q->data) >= 0;
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    (void)H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
 }
 
 void h5in_quiet_off(struct h5quiet *q)
 {
-    if (q->saved) H5Eset_auto2(H5E_DEFAULT, q->func, q->data);
+    if (q->saved) (void)H5Eset_auto2(H5E_DEFAULT, q->func, q->data);
 }
 
 void h5in_init(struct h5in *h)
@@ -30,10 +32,13 @@ void h5in_init(struct h5in *h)
     h->file = h->L.x = h->L.y = H5I_INVALID_HID;
 }
 
+/* The file is open read-only and every read has completed (its result checked) or been
+ * abandoned on an error path, so closing cannot lose data and a failure changes nothing the
+ * caller could act on (standardize's later read-write open would report a handle left open). */
 void h5in_close(struct h5in *h)
 {
     layout_free(&h->L);
-    if (h->file >= 0) H5Fclose(h->file);
+    if (h->file >= 0) (void)H5Fclose(h->file);
     h->file = H5I_INVALID_HID;
 }
 
@@ -77,8 +82,8 @@ int h5in_read_block(hid_t dset, int64_t r0, int64_t nr, int64_t nc, int two_d, d
     if (ms >= 0 && H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL) >= 0 &&
         H5Dread(dset, H5T_NATIVE_DOUBLE, ms, fs, H5P_DEFAULT, buf) >= 0)
         rc = 0;
-    if (ms >= 0) H5Sclose(ms);
-    H5Sclose(fs);
+    if (ms >= 0 && H5Sclose(ms) < 0) rc = -1;
+    if (H5Sclose(fs) < 0) rc = -1;
     return rc;
 }
 

@@ -27,7 +27,7 @@ void h5in_quiet_off(struct h5quiet *q);
 /* Open PATH read-only and check its layout (flags as layout_read). Returns 0, or -1 with e
  * ("f.h5: cannot open: ...", "f.h5: not an HDF5 file", or the layout's message). */
 int h5in_open(const char *path, unsigned flags, struct h5in *h, nt_err *e);
-/* Safe on a failed or closed h5in. */
+/* Safe on a failed or closed h5in. Read-only handles: failing closes are ignored (h5in.c). */
 void h5in_close(struct h5in *h);
 /* An h5in that h5in_close accepts without h5in_open. */
 void h5in_init(struct h5in *h);
@@ -40,7 +40,8 @@ const char *h5in_nonfinite(double v);
 /* Rows per block for rows of `cols` doubles (about 4 MiB), at least 1, at most n. */
 int64_t h5in_block_rows(int64_t cols, int64_t n);
 /* Rows [r0, r0+nr) and columns [0, nc) of a 1-D (two_d == 0) or 2-D dataset as double into
- * buf (nr * max(nc, 1) values). Returns 0 or -1. */
+ * buf (nr * max(nc, 1) values). Returns 0, or -1 when a call fails (reading or closing the
+ * selections; the caller names the rows in its message). */
 int h5in_read_block(hid_t dset, int64_t r0, int64_t nr, int64_t nc, int two_d, double *buf);
 
 /* One pass over /X in row blocks: every value must be finite (an error names its row and

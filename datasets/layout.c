@@ -2,6 +2,7 @@
  * metadata (shapes, types, attributes): the same calls in the same order on every rank, so it
  * is safe under MPI-IO with collective metadata reads. */
 #include "layout.h"
+#include "h5check.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -11,9 +12,12 @@
 const char *layout_type_name(hid_t t, char *buf, size_t len)
 {
     H5T_class_t c = H5Tget_class(t);
-    size_t sz = H5Tget_size(t);
-    if (c == H5T_INTEGER)
-        snprintf(buf, len, "%sint%zu", H5Tget_sign(t) == H5T_SGN_NONE ? "u" : "", 8 * sz);
+    size_t sz = H5Tget_size(t); /* 0 on failure */
+    H5T_sign_t sg = c == H5T_INTEGER ? H5Tget_sign(t) : H5T_SGN_NONE;
+    if (c == H5T_NO_CLASS || sz == 0 || sg == H5T_SGN_ERROR) /* the getters failed */
+        snprintf(buf, len, "an unreadable type");
+    else if (c == H5T_INTEGER)
+        snprintf(buf, len, "%sint%zu", sg == H5T_SGN_NONE ? "u" : "", 8 * sz);
     else if (c == H5T_FLOAT)
         snprintf(buf, len, "float%zu", 8 * sz);
     else if (c == H5T_STRING)
@@ -44,7 +48,7 @@ static int dset_dims(hid_t dset, hsize_t dims[2])
     int rank = sp >= 0 ? H5Sget_simple_extent_ndims(sp) : -1;
     dims[0] = dims[1] = 0;
     if ((rank == 1 || rank == 2) && H5Sget_simple_extent_dims(sp, dims, NULL) < 0) rank = -1;
-    if (sp >= 0) H5Sclose(sp);
+    if (sp >= 0 && H5Sclose(sp) < 0) rank = -1;
     return rank;
 }
 
@@ -60,19 +64,25 @@ static int check_x(const char *path, layout_info *L, nt_err *e)
     hid_t t = H5Dget_type(L->x);
     if (t < 0) return nt_fail(e, "%s: cannot read the type of /X", path);
     H5T_class_t c = H5Tget_class(t);
-    L->x_bytes = H5Tget_size(t);
-    L->x_u8 = c == H5T_INTEGER && L->x_bytes == 1 && H5Tget_sign(t) == H5T_SGN_NONE;
+    L->x_bytes = H5Tget_size(t); /* 0 on failure */
+    H5T_sign_t sg = c == H5T_INTEGER ? H5Tget_sign(t) : H5T_SGN_NONE;
+    L->x_u8 = c == H5T_INTEGER && L->x_bytes == 1 && sg == H5T_SGN_NONE;
     layout_type_name(t, tn, sizeof tn);
-    H5Tclose(t);
+    int bad = c == H5T_NO_CLASS || L->x_bytes == 0 || sg == H5T_SGN_ERROR;
+    if (bad) nt_fail(e, "%s: cannot read the type of /X", path);
+    if (H5_TRY(H5Tclose(t), e, path) || bad) return -1;
     if (!L->x_u8 && c != H5T_FLOAT)
         return nt_fail(e, "%s: /X has dtype %s, expected uint8 or float", path, tn);
-    hid_t dcpl = H5Dget_create_plist(L->x);
-    if (dcpl >= 0) {
-        hsize_t chunk[2];
-        if (H5Pget_layout(dcpl) == H5D_CHUNKED && H5Pget_chunk(dcpl, 2, chunk) == 2)
-            L->chunk_rows = (int64_t)chunk[0];
-        H5Pclose(dcpl);
-    }
+    /* the chunk extent along rows (the worker's direct reads follow it); 0 when not chunked */
+    hid_t dcpl = H5I_INVALID_HID;
+    H5D_layout_t lay = H5D_LAYOUT_ERROR;
+    hsize_t chunk[2];
+    int st = H5_TRY(dcpl = H5Dget_create_plist(L->x), e, path) ||
+             H5_TRY(lay = H5Pget_layout(dcpl), e, path) ||
+             (lay == H5D_CHUNKED && H5_TRY(H5Pget_chunk(dcpl, 2, chunk), e, path));
+    if (!st && lay == H5D_CHUNKED) L->chunk_rows = (int64_t)chunk[0];
+    if (dcpl >= 0 && H5_TRY(H5Pclose(dcpl), e, path)) st = 1;
+    if (st) return -1;
     htri_t has = H5Aexists(L->x, "scale");
     if (has < 0) return nt_fail(e, "%s: cannot read the attributes of /X", path);
     if (!has) return 0;
@@ -81,9 +91,11 @@ static int check_x(const char *path, layout_info *L, nt_err *e)
     /* one value only: reading more into one double would overrun it */
     int ok = as >= 0 && H5Sget_simple_extent_npoints(as) == 1 &&
              H5Aread(a, H5T_NATIVE_DOUBLE, &L->scale) >= 0;
-    if (as >= 0) H5Sclose(as);
-    if (a >= 0) H5Aclose(a);
-    if (!ok) return nt_fail(e, "%s: /X attribute scale is not a readable number", path);
+    if (!ok) nt_fail(e, "%s: /X attribute scale is not a readable number", path);
+    /* the closes are checked after that message, which H5_TRY keeps */
+    if (as >= 0 && H5_TRY(H5Sclose(as), e, path)) ok = 0;
+    if (a >= 0 && H5_TRY(H5Aclose(a), e, path)) ok = 0;
+    if (!ok) return -1;
     if (!isfinite(L->scale) || L->scale <= 0)
         return nt_fail(e, "%s: /X attribute scale is %g, expected > 0", path, L->scale);
     float s32 = (float)L->scale; /* nntrain multiplies in float32 */
@@ -106,7 +118,8 @@ static int check_y(const char *path, layout_info *L, nt_err *e)
     if (t < 0) return nt_fail(e, "%s: cannot read the type of /y", path);
     H5T_class_t c = H5Tget_class(t);
     layout_type_name(t, tn, sizeof tn);
-    H5Tclose(t);
+    if (c == H5T_NO_CLASS) nt_fail(e, "%s: cannot read the type of /y", path);
+    if (H5_TRY(H5Tclose(t), e, path) || c == H5T_NO_CLASS) return -1;
     if (rank == 1 && c != H5T_INTEGER)
         return nt_fail(e, "%s: /y (N) has dtype %s, expected integer class labels (regression "
                        "targets are (N, K) floats)", path, tn);
@@ -135,9 +148,10 @@ int layout_read_vec(hid_t obj, const char *path, const char *objname, const char
     hssize_t np = sp >= 0 ? H5Sget_simple_extent_npoints(sp) : -1;
     char tn[32];
     int rc = -1;
-    if (a < 0 || sp < 0 || ty < 0)
+    H5T_class_t c = ty >= 0 ? H5Tget_class(ty) : H5T_NO_CLASS;
+    if (a < 0 || sp < 0 || ty < 0 || c == H5T_NO_CLASS)
         nt_fail(e, "%s: %s attribute %s is not readable", path, objname, name);
-    else if (H5Tget_class(ty) != H5T_FLOAT)
+    else if (c != H5T_FLOAT)
         nt_fail(e, "%s: %s attribute %s has dtype %s, expected float32", path, objname, name,
                 layout_type_name(ty, tn, sizeof tn));
     else if (rank != 1)
@@ -152,13 +166,14 @@ int layout_read_vec(hid_t obj, const char *path, const char *objname, const char
         nt_fail(e, "%s: %s attribute %s is not readable", path, objname, name);
     else
         rc = 0;
+    /* checked after the message above, which H5_TRY keeps */
+    if (ty >= 0 && H5_TRY(H5Tclose(ty), e, path)) rc = -1;
+    if (sp >= 0 && H5_TRY(H5Sclose(sp), e, path)) rc = -1;
+    if (a >= 0 && H5_TRY(H5Aclose(a), e, path)) rc = -1;
     if (rc) {
         free(*out);
         *out = NULL;
     }
-    if (ty >= 0) H5Tclose(ty);
-    if (sp >= 0) H5Sclose(sp);
-    if (a >= 0) H5Aclose(a);
     return rc;
 }
 
@@ -188,6 +203,7 @@ static int check_norm(const char *path, layout_info *L, nt_err *e)
 
 int layout_read(hid_t file, const char *path, unsigned flags, layout_info *L, nt_err *e)
 {
+    nt_err_clear(e); /* H5_TRY keeps a message already there */
     memset(L, 0, sizeof *L);
     L->x = L->y = H5I_INVALID_HID;
     L->scale = 1;
@@ -213,10 +229,13 @@ fail:
     return -1;
 }
 
+/* Read-only datasets whose reads have completed (results checked) or been abandoned on an
+ * error path: closing cannot lose data and a failure changes nothing the caller could act on,
+ * so the results are ignored on purpose (as in nt_data_close). */
 void layout_free(layout_info *L)
 {
-    if (L->y >= 0) H5Dclose(L->y);
-    if (L->x >= 0) H5Dclose(L->x);
+    if (L->y >= 0) (void)H5Dclose(L->y);
+    if (L->x >= 0) (void)H5Dclose(L->x);
     L->x = L->y = H5I_INVALID_HID;
     free(L->mean);
     free(L->std);

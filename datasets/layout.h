@@ -38,7 +38,8 @@ void layout_free(layout_info *L);
 
 /* An optional 1-D float attribute `name` of obj (objname names obj in messages, e.g. "/X")
  * with d values, read as float32 (a float64 value beyond float32 becomes inf). *out stays
- * NULL when absent. Returns 0, or -1 with e. */
+ * NULL when absent. Returns 0, or -1 with e (a failing close is reported through H5_TRY, which
+ * keeps a message already in e: pass e clear). */
 int layout_read_vec(hid_t obj, const char *path, const char *objname, const char *name, int64_t d,
                     float **out, nt_err *e);
 

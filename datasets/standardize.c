@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "h5check.h"
 #include "h5in.h"
 #include "xstats.h"
 
@@ -49,7 +50,8 @@ static herr_t innermost_desc(unsigned n, const H5E_error2_t *err, void *data)
 static int h5_fail(nt_err *e, const char *path, const char *what)
 {
     char detail[160] = "";
-    H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, innermost_desc, detail);
+    /* the detail is a courtesy: if the walk fails, the message goes without it */
+    if (H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, innermost_desc, detail) < 0) detail[0] = 0;
     if (detail[0]) return nt_fail(e, "%s: %s (%s)", path, what, detail);
     return nt_fail(e, "%s: %s", path, what);
 }
@@ -62,7 +64,7 @@ static int put_vec_attr(hid_t obj, const char *name, const float *v, int64_t d)
                       : H5I_INVALID_HID;
     int rc = a >= 0 && H5Awrite(a, H5T_NATIVE_FLOAT, v) >= 0 ? 0 : -1;
     if (a >= 0 && H5Aclose(a) < 0) rc = -1;
-    if (sp >= 0) H5Sclose(sp);
+    if (sp >= 0 && H5Sclose(sp) < 0) rc = -1;
     return rc;
 }
 
@@ -87,12 +89,13 @@ static int write_norm(const char *path, int64_t n, int64_t d, const float *mean,
     hid_t x = H5I_INVALID_HID;
     int rc = -1;
     if (file < 0) return h5_fail(e, path, "cannot open for writing");
+    nt_err_clear(e); /* H5_TRY keeps a message already there */
     x = H5Dopen2(file, "X", H5P_DEFAULT);
     hid_t sp = x >= 0 ? H5Dget_space(x) : H5I_INVALID_HID;
     hsize_t dims[2] = {0, 0};
     int rank = sp >= 0 ? H5Sget_simple_extent_ndims(sp) : -1;
-    if (rank == 2) H5Sget_simple_extent_dims(sp, dims, NULL);
-    if (sp >= 0) H5Sclose(sp);
+    if (rank == 2 && H5Sget_simple_extent_dims(sp, dims, NULL) < 0) rank = -1;
+    if (sp >= 0 && H5_TRY(H5Sclose(sp), e, path)) goto done;
     if (rank != 2 || (int64_t)dims[0] != n || (int64_t)dims[1] != d) {
         nt_fail(e, "%s: /X changed while standardize ran; nothing written", path);
         goto done;
@@ -105,8 +108,9 @@ static int write_norm(const char *path, int64_t n, int64_t d, const float *mean,
                 nt_fail(e, "%s: cannot write /X attributes mean and std: %lld values "
                          "are more than this file's object header holds (64 KiB); nndata split "
                          "--standardize writes files that can hold them", path, (long long)d);
-            drop_attr(x, TMP_MEAN);
-            drop_attr(x, TMP_STD);
+            /* best effort to leave no temporaries; the failure is already in e */
+            (void)drop_attr(x, TMP_MEAN);
+            (void)drop_attr(x, TMP_STD);
             goto done;
         }
     }
@@ -120,6 +124,8 @@ static int write_norm(const char *path, int64_t n, int64_t d, const float *mean,
     }
     rc = 0;
 done:
+    /* Both closes are checked; after a failure e already holds its specific message, which a
+     * failing close must not replace, and the outcome is a failure either way. */
     if (x >= 0 && H5Dclose(x) < 0 && rc == 0) {
         h5_fail(e, path, "cannot write /X");
         rc = -1;
@@ -201,7 +207,7 @@ int cmd_standardize(int argc, char **argv)
     if (from && remove)
         return nd_fail(NT_EXIT_USAGE, "standardize", "--stats-from and --remove exclude each other");
 
-    nt_err e;
+    nt_err e = {{0}};
     struct h5quiet q;
     struct h5in h;
     float *mean = NULL, *std = NULL;
@@ -216,9 +222,13 @@ int cmd_standardize(int argc, char **argv)
         nt_fail(&e, "%s: not writable: %s", path, strerror(errno));
         goto done;
     }
-    if (remove)
-        had = H5Aexists(h.L.x, "mean") > 0 || H5Aexists(h.L.x, "std") > 0;
-    else if (new_stats(path, &h, from, &mean, &std, &nconst, &e))
+    if (remove) {
+        htri_t hm = -1, hs = -1;
+        if (H5_TRY(hm = H5Aexists(h.L.x, "mean"), &e, path) ||
+            H5_TRY(hs = H5Aexists(h.L.x, "std"), &e, path))
+            goto done;
+        had = hm > 0 || hs > 0;
+    } else if (new_stats(path, &h, from, &mean, &std, &nconst, &e))
         goto done;
     int64_t n = h.L.n, d = h.L.d;
     h5in_close(&h);

@@ -287,7 +287,8 @@ int nt_data_open(nt_data *ds, const char *path, comm_t *c, nt_err *e)
     if (reads_open(ds, c, e)) goto fail;
     rc = 0;
 fail:
-    if (fapl >= 0) H5Pclose(fapl);
+    /* after a failure e holds its message, which H5_TRY keeps */
+    if (fapl >= 0 && H5_TRY(H5Pclose(fapl), e, path)) rc = -1;
     if (rc) nt_data_close(ds);
     return rc;
 }
