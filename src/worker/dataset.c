@@ -245,35 +245,42 @@ static int reads_open(nt_data *ds, comm_t *c, nt_err *e)
                ? -1 : 0;
 }
 
-int nt_data_open(nt_data *ds, const char *path, comm_t *c, nt_err *e)
+/* Collective: has any rank failed so far? -1 on a rank that failed (e says why), 1 on the
+ * others, 0 when none did. The ranks then leave nt_data_open together, so none of them
+ * waits in a collective open that another rank skipped (a file missing on one node). */
+static int open_agree(comm_t *c, int rc)
 {
-    memset(ds, 0, sizeof *ds);
-    ds->fd = -1;
-    ds->file = ds->dx = ds->dy = ds->xfer = ds->xfer_coll = H5I_INVALID_HID;
-    snprintf(ds->path, sizeof ds->path, "%s", path);
-    hid_t fapl = H5I_INVALID_HID;
-    int rc = -1;
+    int first;
+    int any = comm_agree(c, rc ? 1 : 0, &first);
+    return rc ? -1 : any ? 1 : 0;
+}
+
+/* This rank's checks before anything collective: the file is there and is HDF5. */
+static int open_check(const char *path, nt_err *e)
+{
     /* we report errors ourselves, once */
-    if (H5_TRY(H5Eset_auto2(H5E_DEFAULT, silence, NULL), e, path)) goto fail;
-    if (!nt_path_exists(path)) {
-        nt_fail(e, "%s: no such file", path);
-        goto fail;
-    }
-    if (H5Fis_hdf5(path) <= 0) {
-        nt_fail(e, "%s: not an HDF5 file (or unreadable)", path);
-        goto fail;
-    }
-    if (H5_TRY(fapl = H5Pcreate(H5P_FILE_ACCESS), e, path) ||
-        H5_TRY(H5Pset_fapl_mpio(fapl, c->comm, MPI_INFO_NULL), e, path) ||
-        /* metadata reads: one rank reads, all get it */
-        H5_TRY(H5Pset_all_coll_metadata_ops(fapl, 1), e, path))
-        goto fail;
-    ds->file = H5Fopen(path, H5F_ACC_RDONLY, fapl); /* collective */
-    if (ds->file < 0) { nt_fail(e, "%s: cannot open as HDF5", path); goto fail; }
-    /* the layout checks shared with nndata (datasets/layout.h); ds takes over the datasets
-     * and the mean / std arrays (freed by nt_data_close) */
+    if (H5_TRY(H5Eset_auto2(H5E_DEFAULT, silence, NULL), e, path)) return -1;
+    if (!nt_path_exists(path)) return nt_fail(e, "%s: no such file", path);
+    if (H5Fis_hdf5(path) <= 0) return nt_fail(e, "%s: not an HDF5 file (or unreadable)", path);
+    return 0;
+}
+
+/* The file-access list for MPI-IO (collective: H5Pset_fapl_mpio duplicates the communicator). */
+static int open_fapl(const char *path, comm_t *c, hid_t *fapl, nt_err *e)
+{
+    return H5_TRY(*fapl = H5Pcreate(H5P_FILE_ACCESS), e, path) ||
+                   H5_TRY(H5Pset_fapl_mpio(*fapl, c->comm, MPI_INFO_NULL), e, path) ||
+                   /* metadata reads: one rank reads, all get it */
+                   H5_TRY(H5Pset_all_coll_metadata_ops(*fapl, 1), e, path)
+               ? -1 : 0;
+}
+
+/* The layout checks shared with nndata (datasets/layout.h); ds takes over the datasets and
+ * the mean / std arrays (freed by nt_data_close). */
+static int open_layout(nt_data *ds, nt_err *e)
+{
     layout_info L;
-    if (layout_read(ds->file, path, 0, &L, e)) goto fail;
+    if (layout_read(ds->file, ds->path, 0, &L, e)) return -1;
     ds->dx = L.x;
     ds->dy = L.y;
     ds->n = L.n;
@@ -284,12 +291,28 @@ int nt_data_open(nt_data *ds, const char *path, comm_t *c, nt_err *e)
     ds->scale = (float)L.scale;
     ds->mean = L.mean;
     ds->std = L.std;
-    if (reads_open(ds, c, e)) goto fail;
-    rc = 0;
-fail:
+    return 0;
+}
+
+int nt_data_open(nt_data *ds, const char *path, comm_t *c, nt_err *e)
+{
+    memset(ds, 0, sizeof *ds);
+    ds->fd = -1;
+    ds->file = ds->dx = ds->dy = ds->xfer = ds->xfer_coll = H5I_INVALID_HID;
+    snprintf(ds->path, sizeof ds->path, "%s", path);
+    hid_t fapl = H5I_INVALID_HID;
+    /* every collective step below is entered by all ranks or by none */
+    int rc = open_agree(c, open_check(path, e));
+    if (!rc) rc = open_agree(c, open_fapl(path, c, &fapl, e));
+    if (!rc) {
+        ds->file = H5Fopen(path, H5F_ACC_RDONLY, fapl); /* collective */
+        rc = open_agree(c, ds->file < 0 ? nt_fail(e, "%s: cannot open as HDF5", path) : 0);
+    }
+    if (!rc) rc = open_agree(c, open_layout(ds, e));
+    if (!rc) rc = open_agree(c, reads_open(ds, c, e)); /* collective MPI_File_open */
     /* after a failure e holds its message, which H5_TRY keeps */
-    if (fapl >= 0 && H5_TRY(H5Pclose(fapl), e, path)) rc = -1;
-    if (rc) nt_data_close(ds);
+    if (fapl >= 0 && H5_TRY(H5Pclose(fapl), e, path) && !rc) rc = -1;
+    if (rc) nt_data_close(ds); /* every rank, together */
     return rc;
 }
 

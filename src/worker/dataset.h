@@ -58,7 +58,10 @@ typedef struct nt_data_s {
                         * features are (stored * scale - mean) / std */
 } nt_data;
 
-/* Collective: open and read the metadata; checks shapes and types. */
+/* Collective: open and read the metadata; checks the layout (datasets/layout.h). Returns 0 on
+ * every rank, or non-zero on every rank: -1 where this rank failed (e says why), 1 where
+ * another rank did (e untouched); pass the status to nt_agree (-1 as a failure, 1 as 0) so
+ * the failing rank's message is the one printed. */
 int nt_data_open(nt_data *ds, const char *path, comm_t *c, nt_err *e);
 void nt_data_close(nt_data *ds);
 

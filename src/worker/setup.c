@@ -41,7 +41,7 @@ int nt_blas_threads(int cfg_threads, const comm_t *c)
 int nt_open_dataset(nt_data *ds, const char *path, int D, int K, const nn_loss *L, comm_t *c,
                     nt_err *e)
 {
-    int st = nt_data_open(ds, path, c, e) ? NT_EXIT_INPUT : 0;
+    int st = nt_data_open(ds, path, c, e) < 0 ? NT_EXIT_INPUT : 0; /* 1: another rank failed */
     if ((st = nt_agree(c, st, e))) return st;
     const int regression = nn_loss_is_regression(L->kind);
     if (ds->d != D)
