@@ -44,8 +44,7 @@ int cmd_check(int argc, char **argv)
         return nd_fail(NT_EXIT_USAGE, "check", "expected FILE.h5, got %d arguments", npos);
     char summary[256];
     nt_err e;
-    if (nd_check(pos[0], 1, summary, sizeof summary, &e) != 0)
-        return nd_report(NT_EXIT_RUNTIME, &e);
+    if ((rc = nd_check(pos[0], 1, summary, sizeof summary, &e)) != 0) return nd_report(rc, &e);
     printf("%s: ok %s\n", pos[0], summary);
     return NT_EXIT_OK;
 }

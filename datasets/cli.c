@@ -58,11 +58,12 @@ const char nd_usage_text[] =
     "  nndata info FILE.h5\n"
     "      shape, dtype, scale, mean/std, task, class counts, per-feature min/max/mean\n"
     "  nndata check FILE.h5\n"
-    "      validate a file for nntrain; exit 1 with one line naming the first problem\n"
+    "      validate a file for nntrain; exit 3 with one line naming the first problem\n"
     "  nndata --help | --version\n"
     "\n"
-    "Options also take the form --name=VALUE. Exit status: 0 success, 1 input or write\n"
-    "error, 2 usage error.\n";
+    "Options also take the form --name=VALUE. Exit status (as for nntrain): 0 success,\n"
+    "1 write error or out of memory, 2 usage error, 3 bad input (a missing, unreadable\n"
+    "or malformed input file or value).\n";
 
 /* The one place nndata prints an error. */
 int nd_fail(int code, const char *what, const char *fmt, ...)

@@ -1,7 +1,20 @@
 /* The nndata command layer's shared pieces: the --help text, the one printer of
  * "nndata: error: ..." lines, getopt_long parsing for every command, and strict value parsing
- * (the whole string must be the value). Exit codes are err.h's NT_EXIT_OK, NT_EXIT_RUNTIME
- * (nndata also uses it for bad input files) and NT_EXIT_USAGE. */
+ * (the whole string must be the value).
+ *
+ * Exit codes are err.h's table, as for nntrain: NT_EXIT_OK; NT_EXIT_RUNTIME for a failure
+ * while writing (cannot create the output, disk full) or out of memory; NT_EXIT_USAGE for a bad
+ * command line; NT_EXIT_INPUT for bad input, i.e. anything wrong with a file or value given to
+ * be read (missing, unreadable or malformed input file, one that fails `nndata check`, a
+ * --stats-from file without statistics, fractions that leave a part empty).
+ *
+ * How a command knows which it was: every function in datasets/ that reports a failure through
+ * an nt_err returns 0 or the exit status for it (NT_EXIT_INPUT or NT_EXIT_RUNTIME), never a
+ * bare -1: the readers (idx.h, import.h, layout.h, h5in.h, nd_check, xstats_finish) return
+ * NT_EXIT_INPUT except for out of memory, the writers (h5data.h, standardize's in-place write)
+ * NT_EXIT_RUNTIME, and the commands pass the value on to nd_report. Only static helpers with
+ * one kind of failure, and functions without an nt_err (h5in_read_block, xstats_init), return
+ * -1; their callers choose the code. */
 #ifndef NN_CLI_H
 #define NN_CLI_H
 #include <stdint.h>

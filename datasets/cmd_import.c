@@ -1,5 +1,7 @@
 /* nndata import-idx, import-csv and import-npy: parse the input (idx.h, import.h), write the
- * nntrain layout (h5data.h) and print a one-line summary. */
+ * nntrain layout (h5data.h) and print a one-line summary. The readers' and the writer's
+ * return values are the exit status (cli.h): NT_EXIT_INPUT for a bad input, NT_EXIT_RUNTIME
+ * for a write error or out of memory. */
 #include "commands.h"
 
 #include <ctype.h>
@@ -31,10 +33,10 @@ int cmd_import_idx(int argc, char **argv)
     uint8_t *pix = NULL, *lab = NULL;
     int32_t *y = NULL;
     int64_t n = 0, rows = 0, cols = 0, nl = 0;
-    rc = -1;
-    if (idx_read_images(images, &pix, &n, &rows, &cols, &e) < 0 ||
-        idx_read_labels(labels, &lab, &nl, &e) < 0)
+    if ((rc = idx_read_images(images, &pix, &n, &rows, &cols, &e)) != 0 ||
+        (rc = idx_read_labels(labels, &lab, &nl, &e)) != 0)
         goto done;
+    rc = NT_EXIT_INPUT;
     if (nl != n) {
         nt_fail(&e, "%s: %lld labels, but %s has %lld images", labels, (long long)nl, images,
                 (long long)n);
@@ -48,11 +50,12 @@ int cmd_import_idx(int argc, char **argv)
     y = malloc((n > 0 ? (size_t)n : 1) * sizeof *y);
     if (!y) {
         nt_fail(&e, "%s: out of memory", labels);
+        rc = NT_EXIT_RUNTIME;
         goto done;
     }
     for (int64_t i = 0; i < n; i++) y[i] = lab[i];
     /* Pixels stay uint8 on disk (4x smaller than float); the reader multiplies by 1/255. */
-    if (h5data_write(out, n, rows * cols, pix, NULL, 1.0f / 255.0f, y, &e) < 0)
+    if ((rc = h5data_write(out, n, rows * cols, pix, NULL, 1.0f / 255.0f, y, &e)) != 0)
         goto done;
     printf("%s: %lld x %lld uint8, %d classes\n", out, (long long)n, (long long)(rows * cols),
            nd_count_classes(y, n));
@@ -61,7 +64,7 @@ done:
     free(pix);
     free(lab);
     free(y);
-    return rc ? nd_report(NT_EXIT_RUNTIME, &e) : NT_EXIT_OK;
+    return rc ? nd_report(rc, &e) : NT_EXIT_OK;
 }
 
 /* Write s to out and print the one-line summary. */
@@ -71,7 +74,7 @@ static int write_out(const char *out, struct imp_data *s, float scale)
     int r = s->yf ? h5data_write_regression(out, s->n, s->d, s->x_u8, s->x_f32, scale, s->yf,
                                             s->k, &e)
                   : h5data_write(out, s->n, s->d, s->x_u8, s->x_f32, scale, s->y, &e);
-    if (r < 0) return nd_report(NT_EXIT_RUNTIME, &e);
+    if (r != 0) return nd_report(r, &e);
     printf("%s: %lld x %lld %s, ", out, (long long)s->n, (long long)s->d,
            s->x_u8 ? "uint8" : "float32");
     if (s->yf)
@@ -110,9 +113,9 @@ int cmd_import_csv(int argc, char **argv)
     }
     struct imp_data s;
     nt_err e;
-    if (import_csv(pos[0], label, no_header ? IMP_HEADER_NO : IMP_HEADER_AUTO, regression != NULL,
-                   delim, &s, &e) < 0)
-        return nd_report(NT_EXIT_RUNTIME, &e);
+    if ((rc = import_csv(pos[0], label, no_header ? IMP_HEADER_NO : IMP_HEADER_AUTO,
+                         regression != NULL, delim, &s, &e)) != 0)
+        return nd_report(rc, &e);
     rc = write_out(pos[1], &s, 0.0f);
     imp_free(&s);
     return rc;
@@ -141,11 +144,11 @@ int cmd_import_npy(int argc, char **argv)
     }
     struct imp_data s;
     nt_err e;
-    if (import_npy(pos[0], pos[1], regression != NULL, &s, &e) < 0)
-        return nd_report(NT_EXIT_RUNTIME, &e);
-    if (scale_s && !s.x_u8) {
+    if ((rc = import_npy(pos[0], pos[1], regression != NULL, &s, &e)) != 0)
+        return nd_report(rc, &e);
+    if (scale_s && !s.x_u8) { /* a value that does not fit the input file: bad input */
         imp_free(&s);
-        return nd_fail(NT_EXIT_RUNTIME, pos[0], "--scale applies to uint8 X only (this X is float)");
+        return nd_fail(NT_EXIT_INPUT, pos[0], "--scale applies to uint8 X only (this X is float)");
     }
     rc = write_out(pos[2], &s, scale);
     imp_free(&s);

@@ -1,7 +1,8 @@
 /* nndata's commands, one entry point each: main (nndata.c) dispatches argv[1] to them. Each
- * takes nndata's argc/argv (argv[1] is the command) and returns the exit status: NT_EXIT_OK,
- * NT_EXIT_RUNTIME (an input or write error; check: the file has a problem) or NT_EXIT_USAGE.
- * Errors are one line "nndata: error: <file or arg>: <what>" on stderr (cli.h). */
+ * takes nndata's argc/argv (argv[1] is the command) and returns the exit status (cli.h):
+ * NT_EXIT_OK, NT_EXIT_INPUT (bad input; check: the file has a problem), NT_EXIT_RUNTIME (a
+ * write error or out of memory) or NT_EXIT_USAGE. Errors are one line
+ * "nndata: error: <file or arg>: <what>" on stderr (cli.h). */
 #ifndef NN_COMMANDS_H
 #define NN_COMMANDS_H
 #include <stddef.h>
@@ -26,9 +27,10 @@ int cmd_check(int argc, char **argv);          /* check.c */
 int cmd_standardize(int argc, char **argv);
 
 /* Validate PATH for nntrain: the layout (layout.h), then every label and value. Returns 0
- * with a summary "(N x D, ...)" in summary, or -1 with the first problem in e
- * ("f.h5: /X[17, 3] is nan"). With check_norm == 0 the mean / std attributes are not looked
- * at (split --standardize replaces them). */
+ * with a summary "(N x D, ...)" in summary, or with the first problem in e
+ * ("f.h5: /X[17, 3] is nan") NT_EXIT_INPUT (NT_EXIT_RUNTIME: out of memory). With
+ * check_norm == 0 the mean / std attributes are not looked at (split --standardize replaces
+ * them). */
 int nd_check(const char *path, int check_norm, char *summary, size_t len, nt_err *e);
 
 /* Split IN into nparts (2 or 3) files PREFIX-train.h5, PREFIX-val.h5[, PREFIX-test.h5] by a
@@ -37,7 +39,8 @@ int nd_check(const char *path, int check_norm, char *summary, size_t len, nt_err
  * part sizes. The parts keep the input's /X attributes scale, mean and std; with standardize,
  * mean and std are instead computed from the train part's rows (scaled) and written to every
  * part. The input must pass nd_check (except for mean / std with standardize). Returns 0,
- * or -1 with e (parts already written are removed). */
+ * or with e (parts already written are removed) NT_EXIT_INPUT (a bad input, or fractions that
+ * leave a part empty) or NT_EXIT_RUNTIME (a part cannot be written, out of memory). */
 int nd_split(const char *in, const char *prefix, const double *frac, int nparts, uint64_t seed,
              int standardize, int64_t *sizes, nt_err *e);
 

@@ -148,20 +148,11 @@ struct ydesc {
     const char *what;
 };
 
-/* The whole write, shared by the label and the regression writer: validate, write PATH.tmp
- * (/X, its scale, /y), sync, rename into place; on any failure remove PATH.tmp. */
-static int write_set(const char *path, int64_t n, int64_t d, const uint8_t *x_u8,
-                     const float *x_f32, float scale, const float *mean, const float *std,
-                     const struct ydesc *y, nt_err *e)
+/* The caller's arguments: 0, or -1 with e naming what is wrong. */
+static int bad_args(const char *path, int64_t n, int64_t d, const uint8_t *x_u8,
+                    const float *x_f32, const float *mean, const float *std,
+                    const struct ydesc *y, nt_err *e)
 {
-    int rc = -1, created = 0, auto_saved = 0;
-    char *tmp = NULL;
-    H5E_auto2_t old_func = NULL;
-    void *old_data = NULL;
-    hid_t fapl = H5I_INVALID_HID, file = H5I_INVALID_HID;
-    hid_t xset = H5I_INVALID_HID, yset = H5I_INVALID_HID;
-
-    nt_err_clear(e); /* H5_TRY keeps a message already there */
     if (!path || !path[0]) return nt_fail(e, "(empty path): invalid output path");
     if (n < 0 || d < 1)
         return nt_fail(e, "%s: invalid shape (%lld x %lld)", path, (long long)n, (long long)d);
@@ -173,10 +164,29 @@ static int write_set(const char *path, int64_t n, int64_t d, const uint8_t *x_u8
     if ((mean == NULL) != (std == NULL))
         return nt_fail(e, "%s: mean and std must be given together", path);
     if (!y->buf && n > 0) return nt_fail(e, "%s: %s missing", path, y->what);
+    return 0;
+}
+
+/* The whole write, shared by the label and the regression writer: validate, write PATH.tmp
+ * (/X, its scale, /y), sync, rename into place; on any failure remove PATH.tmp. Every failure
+ * is NT_EXIT_RUNTIME (a write error, out of memory, or invalid arguments from the caller). */
+static int write_set(const char *path, int64_t n, int64_t d, const uint8_t *x_u8,
+                     const float *x_f32, float scale, const float *mean, const float *std,
+                     const struct ydesc *y, nt_err *e)
+{
+    int rc = NT_EXIT_RUNTIME, created = 0, auto_saved = 0;
+    char *tmp = NULL;
+    H5E_auto2_t old_func = NULL;
+    void *old_data = NULL;
+    hid_t fapl = H5I_INVALID_HID, file = H5I_INVALID_HID;
+    hid_t xset = H5I_INVALID_HID, yset = H5I_INVALID_HID;
+
+    nt_err_clear(e); /* H5_TRY keeps a message already there */
+    if (bad_args(path, n, d, x_u8, x_f32, mean, std, y, e)) return NT_EXIT_RUNTIME;
 
     size_t len = strlen(path);
     tmp = malloc(len + sizeof ".tmp");
-    if (!tmp) return nt_fail(e, "%s: out of memory", path);
+    if (!tmp) return nt_fail(e, "%s: out of memory", path), NT_EXIT_RUNTIME;
     memcpy(tmp, path, len);
     memcpy(tmp + len, ".tmp", sizeof ".tmp");
 

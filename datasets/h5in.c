@@ -45,12 +45,13 @@ void h5in_close(struct h5in *h)
 int h5in_open(const char *path, unsigned flags, struct h5in *h, nt_err *e)
 {
     h5in_init(h);
-    if (access(path, R_OK) != 0) return nt_fail(e, "%s: cannot open: %s", path, strerror(errno));
+    if (access(path, R_OK) != 0)
+        return nt_fail(e, "%s: cannot open: %s", path, strerror(errno)), NT_EXIT_INPUT;
     if (H5Fis_hdf5(path) <= 0 || (h->file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT)) < 0)
-        return nt_fail(e, "%s: not an HDF5 file", path);
-    if (layout_read(h->file, path, flags, &h->L, e) == 0) return 0;
-    h5in_close(h);
-    return -1;
+        return nt_fail(e, "%s: not an HDF5 file", path), NT_EXIT_INPUT;
+    int rc = layout_read(h->file, path, flags, &h->L, e);
+    if (rc) h5in_close(h);
+    return rc;
 }
 
 const char *h5in_x_dtype(const struct h5in *h, char *buf, size_t len)
@@ -92,8 +93,8 @@ int h5in_x_blocks(const char *path, const struct h5in *h, const char *why,
 {
     int64_t n = h->L.n, d = h->L.d, br = h5in_block_rows(d, n);
     double *buf = malloc((size_t)(br * d) * sizeof *buf);
-    int rc = -1;
-    if (!buf) return nt_fail(e, "%s: out of memory", path);
+    int rc = NT_EXIT_INPUT;
+    if (!buf) return nt_fail(e, "%s: out of memory", path), NT_EXIT_RUNTIME;
     for (int64_t r0 = 0; r0 < n; r0 += br) {
         int64_t nr = n - r0 < br ? n - r0 : br;
         if (h5in_read_block(h->L.x, r0, nr, d, 1, buf) < 0) {
@@ -115,7 +116,7 @@ done:
     return rc;
 }
 
-/* The first bad value among nr*cols values of /y starting at row r0, or 0. */
+/* The first bad value among nr*cols values of /y starting at row r0 (NT_EXIT_INPUT), or 0. */
 static int bad_y(const char *path, const double *buf, int64_t r0, int64_t nr, int64_t cols,
                  int targets, double *maxl, nt_err *e)
 {
@@ -124,14 +125,17 @@ static int bad_y(const char *path, const double *buf, int64_t r0, int64_t nr, in
         long long row = (long long)(r0 + i / cols), col = (long long)(i % cols);
         if (targets) {
             if (!isfinite(v))
-                return nt_fail(e, "%s: /y[%lld, %lld] is %s", path, row, col, h5in_nonfinite(v));
+                return nt_fail(e, "%s: /y[%lld, %lld] is %s", path, row, col, h5in_nonfinite(v)),
+                       NT_EXIT_INPUT;
             continue;
         }
         /* integer labels (layout.h): no NaN, no fractions */
-        if (v < 0) return nt_fail(e, "%s: /y[%lld] is %.0f, labels must be >= 0", path, row, v);
+        if (v < 0)
+            return nt_fail(e, "%s: /y[%lld] is %.0f, labels must be >= 0", path, row, v),
+                   NT_EXIT_INPUT;
         if (v > MAX_LABEL)
             return nt_fail(e, "%s: /y[%lld] is %.0f, labels must be <= %.0f", path, row, v,
-                           MAX_LABEL);
+                           MAX_LABEL), NT_EXIT_INPUT;
         if (v > *maxl) *maxl = v;
     }
     return 0;
@@ -143,8 +147,8 @@ int h5in_check_y(const char *path, const struct h5in *h, int64_t *k, nt_err *e)
     int64_t n = h->L.n, cols = targets ? h->L.k : 1, br = h5in_block_rows(cols, n);
     double *buf = malloc((size_t)(br * cols) * sizeof *buf);
     double maxl = -1;
-    int rc = -1;
-    if (!buf) return nt_fail(e, "%s: out of memory", path);
+    int rc = NT_EXIT_INPUT;
+    if (!buf) return nt_fail(e, "%s: out of memory", path), NT_EXIT_RUNTIME;
     for (int64_t r0 = 0; r0 < n; r0 += br) {
         int64_t nr = n - r0 < br ? n - r0 : br;
         if (h5in_read_block(h->L.y, r0, nr, targets ? cols : 0, targets, buf) < 0) {

@@ -1,6 +1,8 @@
 /* The HDF5 input side shared by nndata check, info, split and standardize: open a dataset
  * file serially and validate its layout (layout.h), then stream /X or /y in blocks of rows
- * read as double. Errors fill an nt_err and return -1 (nothing is printed). */
+ * read as double. Errors fill an nt_err and return the kind of failure (cli.h):
+ * NT_EXIT_INPUT for anything wrong with or unreadable in the file, NT_EXIT_RUNTIME for out of
+ * memory (nothing is printed). */
 #ifndef NN_H5IN_H
 #define NN_H5IN_H
 #include <hdf5.h>
@@ -24,8 +26,8 @@ struct h5quiet {
 void h5in_quiet_on(struct h5quiet *q);
 void h5in_quiet_off(struct h5quiet *q);
 
-/* Open PATH read-only and check its layout (flags as layout_read). Returns 0, or -1 with e
- * ("f.h5: cannot open: ...", "f.h5: not an HDF5 file", or the layout's message). */
+/* Open PATH read-only and check its layout (flags as layout_read). Returns 0, or an NT_EXIT_*
+ * code with e ("f.h5: cannot open: ...", "f.h5: not an HDF5 file", or the layout's message). */
 int h5in_open(const char *path, unsigned flags, struct h5in *h, nt_err *e);
 /* Safe on a failed or closed h5in. Read-only handles: failing closes are ignored (h5in.c). */
 void h5in_close(struct h5in *h);
@@ -45,10 +47,12 @@ int64_t h5in_block_rows(int64_t cols, int64_t n);
 int h5in_read_block(hid_t dset, int64_t r0, int64_t nr, int64_t nc, int two_d, double *buf);
 
 /* One pass over /X in row blocks: every value must be finite (an error names its row and
- * column, followed by `why`); each block then goes to fn (may be NULL). */
+ * column, followed by `why`); each block then goes to fn (may be NULL). Returns 0 or an
+ * NT_EXIT_* code, as h5in_check_y. */
 int h5in_x_blocks(const char *path, const struct h5in *h, const char *why,
                   void (*fn)(void *user, double *buf, int64_t rows), void *user, nt_err *e);
-/* One pass over /y: labels in [0, 2^31 - 2] (*k := max + 1), or finite targets (*k := K). */
+/* One pass over /y: labels in [0, 2^31 - 2] (*k := max + 1), or finite targets (*k := K).
+ * Returns 0, NT_EXIT_INPUT (a bad or unreadable value) or NT_EXIT_RUNTIME (out of memory). */
 int h5in_check_y(const char *path, const struct h5in *h, int64_t *k, nt_err *e);
 
 #endif

@@ -43,11 +43,13 @@ static void read_error(gzFile f, const char *path, nt_err *e)
     nt_fail(e, "%s: read error: %s", path, msg && msg[0] ? msg : "unknown");
 }
 
-/* Read an IDX file with the given magic and ndim dimensions into a malloc'd buffer. */
+/* Read an IDX file with the given magic and ndim dimensions into a malloc'd buffer. Returns
+ * 0, NT_EXIT_INPUT (missing, unreadable or malformed file) or NT_EXIT_RUNTIME (out of
+ * memory). */
 static int idx_read(const char *path, uint32_t magic, int ndim, const char *kind,
                     uint8_t **data, uint32_t *dims, nt_err *e)
 {
-    int rc = -1;
+    int rc = NT_EXIT_INPUT;
     uint8_t *buf = NULL;
     uint8_t hdr[4 + 4 * 3];
     uint64_t hdr_len = 4 + 4 * (uint64_t)ndim;
@@ -56,9 +58,9 @@ static int idx_read(const char *path, uint32_t magic, int ndim, const char *kind
     errno = 0;
     gzFile f = gzopen(path, "rb");
     if (!f) {
-        nt_fail(e, "%s: cannot open: %s", path,
-                 errno ? strerror(errno) : "out of memory");
-        return -1;
+        int err = errno; /* 0: zlib could not allocate its state */
+        nt_fail(e, "%s: cannot open: %s", path, err ? strerror(err) : "out of memory");
+        return err ? NT_EXIT_INPUT : NT_EXIT_RUNTIME;
     }
 
     int64_t got = read_full(f, hdr, 4);
@@ -109,8 +111,8 @@ static int idx_read(const char *path, uint32_t magic, int ndim, const char *kind
     /* malloc(0) may return NULL; allocate at least one byte so NULL always means failure. */
     buf = malloc(total > 0 ? (size_t)total : 1);
     if (!buf) {
-        nt_fail(e, "%s: out of memory (%llu bytes)", path,
-                 (unsigned long long)total);
+        nt_fail(e, "%s: out of memory (%llu bytes)", path, (unsigned long long)total);
+        rc = NT_EXIT_RUNTIME;
         goto fail;
     }
     got = read_full(f, buf, total);
@@ -147,8 +149,8 @@ int idx_read_images(const char *path, uint8_t **pixels, int64_t *n, int64_t *row
                     int64_t *cols, nt_err *e)
 {
     uint32_t dims[3];
-    if (idx_read(path, IDX_MAGIC_IMAGES, 3, "images", pixels, dims, e) < 0)
-        return -1;
+    int rc = idx_read(path, IDX_MAGIC_IMAGES, 3, "images", pixels, dims, e);
+    if (rc) return rc;
     *n = dims[0];
     *rows = dims[1];
     *cols = dims[2];
@@ -158,8 +160,8 @@ int idx_read_images(const char *path, uint8_t **pixels, int64_t *n, int64_t *row
 int idx_read_labels(const char *path, uint8_t **labels, int64_t *n, nt_err *e)
 {
     uint32_t dims[1];
-    if (idx_read(path, IDX_MAGIC_LABELS, 1, "labels", labels, dims, e) < 0)
-        return -1;
+    int rc = idx_read(path, IDX_MAGIC_LABELS, 1, "labels", labels, dims, e);
+    if (rc) return rc;
     *n = dims[0];
     return 0;
 }

@@ -12,11 +12,13 @@
 #define IDX_MAGIC_LABELS 0x00000801u /* uint8, 1 dim: N */
 
 /* Read an image file: *pixels := malloc'd N*rows*cols bytes, row-major per image.
- * Returns 0, or -1 with "PATH: reason" in e (nothing allocated). */
+ * Returns 0, or with "PATH: reason" in e (nothing allocated) NT_EXIT_INPUT (missing, unreadable
+ * or malformed file) or NT_EXIT_RUNTIME (out of memory). */
 int idx_read_images(const char *path, uint8_t **pixels, int64_t *n, int64_t *rows,
                     int64_t *cols, nt_err *e);
 
-/* Read a label file: *labels := malloc'd N bytes. Returns 0, or -1 with "PATH: reason". */
+/* Read a label file: *labels := malloc'd N bytes. Returns 0, or an NT_EXIT_* code as
+ * idx_read_images with "PATH: reason". */
 int idx_read_labels(const char *path, uint8_t **labels, int64_t *n, nt_err *e);
 
 #endif

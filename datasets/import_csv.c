@@ -1,5 +1,6 @@
 /* nndata import-csv's parser: delimited text into an imp_data (see import.h). Pure: no output,
- * no exit; errors name the file and line. */
+ * no exit; errors name the file and line. Every function that fills e returns 0 or the kind
+ * of failure: NT_EXIT_INPUT (the file), NT_EXIT_RUNTIME (out of memory). */
 #include "import.h"
 
 #include <ctype.h>
@@ -125,27 +126,29 @@ static int first_row(struct csv *c, size_t nf, long lineno, int *is_header, nt_e
     }
     if (*is_header) {
         c->names = calloc(nf, sizeof *c->names);
-        if (!c->names) return nt_fail(e, "%s:%ld: out of memory", c->path, lineno);
+        if (!c->names)
+            return nt_fail(e, "%s:%ld: out of memory", c->path, lineno), NT_EXIT_RUNTIME;
         c->nnames = nf;
         int found = 0;
         for (size_t j = 0; j < nf; j++) {
             c->names[j] = strdup(c->cells[j]);
-            if (!c->names[j]) return nt_fail(e, "%s:%ld: out of memory", c->path, lineno);
+            if (!c->names[j])
+                return nt_fail(e, "%s:%ld: out of memory", c->path, lineno), NT_EXIT_RUNTIME;
             if (!found && strcmp(c->cells[j], c->label) == 0) c->lab = j, found = 1;
         }
         if (!found && !c->label_is_index)
             return nt_fail(e, "%s:%ld: label column '%.60s' is not in the header", c->path,
-                           lineno, c->label);
+                           lineno, c->label), NT_EXIT_INPUT;
     } else if (!c->label_is_index) {
         return nt_fail(e, "%s:%ld: no header row, so the label column must be a 0-based index, "
-                       "not '%.60s'", c->path, lineno, c->label);
+                       "not '%.60s'", c->path, lineno, c->label), NT_EXIT_INPUT;
     }
     if (c->lab >= c->ncols)
         return nt_fail(e, "%s:%ld: label column %s does not exist (%zu columns)", c->path, lineno,
-                       c->label, c->ncols);
+                       c->label, c->ncols), NT_EXIT_INPUT;
     if (c->ncols < 2)
         return nt_fail(e, "%s:%ld: 1 column: need a label and at least one feature", c->path,
-                       lineno);
+                       lineno), NT_EXIT_INPUT;
     return 0;
 }
 
@@ -155,12 +158,12 @@ static int data_row(struct csv *c, size_t nf, long lineno, nt_err *e)
     char cb[80];
     if (nf != c->ncols)
         return nt_fail(e, "%s:%ld: %zu field%s, expected %zu", c->path, lineno, nf,
-                       nf == 1 ? "" : "s", c->ncols);
+                       nf == 1 ? "" : "s", c->ncols), NT_EXIT_INPUT;
     size_t d = c->ncols - 1;
     if (grow((void **)&c->x, &c->xcap, (c->rows + 1) * d, sizeof *c->x) < 0 ||
         (c->regression ? grow((void **)&c->yf, &c->ycap, c->rows + 1, sizeof *c->yf)
                        : grow((void **)&c->y, &c->ycap, c->rows + 1, sizeof *c->y)) < 0)
-        return nt_fail(e, "%s:%ld: out of memory", c->path, lineno);
+        return nt_fail(e, "%s:%ld: out of memory", c->path, lineno), NT_EXIT_RUNTIME;
     float *xr = c->x + c->rows * d;
     for (size_t j = 0; j < c->ncols; j++) {
         const char *s = c->cells[j];
@@ -168,7 +171,8 @@ static int data_row(struct csv *c, size_t nf, long lineno, nt_err *e)
             if (parse_label(s, &c->y[c->rows]) < 0)
                 return nt_fail(e, "%s:%ld: label column %s: '%.40s' is not a class label (an "
                                "integer 0..%lld)", c->path, lineno,
-                               colname(c->names, j, cb, sizeof cb), s, (long long)IMP_MAX_LABEL);
+                               colname(c->names, j, cb, sizeof cb), s, (long long)IMP_MAX_LABEL),
+                       NT_EXIT_INPUT;
             continue;
         }
         float v;
@@ -176,7 +180,7 @@ static int data_row(struct csv *c, size_t nf, long lineno, nt_err *e)
         if (r != 0)
             return nt_fail(e, "%s:%ld: %scolumn %s: '%.40s' is not a %snumber", c->path, lineno,
                            j == c->lab ? "label " : "", colname(c->names, j, cb, sizeof cb), s,
-                           r > 0 ? "finite " : "");
+                           r > 0 ? "finite " : ""), NT_EXIT_INPUT;
         if (j == c->lab)
             c->yf[c->rows] = v;
         else
@@ -190,21 +194,23 @@ static int data_row(struct csv *c, size_t nf, long lineno, nt_err *e)
 static int one_line(struct csv *c, char *line, size_t len, long lineno, long *blank, nt_err *e)
 {
     if (len != strlen(line))
-        return nt_fail(e, "%s:%ld: NUL byte in line (not a text file?)", c->path, lineno);
+        return nt_fail(e, "%s:%ld: NUL byte in line (not a text file?)", c->path, lineno),
+               NT_EXIT_INPUT;
     if (line[strspn(line, " \t")] == '\0') {
         if (!*blank) *blank = lineno;
         return 0;
     }
-    if (*blank) return nt_fail(e, "%s:%ld: blank line inside the data", c->path, *blank);
+    if (*blank)
+        return nt_fail(e, "%s:%ld: blank line inside the data", c->path, *blank), NT_EXIT_INPUT;
     if (strchr(line, '"'))
         return nt_fail(e, "%s:%ld: quoted fields are not supported (found '\"')", c->path,
-                       lineno);
+                       lineno), NT_EXIT_INPUT;
     size_t nf;
     if (split_line(line, c->delim, &c->cells, &c->cellcap, &nf) < 0)
-        return nt_fail(e, "%s:%ld: out of memory", c->path, lineno);
+        return nt_fail(e, "%s:%ld: out of memory", c->path, lineno), NT_EXIT_RUNTIME;
     if (!c->seen) {
-        int is_header;
-        if (first_row(c, nf, lineno, &is_header, e)) return -1;
+        int is_header, rc = first_row(c, nf, lineno, &is_header, e);
+        if (rc) return rc;
         if (is_header) return 0;
     }
     return data_row(c, nf, lineno, e);
@@ -215,7 +221,7 @@ int import_csv(const char *path, const char *label, int header, int regression, 
 {
     memset(out, 0, sizeof *out);
     FILE *f = fopen(path, "r");
-    if (!f) return nt_fail(e, "%s: cannot open: %s", path, strerror(errno));
+    if (!f) return nt_fail(e, "%s: cannot open: %s", path, strerror(errno)), NT_EXIT_INPUT;
     struct csv c = {.path = path, .label = label, .header = header, .regression = regression,
                     .delim = delim, .label_is_index = *label != '\0'};
     for (const char *p = label; *p; p++)
@@ -229,13 +235,14 @@ int import_csv(const char *path, const char *label, int header, int regression, 
     size_t linecap = 0;
     long lineno = 0, blank = 0;
     ssize_t len;
-    int rc = -1;
+    int rc = NT_EXIT_INPUT;
     while ((len = getline(&line, &linecap, f)) >= 0) {
         lineno++;
         if (len > 0 && line[len - 1] == '\n') line[--len] = '\0';
         if (len > 0 && line[len - 1] == '\r') line[--len] = '\0';
-        if (one_line(&c, line, (size_t)len, lineno, &blank, e)) goto done;
+        if ((rc = one_line(&c, line, (size_t)len, lineno, &blank, e))) goto done;
     }
+    rc = NT_EXIT_INPUT;
     if (ferror(f))
         nt_fail(e, "%s: read error: %s", path, strerror(errno));
     else if (!c.seen)

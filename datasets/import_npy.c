@@ -1,6 +1,8 @@
 /* nndata import-npy's reader: NumPy .npy files (format 1.0-3.0) and X / y arrays into an
  * imp_data (see import.h). The payload is read as little-endian; the host is assumed
- * little-endian too (x86-64, as the build targets). Pure: no output, no exit. */
+ * little-endian too (x86-64, as the build targets). Pure: no output, no exit. npy_read and
+ * import_npy return 0, NT_EXIT_INPUT (a missing or malformed file, arrays that do not fit
+ * together) or NT_EXIT_RUNTIME (out of memory). */
 #include "import.h"
 
 #include <ctype.h>
@@ -107,10 +109,10 @@ int npy_read(const char *path, struct npy_array *a, nt_err *e)
 {
     memset(a, 0, sizeof *a);
     FILE *f = fopen(path, "rb");
-    if (!f) return nt_fail(e, "%s: cannot open: %s", path, strerror(errno));
+    if (!f) return nt_fail(e, "%s: cannot open: %s", path, strerror(errno)), NT_EXIT_INPUT;
     unsigned char pre[12];
     char *hdr = NULL;
-    int rc = -1;
+    int rc = NT_EXIT_INPUT;
     size_t got = fread(pre, 1, 10, f);
     if (got < 8 || memcmp(pre, "\x93NUMPY", 6) != 0) {
         nt_fail(e, "%s: not a .npy file (bad magic)", path);
@@ -141,6 +143,7 @@ int npy_read(const char *path, struct npy_array *a, nt_err *e)
     hdr = malloc(hlen + 1);
     if (!hdr) {
         nt_fail(e, "%s: out of memory", path);
+        rc = NT_EXIT_RUNTIME;
         goto done;
     }
     if (fread(hdr, 1, hlen, f) != hlen) {
@@ -182,6 +185,7 @@ int npy_read(const char *path, struct npy_array *a, nt_err *e)
     a->data = malloc(bytes ? bytes : 1);
     if (!a->data) {
         nt_fail(e, "%s: out of memory for %zu bytes", path, bytes);
+        rc = NT_EXIT_RUNTIME;
         goto done;
     }
     size_t rd = fread(a->data, 1, bytes, f);
@@ -201,7 +205,7 @@ int npy_read(const char *path, struct npy_array *a, nt_err *e)
 done:
     fclose(f);
     free(hdr);
-    if (rc < 0) npy_free(a);
+    if (rc) npy_free(a);
     return rc;
 }
 
@@ -252,12 +256,13 @@ int import_npy(const char *xpath, const char *ypath, int regression, struct imp_
     memset(out, 0, sizeof *out);
     struct npy_array xa, ya;
     char sh[200];
-    if (npy_read(xpath, &xa, e) < 0) return -1;
-    if (npy_read(ypath, &ya, e) < 0) {
+    int rc = npy_read(xpath, &xa, e);
+    if (rc) return rc;
+    if ((rc = npy_read(ypath, &ya, e))) {
         npy_free(&xa);
-        return -1;
+        return rc;
     }
-    int rc = -1;
+    rc = NT_EXIT_INPUT;
     char xk = xa.descr[1], yk = ya.descr[1];
     if (!((xk == 'f' && (xa.itemsize == 4 || xa.itemsize == 8)) ||
           (xk == 'u' && xa.itemsize == 1))) {
@@ -298,6 +303,7 @@ int import_npy(const char *xpath, const char *ypath, int regression, struct imp_
         out->x_f32 = malloc((size_t)(n * d) * sizeof *out->x_f32);
         if (!out->x_f32) {
             nt_fail(e, "%s: out of memory", xpath);
+            rc = NT_EXIT_RUNTIME;
             goto done;
         }
         for (int64_t i = 0; i < n * d; i++) {
@@ -314,6 +320,7 @@ int import_npy(const char *xpath, const char *ypath, int regression, struct imp_
         out->yf = malloc((size_t)(n * k) * sizeof *out->yf);
         if (!out->yf) {
             nt_fail(e, "%s: out of memory", ypath);
+            rc = NT_EXIT_RUNTIME;
             goto done;
         }
         for (int64_t i = 0; i < n * k; i++) {
@@ -330,6 +337,7 @@ int import_npy(const char *xpath, const char *ypath, int regression, struct imp_
         out->y = malloc((size_t)n * sizeof *out->y);
         if (!out->y) {
             nt_fail(e, "%s: out of memory", ypath);
+            rc = NT_EXIT_RUNTIME;
             goto done;
         }
         for (int64_t i = 0; i < n; i++) {
@@ -349,6 +357,6 @@ int import_npy(const char *xpath, const char *ypath, int regression, struct imp_
 done:
     npy_free(&xa);
     npy_free(&ya);
-    if (rc < 0) imp_free(out);
+    if (rc) imp_free(out);
     return rc;
 }

@@ -13,18 +13,19 @@
 /* Features shown by info. */
 #define INFO_COLS 10
 
-/* Per-column min / max / mean of columns [0, nc) of a 2-D dataset, streamed. */
+/* Per-column min / max / mean of columns [0, nc) of a 2-D dataset, streamed. Returns 0,
+ * NT_EXIT_INPUT (a read failed) or NT_EXIT_RUNTIME (out of memory). */
 static int column_stats(hid_t dset, int64_t n, int64_t nc, double *mn, double *mx, double *mean)
 {
     int64_t br = h5in_block_rows(nc, n);
     double *buf = malloc((size_t)(br * nc) * sizeof *buf);
-    if (!buf) return -1;
+    if (!buf) return NT_EXIT_RUNTIME;
     for (int64_t j = 0; j < nc; j++) mn[j] = INFINITY, mx[j] = -INFINITY, mean[j] = 0;
     for (int64_t r0 = 0; r0 < n; r0 += br) {
         int64_t nr = n - r0 < br ? n - r0 : br;
         if (h5in_read_block(dset, r0, nr, nc, 1, buf) < 0) {
             free(buf);
-            return -1;
+            return NT_EXIT_INPUT;
         }
         for (int64_t i = 0; i < nr; i++)
             for (int64_t j = 0; j < nc; j++) {
@@ -39,17 +40,18 @@ static int column_stats(hid_t dset, int64_t n, int64_t nc, double *mn, double *m
     return 0;
 }
 
-/* Counts per label, streamed (labels already validated by h5in_check_y; k classes). */
+/* Counts per label, streamed (labels already validated by h5in_check_y; k classes). Returns as
+ * column_stats. */
 static int label_counts(hid_t dset, int64_t n, int64_t *counts)
 {
     int64_t br = h5in_block_rows(1, n);
     double *buf = malloc((size_t)br * sizeof *buf);
-    if (!buf) return -1;
+    if (!buf) return NT_EXIT_RUNTIME;
     for (int64_t r0 = 0; r0 < n; r0 += br) {
         int64_t nr = n - r0 < br ? n - r0 : br;
         if (h5in_read_block(dset, r0, nr, 0, 0, buf) < 0) {
             free(buf);
-            return -1;
+            return NT_EXIT_INPUT;
         }
         for (int64_t i = 0; i < nr; i++) counts[(int64_t)buf[i]]++;
     }
@@ -62,8 +64,9 @@ static void print_stats(const char *title, const char *label, hid_t dset, int64_
 {
     int64_t nc = cols < INFO_COLS ? cols : INFO_COLS;
     double mn[INFO_COLS], mx[INFO_COLS], mean[INFO_COLS];
-    if (column_stats(dset, n, nc, mn, mx, mean) < 0) {
-        *rc = nd_fail(NT_EXIT_RUNTIME, path, "cannot read %s", title);
+    int st = column_stats(dset, n, nc, mn, mx, mean);
+    if (st) {
+        *rc = nd_fail(st, path, "cannot read %s", title);
         return;
     }
     printf("%s:\n  %-8s %14s %14s %14s\n", title, label, "min", "max", "mean");
@@ -115,18 +118,20 @@ int cmd_info(int argc, char **argv)
     struct h5in h;
     int64_t k = 0, *counts = NULL;
     h5in_quiet_on(&q);
-    if (h5in_open(path, 0, &h, &e) != 0 || (!h.L.targets && h5in_check_y(path, &h, &k, &e) != 0)) {
+    if ((rc = h5in_open(path, 0, &h, &e)) != 0 ||
+        (!h.L.targets && (rc = h5in_check_y(path, &h, &k, &e)) != 0)) {
         h5in_close(&h);
         h5in_quiet_off(&q);
-        return nd_report(NT_EXIT_RUNTIME, &e);
+        return nd_report(rc, &e);
     }
     rc = NT_EXIT_OK;
     print_header(path, &h);
     if (!h.L.targets) {
         printf("task: classification, %lld class%s\n", (long long)k, k == 1 ? "" : "es");
         counts = calloc((size_t)k, sizeof *counts);
-        if (!counts || label_counts(h.L.y, h.L.n, counts) < 0) {
-            rc = nd_fail(NT_EXIT_RUNTIME, path, "cannot read /y");
+        int st = counts ? label_counts(h.L.y, h.L.n, counts) : NT_EXIT_RUNTIME;
+        if (st) {
+            rc = nd_fail(st, path, "cannot read /y");
         } else {
             for (int64_t c = 0; c < k; c++)
                 printf("  class %lld: %lld\n", (long long)c, (long long)counts[c]);

@@ -29,6 +29,9 @@ const char *layout_type_name(hid_t t, char *buf, size_t len)
 
 static const char *nonfinite_name(double v) { return isnan(v) ? "nan" : v > 0 ? "inf" : "-inf"; }
 
+/* open_dset, check_x and check_y return 0 or -1: every failure of theirs is a problem of the
+ * file (layout_read returns NT_EXIT_INPUT for it). */
+
 /* Open dataset `name`: 0, or -1 with "PATH: /NAME missing" / "... is not a dataset". */
 static int open_dset(hid_t file, const char *path, const char *name, hid_t *out, nt_err *e)
 {
@@ -139,7 +142,8 @@ int layout_read_vec(hid_t obj, const char *path, const char *objname, const char
 {
     *out = NULL;
     htri_t has = H5Aexists(obj, name);
-    if (has < 0) return nt_fail(e, "%s: cannot read the attributes of %s", path, objname);
+    if (has < 0)
+        return nt_fail(e, "%s: cannot read the attributes of %s", path, objname), NT_EXIT_INPUT;
     if (!has) return 0;
     hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
     hid_t sp = a >= 0 ? H5Aget_space(a) : H5I_INVALID_HID;
@@ -147,7 +151,7 @@ int layout_read_vec(hid_t obj, const char *path, const char *objname, const char
     int rank = sp >= 0 ? H5Sget_simple_extent_ndims(sp) : -1;
     hssize_t np = sp >= 0 ? H5Sget_simple_extent_npoints(sp) : -1;
     char tn[32];
-    int rc = -1;
+    int rc = NT_EXIT_INPUT;
     H5T_class_t c = ty >= 0 ? H5Tget_class(ty) : H5T_NO_CLASS;
     if (a < 0 || sp < 0 || ty < 0 || c == H5T_NO_CLASS)
         nt_fail(e, "%s: %s attribute %s is not readable", path, objname, name);
@@ -161,15 +165,15 @@ int layout_read_vec(hid_t obj, const char *path, const char *objname, const char
         nt_fail(e, "%s: %s attribute %s has %lld values, expected D = %lld", path, objname, name,
                 (long long)np, (long long)d);
     else if (!(*out = malloc((size_t)d * sizeof **out)))
-        nt_fail(e, "%s: out of memory", path);
+        rc = (nt_fail(e, "%s: out of memory", path), NT_EXIT_RUNTIME);
     else if (H5Aread(a, H5T_NATIVE_FLOAT, *out) < 0)
         nt_fail(e, "%s: %s attribute %s is not readable", path, objname, name);
     else
         rc = 0;
     /* checked after the message above, which H5_TRY keeps */
-    if (ty >= 0 && H5_TRY(H5Tclose(ty), e, path)) rc = -1;
-    if (sp >= 0 && H5_TRY(H5Sclose(sp), e, path)) rc = -1;
-    if (a >= 0 && H5_TRY(H5Aclose(a), e, path)) rc = -1;
+    if (ty >= 0 && H5_TRY(H5Tclose(ty), e, path) && !rc) rc = NT_EXIT_INPUT;
+    if (sp >= 0 && H5_TRY(H5Sclose(sp), e, path) && !rc) rc = NT_EXIT_INPUT;
+    if (a >= 0 && H5_TRY(H5Aclose(a), e, path) && !rc) rc = NT_EXIT_INPUT;
     if (rc) {
         free(*out);
         *out = NULL;
@@ -180,29 +184,31 @@ int layout_read_vec(hid_t obj, const char *path, const char *objname, const char
 /* /X@mean and /X@std: both or neither, D values each, finite, std > 0. */
 static int check_norm(const char *path, layout_info *L, nt_err *e)
 {
-    if (layout_read_vec(L->x, path, "/X", "mean", L->d, &L->mean, e) ||
-        layout_read_vec(L->x, path, "/X", "std", L->d, &L->std, e))
-        return -1;
+    int rc;
+    if ((rc = layout_read_vec(L->x, path, "/X", "mean", L->d, &L->mean, e)) ||
+        (rc = layout_read_vec(L->x, path, "/X", "std", L->d, &L->std, e)))
+        return rc;
     if (!L->mean != !L->std)
         return nt_fail(e, "%s: /X attribute %s without %s (standardization needs both; see "
                        "nndata standardize)", path, L->mean ? "mean" : "std",
-                       L->mean ? "std" : "mean");
+                       L->mean ? "std" : "mean"), NT_EXIT_INPUT;
     for (int64_t j = 0; L->mean && j < L->d; j++) {
         if (!isfinite(L->mean[j]))
             return nt_fail(e, "%s: /X attribute mean[%lld] is %s", path, (long long)j,
-                           nonfinite_name(L->mean[j]));
+                           nonfinite_name(L->mean[j])), NT_EXIT_INPUT;
         if (!isfinite(L->std[j]))
             return nt_fail(e, "%s: /X attribute std[%lld] is %s", path, (long long)j,
-                           nonfinite_name(L->std[j]));
+                           nonfinite_name(L->std[j])), NT_EXIT_INPUT;
         if (!(L->std[j] > 0))
             return nt_fail(e, "%s: /X attribute std[%lld] is %g, expected > 0", path,
-                           (long long)j, (double)L->std[j]);
+                           (long long)j, (double)L->std[j]), NT_EXIT_INPUT;
     }
     return 0;
 }
 
 int layout_read(hid_t file, const char *path, unsigned flags, layout_info *L, nt_err *e)
 {
+    int rc = NT_EXIT_INPUT;
     nt_err_clear(e); /* H5_TRY keeps a message already there */
     memset(L, 0, sizeof *L);
     L->x = L->y = H5I_INVALID_HID;
@@ -222,11 +228,11 @@ int layout_read(hid_t file, const char *path, unsigned flags, layout_info *L, nt
         nt_fail(e, "%s: /y has 0 targets per row", path);
         goto fail;
     }
-    if (!(flags & LAYOUT_SKIP_NORM) && check_norm(path, L, e)) goto fail;
+    if (!(flags & LAYOUT_SKIP_NORM) && (rc = check_norm(path, L, e))) goto fail;
     return 0;
 fail:
     layout_free(L);
-    return -1;
+    return rc;
 }
 
 /* Read-only datasets whose reads have completed (results checked) or been abandoned on an

@@ -32,14 +32,16 @@ typedef struct {
 enum { LAYOUT_SKIP_NORM = 1 /* do not read mean / std (split --standardize replaces them) */ };
 
 /* Check the layout of the open file `file` (named path in messages) and fill L. Returns 0, or
- * -1 with e = "PATH: what is wrong" and L emptied (nothing to free). */
+ * with e = "PATH: what is wrong" and L emptied (nothing to free) NT_EXIT_INPUT (the file does
+ * not have the layout, or cannot be read) or NT_EXIT_RUNTIME (out of memory). */
 int layout_read(hid_t file, const char *path, unsigned flags, layout_info *L, nt_err *e);
 void layout_free(layout_info *L);
 
 /* An optional 1-D float attribute `name` of obj (objname names obj in messages, e.g. "/X")
  * with d values, read as float32 (a float64 value beyond float32 becomes inf). *out stays
- * NULL when absent. Returns 0, or -1 with e (a failing close is reported through H5_TRY, which
- * keeps a message already in e: pass e clear). */
+ * NULL when absent. Returns 0, or NT_EXIT_INPUT / NT_EXIT_RUNTIME (out of memory) with e (a
+ * failing close is reported through H5_TRY, which keeps a message already in e: pass e
+ * clear). */
 int layout_read_vec(hid_t obj, const char *path, const char *objname, const char *name, int64_t d,
                     float **out, nt_err *e);
 

@@ -31,38 +31,46 @@ static void rows_free(struct rows *r)
     r->x = r->y = NULL, r->yf = NULL;
 }
 
-/* Read a whole dataset with memory type mtype into a new buffer of n*cols*size bytes. */
-static void *read_all(hid_t dset, hid_t mtype, int64_t n, int64_t cols, size_t size)
+/* Read a whole dataset with memory type mtype into a new buffer of n*cols*size bytes. On
+ * failure NULL, with *st := NT_EXIT_RUNTIME (it does not fit in memory) or NT_EXIT_INPUT (the
+ * read failed). */
+static void *read_all(hid_t dset, hid_t mtype, int64_t n, int64_t cols, size_t size, int *st)
 {
     size_t count = (size_t)n * (size_t)(cols > 0 ? cols : 1);
+    *st = NT_EXIT_RUNTIME;
     if ((size_t)n != 0 && count / (size_t)n != (size_t)(cols > 0 ? cols : 1)) return NULL;
     if (count > SIZE_MAX / size) return NULL;
     void *buf = malloc(count * size);
-    if (buf && H5Dread(dset, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0) {
+    if (!buf) return NULL;
+    if (H5Dread(dset, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0) {
         free(buf);
+        *st = NT_EXIT_INPUT;
         return NULL;
     }
+    *st = 0;
     return buf;
 }
 
-/* Read the input's rows (all) and allocate as much again for one part (part). */
+/* Read the input's rows (all) and allocate as much again for one part (part). Returns 0,
+ * NT_EXIT_INPUT (a read failed) or NT_EXIT_RUNTIME (out of memory). */
 static int read_input(const char *in, const layout_info *L, struct rows *all, struct rows *part,
                       nt_err *e)
 {
     int64_t n = L->n, d = L->d, k = L->k;
     size_t esz = L->x_u8 ? 1 : 4;
-    all->x = read_all(L->x, L->x_u8 ? H5T_NATIVE_UINT8 : H5T_NATIVE_FLOAT, n, d, esz);
-    part->x = all->x ? malloc((size_t)(n * d) * esz) : NULL;
-    if (L->targets) {
-        all->yf = read_all(L->y, H5T_NATIVE_FLOAT, n, k, sizeof *all->yf);
-        part->yf = all->yf ? malloc((size_t)(n * k) * sizeof *part->yf) : NULL;
-    } else {
-        all->y = read_all(L->y, H5T_NATIVE_INT32, n, 0, sizeof *all->y);
-        part->y = all->y ? malloc((size_t)n * sizeof *part->y) : NULL;
+    int st; /* 0, or the kind of the first failure */
+    all->x = read_all(L->x, L->x_u8 ? H5T_NATIVE_UINT8 : H5T_NATIVE_FLOAT, n, d, esz, &st);
+    if (!st && !(part->x = malloc((size_t)(n * d) * esz))) st = NT_EXIT_RUNTIME;
+    if (!st && L->targets) {
+        all->yf = read_all(L->y, H5T_NATIVE_FLOAT, n, k, sizeof *all->yf, &st);
+        if (!st && !(part->yf = malloc((size_t)(n * k) * sizeof *part->yf))) st = NT_EXIT_RUNTIME;
+    } else if (!st) {
+        all->y = read_all(L->y, H5T_NATIVE_INT32, n, 0, sizeof *all->y, &st);
+        if (!st && !(part->y = malloc((size_t)n * sizeof *part->y))) st = NT_EXIT_RUNTIME;
     }
-    if (!part->x || !(L->targets ? part->yf != NULL : part->y != NULL))
+    if (st)
         return nt_fail(e, "%s: cannot read into memory (%lld x %lld)", in, (long long)n,
-                       (long long)d);
+                       (long long)d), st;
     return 0;
 }
 
@@ -115,7 +123,7 @@ static int part_stats(const char *path, const void *x, int x_u8, int64_t m, int6
     double *buf = malloc((size_t)(br * d) * sizeof *buf);
     if (!buf || xstats_init(&st, d) < 0) {
         free(buf);
-        return nt_fail(e, "%s: out of memory", path);
+        return nt_fail(e, "%s: out of memory", path), NT_EXIT_RUNTIME;
     }
     for (int64_t r0 = 0; r0 < m; r0 += br) {
         int64_t nr = m - r0 < br ? m - r0 : br;
@@ -143,23 +151,25 @@ static int plan_parts(int64_t n, const double *frac, int nparts, const char *pre
     size[0] += n - sum;
     for (int p = 0; p < nparts; p++) {
         size_t len = strlen(prefix) + 16;
-        if (!(paths[p] = malloc(len))) return nt_fail(e, "%s: out of memory", prefix);
+        if (!(paths[p] = malloc(len)))
+            return nt_fail(e, "%s: out of memory", prefix), NT_EXIT_RUNTIME;
         snprintf(paths[p], len, "%s-%s.h5", prefix, part_names[p]);
     }
     for (int p = 0; p < nparts; p++)
         if (size[p] < 1)
             return nt_fail(e, "%s: would be empty (N = %lld, fraction %g)", paths[p],
-                           (long long)n, frac[p]);
+                           (long long)n, frac[p]), NT_EXIT_INPUT;
     return 0;
 }
 
-/* Gather and write every part; *written counts the files written. */
+/* Gather and write every part; *written counts the files written. Returns 0 or an NT_EXIT_*
+ * code. */
 static int write_parts(const layout_info *L, const struct rows *all, struct rows *buf,
                        const unsigned char *part, int nparts, char **paths, int standardize,
                        int *written, nt_err *e)
 {
     float *mean = L->mean, *std = L->std, *own = NULL;
-    int rc = -1;
+    int rc = 0;
     for (int p = 0; p < nparts; p++) {
         int64_t m = gather_part(L, all, part, p, buf);
         /* Statistics of the train part only (part 0, written first): val / test rows must
@@ -168,15 +178,16 @@ static int write_parts(const layout_info *L, const struct rows *all, struct rows
             own = malloc(2 * (size_t)L->d * sizeof *own);
             if (!own) {
                 nt_fail(e, "%s: out of memory", paths[0]);
+                rc = NT_EXIT_RUNTIME;
                 goto done;
             }
             mean = own, std = own + L->d;
-            if (part_stats(paths[0], buf->x, L->x_u8, m, L->d, L->scale, mean, std, e) < 0)
+            if ((rc = part_stats(paths[0], buf->x, L->x_u8, m, L->d, L->scale, mean, std, e)))
                 goto done;
         }
-        if (h5data_write_std(paths[p], m, L->d, L->x_u8 ? buf->x : NULL, L->x_u8 ? NULL : buf->x,
-                             L->has_scale ? (float)L->scale : 0.0f, mean, std, buf->y, buf->yf,
-                             L->targets ? L->k : 0, e) < 0)
+        if ((rc = h5data_write_std(paths[p], m, L->d, L->x_u8 ? buf->x : NULL,
+                                   L->x_u8 ? NULL : buf->x, L->has_scale ? (float)L->scale : 0.0f,
+                                   mean, std, buf->y, buf->yf, L->targets ? L->k : 0, e)))
             goto done;
         *written = p + 1;
     }
@@ -195,33 +206,37 @@ int nd_split(const char *in, const char *prefix, const double *frac, int nparts,
     unsigned char *part = NULL;
     char *paths[3] = {NULL, NULL, NULL}, summary[256], dt[16];
     int64_t size[3] = {0, 0, 0};
-    int rc = -1, written = 0;
+    int rc, written = 0;
 
-    if (nparts < 2 || nparts > 3) return nt_fail(e, "%s: expected 2 or 3 fractions", prefix);
+    if (nparts < 2 || nparts > 3)
+        return nt_fail(e, "%s: expected 2 or 3 fractions", prefix), NT_EXIT_INPUT;
     /* --standardize replaces the input's mean / std, so they need not be valid then. */
-    if (nd_check(in, !standardize, summary, sizeof summary, e) != 0) return -1;
+    if ((rc = nd_check(in, !standardize, summary, sizeof summary, e)) != 0) return rc;
     h5in_quiet_on(&q);
-    if (h5in_open(in, standardize ? LAYOUT_SKIP_NORM : 0, &h, e) != 0) goto done;
+    if ((rc = h5in_open(in, standardize ? LAYOUT_SKIP_NORM : 0, &h, e)) != 0) goto done;
+    rc = NT_EXIT_INPUT;
     if (!h.L.x_u8 && h.L.x_bytes != 4) {
         nt_fail(e, "%s: /X is %s; split keeps the dtype and writes only uint8 or float32", in,
                 h5in_x_dtype(&h, dt, sizeof dt));
         goto done;
     }
-    if (plan_parts(h.L.n, frac, nparts, prefix, size, paths, e) ||
-        read_input(in, &h.L, &all, &buf, e))
+    if ((rc = plan_parts(h.L.n, frac, nparts, prefix, size, paths, e)) ||
+        (rc = read_input(in, &h.L, &all, &buf, e)))
         goto done;
     if (!(part = malloc((size_t)h.L.n)) || assign_parts(h.L.n, size, nparts, seed, part) < 0) {
         nt_fail(e, "%s: cannot read into memory (%lld x %lld)", in, (long long)h.L.n,
                 (long long)h.L.d);
+        rc = NT_EXIT_RUNTIME;
         goto done;
     }
-    if (write_parts(&h.L, &all, &buf, part, nparts, paths, standardize, &written, e)) goto done;
+    if ((rc = write_parts(&h.L, &all, &buf, part, nparts, paths, standardize, &written, e)))
+        goto done;
     if (sizes)
         for (int p = 0; p < nparts; p++) sizes[p] = size[p];
     rc = 0;
 done:
     /* All or nothing: a failed split removes the parts it wrote. */
-    if (rc < 0)
+    if (rc)
         for (int p = 0; p < written; p++) unlink(paths[p]);
     h5in_close(&h);
     h5in_quiet_off(&q);
@@ -283,8 +298,8 @@ int cmd_split(int argc, char **argv)
 
     nt_err e;
     int64_t sizes[3];
-    if (nd_split(pos[0], pos[1], frac, nf, seed, standardize != NULL, sizes, &e) < 0)
-        return nd_report(NT_EXIT_RUNTIME, &e);
+    if ((rc = nd_split(pos[0], pos[1], frac, nf, seed, standardize != NULL, sizes, &e)) != 0)
+        return nd_report(rc, &e);
     for (int p = 0; p < nf; p++)
         printf("%s-%s.h5: %lld rows%s\n", pos[1], part_names[p], (long long)sizes[p],
                standardize ? ", mean/std of the train rows" : "");

@@ -27,12 +27,13 @@ static void add_scaled(void *user, double *buf, int64_t rows)
 }
 
 /* One pass over /X in row blocks: statistics of the scaled values. A non-finite value is an
- * error naming its row and column. */
+ * error naming its row and column. Returns 0 or an NT_EXIT_* code. */
 static int file_stats(const char *path, const struct h5in *h, float *mean, float *std,
                       int64_t *nconst, nt_err *e)
 {
     struct scaled_stats ss = {.scale = h->L.scale};
-    if (xstats_init(&ss.st, h->L.d) < 0) return nt_fail(e, "%s: out of memory", path);
+    if (xstats_init(&ss.st, h->L.d) < 0)
+        return nt_fail(e, "%s: out of memory", path), NT_EXIT_RUNTIME;
     int rc = h5in_x_blocks(path, h, "; standardize needs finite values", add_scaled, &ss, e);
     if (!rc) rc = xstats_finish(&ss.st, path, mean, std, nconst, e);
     xstats_free(&ss.st);
@@ -81,14 +82,15 @@ static int drop_attr(hid_t obj, const char *name)
  * all validation and computation: this is the one place that opens the file for writing. The
  * new values are first written under temporary names, so a failure to write them (e.g. a full
  * disk) leaves the old attributes as they were; only then are the old ones deleted and the new
- * ones renamed. The shape of /X is checked again in case the file changed meanwhile. */
+ * ones renamed. The shape of /X is checked again in case the file changed meanwhile. Every
+ * failure is a write error: NT_EXIT_RUNTIME. */
 static int write_norm(const char *path, int64_t n, int64_t d, const float *mean,
                       const float *std, nt_err *e)
 {
     hid_t file = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
     hid_t x = H5I_INVALID_HID;
-    int rc = -1;
-    if (file < 0) return h5_fail(e, path, "cannot open for writing");
+    int rc = NT_EXIT_RUNTIME;
+    if (file < 0) return h5_fail(e, path, "cannot open for writing"), NT_EXIT_RUNTIME;
     nt_err_clear(e); /* H5_TRY keeps a message already there */
     x = H5Dopen2(file, "X", H5P_DEFAULT);
     hid_t sp = x >= 0 ? H5Dget_space(x) : H5I_INVALID_HID;
@@ -128,18 +130,18 @@ done:
      * failing close must not replace, and the outcome is a failure either way. */
     if (x >= 0 && H5Dclose(x) < 0 && rc == 0) {
         h5_fail(e, path, "cannot write /X");
-        rc = -1;
+        rc = NT_EXIT_RUNTIME;
     }
     /* H5Fclose writes the changed metadata; then force it to disk. */
     if (H5Fclose(file) < 0 && rc == 0) {
         h5_fail(e, path, "cannot finish writing");
-        rc = -1;
+        rc = NT_EXIT_RUNTIME;
     }
     if (rc == 0) {
         int fd = open(path, O_RDONLY);
         if (fd < 0 || fsync(fd) < 0) {
             nt_fail(e, "%s: cannot sync: %s", path, strerror(errno));
-            rc = -1;
+            rc = NT_EXIT_RUNTIME;
         }
         if (fd >= 0) close(fd);
     }
@@ -147,7 +149,8 @@ done:
 }
 
 
-/* The new statistics of FILE h (mean / std malloc'd): copied from `from`, or computed. */
+/* The new statistics of FILE h (mean / std malloc'd): copied from `from`, or computed.
+ * Returns 0 or an NT_EXIT_* code (a bad `from` is NT_EXIT_INPUT). */
 static int new_stats(const char *path, const struct h5in *h, const char *from, float **mean,
                      float **std, int64_t *nconst, nt_err *e)
 {
@@ -155,11 +158,11 @@ static int new_stats(const char *path, const struct h5in *h, const char *from, f
         struct h5in ht;
         int rc = h5in_open(from, 0, &ht, e);
         if (rc == 0 && !ht.L.mean)
-            rc = nt_fail(e, "%s: /X has no attributes mean and std (run nndata standardize on "
-                         "it first)", from);
+            rc = (nt_fail(e, "%s: /X has no attributes mean and std (run nndata standardize "
+                          "on it first)", from), NT_EXIT_INPUT);
         else if (rc == 0 && ht.L.d != h->L.d)
-            rc = nt_fail(e, "%s: D = %lld features, but %s has D = %lld", from,
-                         (long long)ht.L.d, path, (long long)h->L.d);
+            rc = (nt_fail(e, "%s: D = %lld features, but %s has D = %lld", from,
+                          (long long)ht.L.d, path, (long long)h->L.d), NT_EXIT_INPUT);
         if (rc == 0) { /* take them over */
             *mean = ht.L.mean, *std = ht.L.std;
             ht.L.mean = ht.L.std = NULL;
@@ -169,7 +172,7 @@ static int new_stats(const char *path, const struct h5in *h, const char *from, f
     }
     *mean = malloc((size_t)h->L.d * sizeof **mean);
     *std = malloc((size_t)h->L.d * sizeof **std);
-    if (!*mean || !*std) return nt_fail(e, "%s: out of memory", path);
+    if (!*mean || !*std) return nt_fail(e, "%s: out of memory", path), NT_EXIT_RUNTIME;
     return file_stats(path, h, *mean, *std, nconst, e);
 }
 
@@ -213,28 +216,29 @@ int cmd_standardize(int argc, char **argv)
     float *mean = NULL, *std = NULL;
     int64_t nconst = 0;
     int had = 0;
-    rc = -1;
     h5in_quiet_on(&q);
     /* its own mean / std are replaced or removed, so they need not be valid */
-    if (h5in_open(path, LAYOUT_SKIP_NORM, &h, &e) != 0) goto done;
-    /* Fail early, before a long pass over /X, if the file cannot be modified. */
+    if ((rc = h5in_open(path, LAYOUT_SKIP_NORM, &h, &e)) != 0) goto done;
+    /* Fail early, before a long pass over /X, if the file cannot be modified (a write error). */
     if (access(path, W_OK) != 0) {
         nt_fail(&e, "%s: not writable: %s", path, strerror(errno));
+        rc = NT_EXIT_RUNTIME;
         goto done;
     }
     if (remove) {
         htri_t hm = -1, hs = -1;
+        rc = NT_EXIT_INPUT; /* the attributes of the input cannot be read */
         if (H5_TRY(hm = H5Aexists(h.L.x, "mean"), &e, path) ||
             H5_TRY(hs = H5Aexists(h.L.x, "std"), &e, path))
             goto done;
         had = hm > 0 || hs > 0;
-    } else if (new_stats(path, &h, from, &mean, &std, &nconst, &e))
+    } else if ((rc = new_stats(path, &h, from, &mean, &std, &nconst, &e)) != 0)
         goto done;
     int64_t n = h.L.n, d = h.L.d;
     h5in_close(&h);
     if (remove && !had)
         printf("%s: no mean/std attributes; nothing removed\n", path);
-    else if (write_norm(path, n, d, remove ? NULL : mean, std, &e) != 0)
+    else if ((rc = write_norm(path, n, d, remove ? NULL : mean, std, &e)) != 0)
         goto done;
     else
         print_done(path, from, remove, n, d, std, nconst);
@@ -244,5 +248,5 @@ done:
     h5in_quiet_off(&q);
     free(mean);
     free(std);
-    return rc ? nd_report(NT_EXIT_RUNTIME, &e) : NT_EXIT_OK;
+    return rc ? nd_report(rc, &e) : NT_EXIT_OK;
 }

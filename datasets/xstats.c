@@ -68,7 +68,7 @@ int xstats_finish(const struct xstats *s, const char *path, float *mean, float *
         std[j] = (float)sd;
         if (!isfinite(mean[j]) || !isfinite(std[j]) || !(std[j] > 0))
             return nt_fail(e, "%s: feature %lld: mean %g / std %g is not representable as "
-                           "float32", path, (long long)j, m, sd);
+                           "float32", path, (long long)j, m, sd), NT_EXIT_INPUT;
     }
     return 0;
 }

@@ -20,8 +20,8 @@ void xstats_free(struct xstats *s);
 void xstats_add(struct xstats *s, const double *buf, int64_t nr);
 /* Float32 mean and std per feature; a constant feature (min == max, tested exactly so rounding
  * in the mean cannot make a tiny nonzero std) gets its value as mean and std 1. nconst
- * receives the count of those. Returns 0, or -1 with e (naming path) when a statistic does
- * not fit in float32. */
+ * receives the count of those. Returns 0, or NT_EXIT_INPUT with e (naming path) when a
+ * statistic does not fit in float32 (the data's values are out of range). */
 int xstats_finish(const struct xstats *s, const char *path, float *mean, float *std,
                   int64_t *nconst, nt_err *e);
 /* Range of v[0..d). */

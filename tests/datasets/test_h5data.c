@@ -103,11 +103,11 @@ static void test_bad_arguments(void **state)
     int32_t y = 0;
     nt_err err;
     /* both / neither x pointer, missing labels, bad shape */
-    assert_int_equal(h5data_write(path, 1, 1, &xu, &xf, 0, &y, &err), -1);
-    assert_int_equal(h5data_write(path, 1, 1, NULL, NULL, 0, &y, &err), -1);
-    assert_int_equal(h5data_write(path, 1, 1, &xu, NULL, 0, NULL, &err), -1);
-    assert_int_equal(h5data_write(path, 1, 0, &xu, NULL, 0, &y, &err), -1);
-    assert_int_equal(h5data_write(path, -1, 1, &xu, NULL, 0, &y, &err), -1);
+    assert_int_equal(h5data_write(path, 1, 1, &xu, &xf, 0, &y, &err), NT_EXIT_RUNTIME);
+    assert_int_equal(h5data_write(path, 1, 1, NULL, NULL, 0, &y, &err), NT_EXIT_RUNTIME);
+    assert_int_equal(h5data_write(path, 1, 1, &xu, NULL, 0, NULL, &err), NT_EXIT_RUNTIME);
+    assert_int_equal(h5data_write(path, 1, 0, &xu, NULL, 0, &y, &err), NT_EXIT_RUNTIME);
+    assert_int_equal(h5data_write(path, -1, 1, &xu, NULL, 0, &y, &err), NT_EXIT_RUNTIME);
     assert_non_null(strstr(err.msg, "bad.h5"));
     assert_false(tu_exists(path));
     assert_false(tu_exists(tu_path(*state, "bad.h5.tmp")));
@@ -119,7 +119,7 @@ static void test_cannot_create(void **state)
     uint8_t x = 1;
     int32_t y = 0;
     nt_err err = {""};
-    assert_int_equal(h5data_write(path, 1, 1, &x, NULL, 0, &y, &err), -1);
+    assert_int_equal(h5data_write(path, 1, 1, &x, NULL, 0, &y, &err), NT_EXIT_RUNTIME);
     assert_non_null(strstr(err.msg, "out.h5: cannot create: No such file or directory"));
 }
 
@@ -146,7 +146,7 @@ static void test_hdf5_failure_cleans_up(void **state)
     int32_t y = 0;
     nt_err err = {""};
     assert_int_equal(h5data_write(path, 1, (int64_t)1 << 31, NULL, &x, 0, &y, &err),
-                     -1);
+                     NT_EXIT_RUNTIME);
     assert_non_null(strstr(err.msg, "keep.h5: cannot create /X"));
     assert_null(strchr(err.msg, '\n'));
     assert_false(tu_exists(tmp));
@@ -164,7 +164,7 @@ static void test_tmp_blocked(void **state)
     uint8_t x = 1;
     int32_t y = 0;
     nt_err err = {""};
-    assert_int_equal(h5data_write(path, 1, 1, &x, NULL, 0, &y, &err), -1);
+    assert_int_equal(h5data_write(path, 1, 1, &x, NULL, 0, &y, &err), NT_EXIT_RUNTIME);
     assert_non_null(strstr(err.msg, "blocked.h5: cannot create"));
     expect_untouched(path, "previous", 8);
     struct stat st;

@@ -187,7 +187,7 @@ static void test_csv_large(void **state)
 
 /* ---- CSV errors ------------------------------------------------------------------------------ */
 
-/* import-csv on `text` with the options (NULL-terminated, up to 6) fails with exit 1 and an
+/* import-csv on `text` with the options (NULL-terminated, up to 6) fails with exit 3 and an
  * error "<file>:<line>: ...what..." (line 0: no line number). */
 static void csv_fails(const char *dir, const char *text, int line, const char *what, ...)
 {
@@ -206,7 +206,7 @@ static void csv_fails(const char *dir, const char *text, int line, const char *w
         snprintf(culprit, sizeof culprit, "%s:%d", in, line);
     else
         snprintf(culprit, sizeof culprit, "%s", in);
-    expect_fail(dir, 1, args, culprit, what);
+    expect_fail(dir, 3, args, culprit, what);
 }
 
 static void test_csv_errors(void **state)
@@ -248,7 +248,7 @@ static void test_csv_errors(void **state)
     csv_fails(dir, "y\n1\n", 1, "at least one feature", "--label", "y", NULL);
 
     const char *none[] = {"import-csv", tu_path(dir, "missing.csv"), "--label", "0", NULL};
-    expect_fail(dir, 1, none, tu_path(dir, "missing.csv"), "cannot open");
+    expect_fail(dir, 3, none, tu_path(dir, "missing.csv"), "cannot open");
 }
 
 static void test_csv_usage(void **state)
@@ -296,7 +296,8 @@ static void test_csv_parser_direct(void **state)
     assert_true(s.yf[0] == 0.5f && s.x_f32[0] == 3.0f);
     imp_free(&s);
     write_text(in, "1,2\n0.5\n");
-    assert_int_equal(import_csv(in, "1", IMP_HEADER_AUTO, 0, ',', &s, &err), -1);
+    /* a bad file is NT_EXIT_INPUT (the parsers return the kind of failure, cli.h) */
+    assert_int_equal(import_csv(in, "1", IMP_HEADER_AUTO, 0, ',', &s, &err), NT_EXIT_INPUT);
     char want[4300];
     snprintf(want, sizeof want, "%s:2: 1 field, expected 2", in);
     assert_string_equal(err.msg, want);
@@ -452,7 +453,7 @@ static void npy_fails(const char *dir, const char *culprit, const char *what, in
 {
     const char *args[] = {"import-npy", tu_path(dir, "x.npy"), tu_path(dir, "y.npy"),
                           regression ? "--regression" : NULL, NULL};
-    expect_fail(dir, 1, args, culprit, what);
+    expect_fail(dir, 3, args, culprit, what);
 }
 
 static void test_npy_errors(void **state)
@@ -523,9 +524,38 @@ static void test_npy_errors(void **state)
     const char *a2[] = {"import-npy", xp, NULL};
     expect_fail(dir, 2, a2, "import-npy", "expected X.npy Y.npy OUT.h5");
     const char *a3[] = {"import-npy", xp, yp, "--scale", "0.5", NULL};
-    expect_fail(dir, 1, a3, xp, "--scale applies to uint8 X only");
+    expect_fail(dir, 3, a3, xp, "--scale applies to uint8 X only");
 #undef GOOD_X
 #undef GOOD_Y
+}
+
+/* A good input but an OUT that cannot be created (a missing directory, a path under a regular
+ * file): a write error, exit 1, one line naming OUT, nothing on stdout, nothing left. */
+static void test_import_write_error(void **state)
+{
+    const char *dir = *state, *csv = tu_path(dir, "data.csv"), *xp = tu_path(dir, "x.npy"),
+               *yp = tu_path(dir, "y.npy");
+    write_text(csv, "f,y\n0.5,1\n-1,0\n");
+    float xf[NN * ND];
+    double xd[NN * ND];
+    uint8_t xu[NN * ND];
+    int32_t y4[NN];
+    int64_t y8[NN];
+    npy_inputs(xf, xd, xu, y4, y8);
+    write_npy(xp, 1, "<f4", 0, "(5, 3)", xf, sizeof xf, 0);
+    write_npy(yp, 1, "<i4", 0, "(5,)", y4, sizeof y4, 0);
+    const char *file = tu_path(dir, "plain");
+    tu_write_file(file, "x", 1);
+    const char *outs[] = {tu_path(dir, "nodir/out.h5"), tu_path(dir, "plain/out.h5")};
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(tu_nndata("import-csv", csv, outs[i], "--label", "y", NULL), 1);
+        tu_expect_error_line(outs[i], "cannot create");
+        assert_string_equal(tu_out, "");
+        assert_int_equal(tu_nndata("import-npy", xp, yp, outs[i], NULL), 1);
+        tu_expect_error_line(outs[i], "cannot create");
+        assert_string_equal(tu_out, "");
+    }
+    assert_false(tu_exists(tu_path(dir, "nodir")));
 }
 
 int main(int argc, char **argv)
@@ -542,7 +572,7 @@ int main(int argc, char **argv)
         T(test_csv_large),                    T(test_csv_errors),
         T(test_csv_usage),                    T(test_csv_parser_direct),
         T(test_npy_round_trips),              T(test_npy_regression),
-        T(test_npy_errors),
+        T(test_npy_errors),                   T(test_import_write_error),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -141,13 +141,13 @@ static void test_import_mixed_tiny(void **state)
 
 /* ---- malformed inputs ------------------------------------------------------------------------ */
 
-/* import-idx must fail with code 1 and an error naming `culprit`; OUT must not exist
+/* import-idx must fail with code 3 (bad input) and an error naming `culprit`; OUT must not exist
  * afterwards; then again with a pre-existing OUT, which must be left byte-for-byte. */
 static void expect_import_fails(const char *dir, const char *img, const char *lab,
                                 const char *culprit, const char *what)
 {
     const char *out = tu_path(dir, "bad-out.h5");
-    assert_int_equal(tu_nndata("import-idx", img, lab, out, NULL), 1);
+    assert_int_equal(tu_nndata("import-idx", img, lab, out, NULL), 3);
     tu_expect_error_line(culprit, what);
     assert_string_equal(tu_out, "");
     assert_false(tu_exists(out));
@@ -155,7 +155,7 @@ static void expect_import_fails(const char *dir, const char *img, const char *la
 
     const char *keep = tu_path(dir, "keep.h5");
     tu_write_file(keep, "precious", 8);
-    assert_int_equal(tu_nndata("import-idx", img, lab, keep, NULL), 1);
+    assert_int_equal(tu_nndata("import-idx", img, lab, keep, NULL), 3);
     tu_expect_error_line(culprit, what);
     size_t len;
     char *now = tu_read_file(keep, &len);

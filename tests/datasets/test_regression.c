@@ -265,28 +265,28 @@ static void test_write_bad_arguments(void **state)
     nt_err err;
     /* K < 1, missing targets, both / neither x pointer, bad shape */
     assert_int_equal(h5data_write_regression(path, 1, 1, NULL, &xf, 0, &y, 0, &err),
-                     -1);
+                     NT_EXIT_RUNTIME);
     assert_non_null(strstr(err.msg, "bad.h5: invalid number of targets per row (0)"));
     assert_int_equal(h5data_write_regression(path, 1, 1, NULL, &xf, 0, &y, -2, &err),
-                     -1);
+                     NT_EXIT_RUNTIME);
     assert_int_equal(h5data_write_regression(path, 1, 1, NULL, &xf, 0, NULL, 1, &err),
-                     -1);
+                     NT_EXIT_RUNTIME);
     assert_non_null(strstr(err.msg, "bad.h5: targets missing"));
     assert_int_equal(h5data_write_regression(path, 1, 1, &xu, &xf, 0, &y, 1, &err),
-                     -1);
+                     NT_EXIT_RUNTIME);
     assert_int_equal(h5data_write_regression(path, 1, 1, NULL, NULL, 0, &y, 1, &err),
-                     -1);
+                     NT_EXIT_RUNTIME);
     assert_int_equal(h5data_write_regression(path, 1, 0, NULL, &xf, 0, &y, 1, &err),
-                     -1);
+                     NT_EXIT_RUNTIME);
     assert_int_equal(h5data_write_regression(path, -1, 1, NULL, &xf, 0, &y, 1, &err),
-                     -1);
+                     NT_EXIT_RUNTIME);
     assert_non_null(strstr(err.msg, "bad.h5"));
     assert_int_equal(h5data_write_regression("", 1, 1, NULL, &xf, 0, &y, 1, &err),
-                     -1);
+                     NT_EXIT_RUNTIME);
     assert_false(tu_exists(path));
     assert_false(tu_exists(tu_path(*state, "bad.h5.tmp")));
     /* The label writer's messages are unchanged. */
-    assert_int_equal(h5data_write(path, 1, 1, &xu, NULL, 0, NULL, &err), -1);
+    assert_int_equal(h5data_write(path, 1, 1, &xu, NULL, 0, NULL, &err), NT_EXIT_RUNTIME);
     assert_non_null(strstr(err.msg, "bad.h5: labels missing"));
 }
 
@@ -300,7 +300,7 @@ static void test_write_failure_cleans_up(void **state)
     nt_err err = {""};
     assert_int_equal(
         h5data_write_regression(path, 1, 1, NULL, &x, 0, &y, (int64_t)1 << 31, &err),
-        -1);
+        NT_EXIT_RUNTIME);
     assert_non_null(strstr(err.msg, "keep.h5: cannot create /y"));
     assert_null(strchr(err.msg, '\n'));
     assert_false(tu_exists(tu_path(*state, "keep.h5.tmp")));

@@ -22,7 +22,7 @@ static void write_f32(const char *path, int64_t n, int64_t d, const float *x, fl
     int32_t *y = malloc((size_t)n * sizeof *y);
     for (int64_t i = 0; i < n; i++) y[i] = (int32_t)(i % 3);
     nt_err err;
-    if (h5data_write(path, n, d, NULL, x, scale, y, &err) < 0) fail_msg("%s", err.msg);
+    if (h5data_write(path, n, d, NULL, x, scale, y, &err) != 0) fail_msg("%s", err.msg);
     free(y);
 }
 
@@ -177,7 +177,7 @@ static void test_hand_computed(void **state)
     hsize_t two[1] = {2};
     set_attr(f, "mean", H5T_STD_I32LE, H5T_NATIVE_INT32, 1, two, bad);
     set_attr(f, "std", H5T_STD_I32LE, H5T_NATIVE_INT32, 0, NULL, NULL);
-    assert_int_equal(tu_nndata("check", f, NULL), 1);
+    assert_int_equal(tu_nndata("check", f, NULL), 3);
     assert_int_equal(tu_nndata("standardize", f, NULL), 0);
     float m2[3], s2[3];
     assert_true(get_attr(f, "mean", 3, m2));
@@ -207,7 +207,7 @@ static void test_scaled_blocks(void **state)
     int32_t *y = calloc((size_t)n, sizeof *y);
     nt_err err;
     const float scale = 1.0f / 255.0f;
-    if (h5data_write(u, n, d, xu, NULL, scale, y, &err) < 0) fail_msg("%s", err.msg);
+    if (h5data_write(u, n, d, xu, NULL, scale, y, &err) != 0) fail_msg("%s", err.msg);
     assert_int_equal(tu_nndata("standardize", u, NULL), 0);
     tu_expect_out("300 features over 5000 rows");
     tu_expect_out("1 constant feature with std 1");
@@ -269,7 +269,7 @@ static void test_nonfinite(void **state)
     for (int i = 0; i < 18; i++) x[i] = (float)i;
     x[5 * 3 + 2] = NAN;
     write_f32(f, 6, 3, x, 0.0f);
-    assert_int_equal(tu_nndata("standardize", f, NULL), 1);
+    assert_int_equal(tu_nndata("standardize", f, NULL), 3);
     tu_expect_one_error("f.h5: /X[5, 2] is nan");
     float m[3];
     assert_false(get_attr(f, "mean", 3, m));
@@ -282,7 +282,7 @@ static void test_nonfinite(void **state)
     const float om[3] = {1, 2, 3}, os[3] = {4, 5, 6};
     set_f32(f, "mean", 3, om);
     set_f32(f, "std", 3, os);
-    assert_int_equal(tu_nndata("standardize", f, NULL), 1);
+    assert_int_equal(tu_nndata("standardize", f, NULL), 3);
     tu_expect_one_error("/X[1, 0] is -inf");
     float s[3];
     assert_true(get_attr(f, "mean", 3, m) && get_attr(f, "std", 3, s));
@@ -303,7 +303,7 @@ static void test_stats_from(void **state)
     write_f32(c, 20, 3, xc, 0.0f);
 
     /* Source without attributes: error naming it; b unchanged. */
-    assert_int_equal(tu_nndata("standardize", b, "--stats-from", a, NULL), 1);
+    assert_int_equal(tu_nndata("standardize", b, "--stats-from", a, NULL), 3);
     tu_expect_one_error("a.h5: /X has no attributes mean and std");
     float m[4], s[4], ma[4], sa[4];
     assert_false(get_attr(b, "mean", 4, m));
@@ -322,15 +322,15 @@ static void test_stats_from(void **state)
     assert_int_equal(tu_nndata("check", b, NULL), 0);
 
     /* Another D: error naming the source. */
-    assert_int_equal(tu_nndata("standardize", c, "--stats-from=" "x", NULL), 1);
+    assert_int_equal(tu_nndata("standardize", c, "--stats-from=" "x", NULL), 3);
     tu_expect_one_error("x: cannot open");
-    assert_int_equal(tu_nndata("standardize", c, "--stats-from", a, NULL), 1);
+    assert_int_equal(tu_nndata("standardize", c, "--stats-from", a, NULL), 3);
     tu_expect_one_error("a.h5: D = 4 features, but");
     assert_false(get_attr(c, "mean", 3, m));
     /* A source with broken attributes: the check's message. */
     const float z[4] = {1, 0, 1, 1};
     set_f32(a, "std", 4, z);
-    assert_int_equal(tu_nndata("standardize", b, "--stats-from", a, NULL), 1);
+    assert_int_equal(tu_nndata("standardize", b, "--stats-from", a, NULL), 3);
     tu_expect_one_error("a.h5: /X attribute std[1] is 0");
 }
 
@@ -361,7 +361,7 @@ static void test_remove(void **state)
     const double bad = 0;
     hsize_t one[1] = {1};
     set_attr(f, "std", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1, one, &bad);
-    assert_int_equal(tu_nndata("check", f, NULL), 1);
+    assert_int_equal(tu_nndata("check", f, NULL), 3);
     assert_int_equal(tu_nndata("standardize", f, "--remove", NULL), 0);
     assert_int_equal(num_attrs(f), 1);
     assert_int_equal(tu_nndata("check", f, NULL), 0);
@@ -416,7 +416,7 @@ static void test_split_standardize(void **state)
     const float z[3] = {0, 1, 1};
     set_f32(in, "mean", d, z);
     set_f32(in, "std", d, z);
-    assert_int_equal(tu_nndata("split", in, tu_path(dir, "r"), "--fractions", "0.5,0.5", NULL), 1);
+    assert_int_equal(tu_nndata("split", in, tu_path(dir, "r"), "--fractions", "0.5,0.5", NULL), 3);
     tu_expect_one_error("in.h5: /X attribute std[0] is 0");
     assert_false(tu_exists(tu_path(dir, "r-train.h5")));
     assert_int_equal(
@@ -433,7 +433,7 @@ static void test_split_standardize(void **state)
     for (int64_t i = 0; i < nu * du; i++) xu[i] = (uint8_t)(rnd() % 256);
     for (int64_t i = 0; i < nu; i++) yt[i] = (float)i;
     nt_err err;
-    if (h5data_write_regression(u, nu, du, xu, NULL, 0.25f, yt, 1, &err) < 0)
+    if (h5data_write_regression(u, nu, du, xu, NULL, 0.25f, yt, 1, &err) != 0)
         fail_msg("%s", err.msg);
     assert_int_equal(
         tu_nndata("split", u, tu_path(dir, "v"), "--fractions", "0.5,0.5", "--standardize", NULL),
@@ -459,7 +459,7 @@ static void test_split_carries(void **state)
     int32_t *y = calloc((size_t)n, sizeof *y);
     for (int64_t i = 0; i < n * d; i++) xu[i] = (uint8_t)(rnd() % 256);
     nt_err err;
-    if (h5data_write(in, n, d, xu, NULL, 1.0f / 255.0f, y, &err) < 0)
+    if (h5data_write(in, n, d, xu, NULL, 1.0f / 255.0f, y, &err) != 0)
         fail_msg("%s", err.msg);
     /* Distinctive values, not this file's statistics. */
     const float mean[5] = {0.125f, -3.5f, 1e-3f, 7.0f, 0.333f};
@@ -493,6 +493,7 @@ static void test_many_features(void **state)
     float *x = malloc((size_t)(n * d) * sizeof *x);
     for (int64_t i = 0; i < n * d; i++) x[i] = (float)(rnd() % 100);
     write_f32(in, n, d, x, 0.0f);
+    /* a write error (exit 1), not bad input */
     assert_int_equal(tu_nndata("standardize", in, NULL), 1);
     tu_expect_one_error("in.h5: cannot write /X attributes mean and std");
     assert_int_equal(num_attrs(in), 0);
@@ -510,9 +511,9 @@ static void test_many_features(void **state)
 
 static void expect_check_fails(const char *path, const char *what)
 {
-    assert_int_equal(tu_nndata("check", path, NULL), 1);
+    assert_int_equal(tu_nndata("check", path, NULL), 3);
     tu_expect_one_error(what);
-    assert_int_equal(tu_nndata("info", path, NULL), 1);
+    assert_int_equal(tu_nndata("info", path, NULL), 3);
     tu_expect_one_error(what);
 }
 
@@ -556,7 +557,7 @@ static void test_check_attrs(void **state)
     /* float64 beyond float32's range is inf once read as nntrain reads it. */
     const double big[3] = {1, 1e300, 1};
     set_attr(f, "mean", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1, d3, big);
-    assert_int_equal(tu_nndata("check", f, NULL), 1);
+    assert_int_equal(tu_nndata("check", f, NULL), 3);
     tu_expect_one_error("f.h5: /X attribute mean[1] is");
     /* float64 in range is fine. */
     const double ok64[3] = {1, 2, 3};
@@ -593,11 +594,11 @@ static void test_usage(void **state)
     float m[2];
     assert_false(get_attr(f, "mean", 2, m));
 
-    assert_int_equal(tu_nndata("standardize", tu_path(dir, "nope.h5"), NULL), 1);
+    assert_int_equal(tu_nndata("standardize", tu_path(dir, "nope.h5"), NULL), 3);
     tu_expect_one_error("nope.h5: cannot open");
     const char *txt = tu_path(dir, "t.h5");
     tu_write_file(txt, "hello\n", 6);
-    assert_int_equal(tu_nndata("standardize", txt, NULL), 1);
+    assert_int_equal(tu_nndata("standardize", txt, NULL), 3);
     tu_expect_one_error("t.h5: not an HDF5 file");
 
     assert_int_equal(tu_nndata("standardize", "--help", NULL), 0);

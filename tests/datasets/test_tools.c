@@ -20,7 +20,7 @@
 static void write_f32(const char *path, int64_t n, int64_t d, const float *x, const int32_t *y)
 {
     nt_err err;
-    if (h5data_write(path, n, d, NULL, x, 0.0f, y, &err) < 0) fail_msg("%s", err.msg);
+    if (h5data_write(path, n, d, NULL, x, 0.0f, y, &err) != 0) fail_msg("%s", err.msg);
 }
 
 /* ---- generators through the CLI -------------------------------------------------------- */
@@ -179,7 +179,7 @@ static void test_split_regression_u8(void **state)
         y[k * i] = (float)i * 0.5f, y[k * i + 1] = -(float)i;
     }
     nt_err err;
-    if (h5data_write_regression(in, n, 2, x, NULL, 0.25f, y, k, &err) < 0)
+    if (h5data_write_regression(in, n, 2, x, NULL, 0.25f, y, k, &err) != 0)
         fail_msg("%s", err.msg);
     free(x);
     free(y);
@@ -224,16 +224,50 @@ static void test_split_bad(void **state)
     tu_expect_one_error("--fractions is required");
     /* Sums within 1e-9 pass. */
     assert_int_equal(tu_nndata("split", in, pre, "--fractions", "0.7,0.2,0.1", NULL), 0);
-    /* 20 * 0.01 = 0.2 -> an empty test part: runtime error, nothing written. */
+    /* 20 * 0.01 = 0.2 -> an empty test part: an input error (exit 3), nothing written. */
     const char *pre2 = tu_path(dir, "e");
-    assert_int_equal(tu_nndata("split", in, pre2, "--fractions", "0.9,0.09,0.01", NULL), 1);
+    assert_int_equal(tu_nndata("split", in, pre2, "--fractions", "0.9,0.09,0.01", NULL), 3);
     tu_expect_one_error("e-test.h5: would be empty");
     assert_false(tu_exists(tu_path(dir, "e-train.h5")));
     assert_false(tu_exists(tu_path(dir, "e-val.h5")));
     /* A missing input. */
     assert_int_equal(
-        tu_nndata("split", tu_path(dir, "nope.h5"), pre2, "--fractions", "0.5,0.5", NULL), 1);
+        tu_nndata("split", tu_path(dir, "nope.h5"), pre2, "--fractions", "0.5,0.5", NULL), 3);
     tu_expect_one_error("nope.h5");
+    /* An input that is not HDF5, and one that fails nndata check: exit 3. */
+    const char *txt = tu_path(dir, "t.h5");
+    tu_write_file(txt, "hello\n", 6);
+    assert_int_equal(tu_nndata("split", txt, pre2, "--fractions", "0.5,0.5", NULL), 3);
+    tu_expect_one_error("t.h5: not an HDF5 file");
+    const float xn[] = {1, 2, NAN, 4};
+    const int32_t yn[] = {0, 1};
+    const char *nan_in = tu_path(dir, "nan.h5");
+    write_f32(nan_in, 2, 2, xn, yn);
+    assert_int_equal(tu_nndata("split", nan_in, pre2, "--fractions", "0.5,0.5", NULL), 3);
+    tu_expect_one_error("nan.h5: /X[1, 0] is nan");
+    assert_false(tu_exists(tu_path(dir, "e-train.h5")));
+}
+
+/* A write error (PREFIX in a missing directory, or under a regular file): exit 1, one line
+ * naming the part that could not be created, no part left behind. */
+static void test_split_write_error(void **state)
+{
+    const char *dir = *state, *in = tu_path(dir, "in.h5");
+    write_ids(in, 20);
+    const char *pre = tu_path(dir, "nodir/p");
+    assert_int_equal(tu_nndata("split", in, pre, "--fractions", "0.5,0.5", NULL), 1);
+    char want[4200];
+    snprintf(want, sizeof want, "%s-train.h5: cannot create", pre);
+    tu_expect_one_error(want);
+    assert_string_equal(tu_out, "");
+    assert_false(tu_exists(tu_path(dir, "nodir")));
+    /* A PREFIX under a regular file: the first part is fine to plan but cannot be created. */
+    const char *file = tu_path(dir, "plain");
+    tu_write_file(file, "x", 1);
+    const char *pre3 = tu_path(dir, "plain/p");
+    assert_int_equal(tu_nndata("split", in, pre3, "--fractions", "0.5,0.25,0.25", NULL), 1);
+    snprintf(want, sizeof want, "%s-train.h5: cannot create", pre3);
+    tu_expect_one_error(want);
 }
 
 /* ---- info --------------------------------------------------------------------------------- */
@@ -266,7 +300,7 @@ static void test_info(void **state)
     float yt[3] = {1.5f, -2.0f, 0.5f};
     for (int i = 0; i < 36; i++) xu[i] = (uint8_t)(i * 7);
     nt_err err;
-    if (h5data_write_regression(g, 3, 12, xu, NULL, 1.0f / 255.0f, yt, 1, &err) < 0)
+    if (h5data_write_regression(g, 3, 12, xu, NULL, 1.0f / 255.0f, yt, 1, &err) != 0)
         fail_msg("%s", err.msg);
     assert_int_equal(tu_nndata("info", g, NULL), 0);
     tu_expect_out("X dtype: uint8\n");
@@ -277,8 +311,14 @@ static void test_info(void **state)
     tu_expect_out(line);
     assert_null(strstr(tu_out, "  10 "));
 
-    assert_int_equal(tu_nndata("info", tu_path(dir, "nope.h5"), NULL), 1);
+    assert_int_equal(tu_nndata("info", tu_path(dir, "nope.h5"), NULL), 3);
     tu_expect_one_error("nope.h5: cannot open");
+    assert_int_equal(tu_nndata("check", tu_path(dir, "nope.h5"), NULL), 3);
+    tu_expect_one_error("nope.h5: cannot open");
+    const char *txt = tu_path(dir, "t.h5");
+    tu_write_file(txt, "hello\n", 6);
+    assert_int_equal(tu_nndata("info", txt, NULL), 3);
+    tu_expect_one_error("t.h5: not an HDF5 file");
 }
 
 /* ---- check -------------------------------------------------------------------------------- */
@@ -304,10 +344,10 @@ static hid_t raw_file(const char *path)
     return f;
 }
 
-/* check PATH fails with one line containing `what` (after "PATH: "). */
+/* check PATH fails (exit 3, bad input) with one line containing `what` (after "PATH: "). */
 static void expect_check_fails(const char *path, const char *what)
 {
-    assert_int_equal(tu_nndata("check", path, NULL), 1);
+    assert_int_equal(tu_nndata("check", path, NULL), 3);
     char full[4200];
     snprintf(full, sizeof full, "%s: %s", path, what);
     tu_expect_one_error(full);
@@ -429,20 +469,20 @@ static void test_check(void **state)
     for (int i = 0; i < 40; i++) yt[i] = (float)i;
     nt_err err;
     f = tu_path(dir, "reg.h5");
-    if (h5data_write_regression(f, 20, 4, NULL, x, 0.0f, yt, 2, &err) < 0)
+    if (h5data_write_regression(f, 20, 4, NULL, x, 0.0f, yt, 2, &err) != 0)
         fail_msg("%s", err.msg);
     assert_int_equal(tu_nndata("check", f, NULL), 0);
     tu_expect_out("ok (20 x 4, float32, regression, 2 targets)");
     yt[2 * 11 + 1] = NAN;
     f = tu_path(dir, "regnan.h5");
-    if (h5data_write_regression(f, 20, 4, NULL, x, 0.0f, yt, 2, &err) < 0)
+    if (h5data_write_regression(f, 20, 4, NULL, x, 0.0f, yt, 2, &err) != 0)
         fail_msg("%s", err.msg);
     expect_check_fails(f, "/y[11, 1] is nan");
 
     /* uint8 with scale. */
     uint8_t xu[80] = {0};
     f = tu_path(dir, "u8.h5");
-    if (h5data_write(f, 20, 4, xu, NULL, 0.5f, y, &err) < 0) fail_msg("%s", err.msg);
+    if (h5data_write(f, 20, 4, xu, NULL, 0.5f, y, &err) != 0) fail_msg("%s", err.msg);
     assert_int_equal(tu_nndata("check", f, NULL), 0);
     tu_expect_out("ok (20 x 4, uint8, scale 0.5, classification, 3 classes)");
 
@@ -490,7 +530,7 @@ int main(int argc, char **argv)
 #define T(f) cmocka_unit_test_setup_teardown(f, tu_setup_tmpdir, tu_teardown_tmpdir)
     const struct CMUnitTest tests[] = {
         T(test_generator_cli),       T(test_split_classification),
-        T(test_split_regression_u8), T(test_split_bad),
+        T(test_split_regression_u8), T(test_split_bad), T(test_split_write_error),
         T(test_info),                T(test_check),
         T(test_check_streamed),
     };
