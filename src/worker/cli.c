@@ -35,6 +35,15 @@ static int option_error(const nt_cli *cli, int c, const char *text, nt_err *e)
     return nt_cli_fail(cli, e, "unknown option '%s'", text);
 }
 
+/* Does el ("--name" or "--name=value") spell the option's whole name? getopt_long also takes
+ * unique abbreviations, which neither tool accepts: a script's "--conf" would change meaning
+ * the day an option "--confirm" is added (datasets/cli.c refuses them the same way). */
+static int exact(const char *el, const char *name)
+{
+    size_t n = strlen(name);
+    return !strncmp(el, "--", 2) && !strncmp(el + 2, name, n) && (el[2 + n] == 0 || el[2 + n] == '=');
+}
+
 int nt_cli_parse(const nt_cli *cli, int argc, char **argv, nt_err *e)
 {
     struct option opts[MAX_OPTS + 3];
@@ -50,7 +59,16 @@ int nt_cli_parse(const nt_cli *cli, int argc, char **argv, nt_err *e)
     int status = 0, done = 0, c;
     opterr = 0;
     optind = 0; /* glibc: a full reset, so a second parse in one process starts afresh */
-    while ((c = getopt_long(argc, argv, shortopts, opts, NULL)) != -1) {
+    for (;;) {
+        int cur = optind > 0 ? optind : 1, li = -1; /* the element getopt looks at next */
+        if ((c = getopt_long(argc, argv, shortopts, opts, &li)) == -1) break;
+        if (li >= 0 && cur < argc && !strncmp(argv[cur], "--", 2) && !exact(argv[cur], opts[li].name)) {
+            if (!status && !done) {
+                status = NT_EXIT_USAGE;
+                nt_cli_fail(cli, e, "unknown option '%s'", argv[cur]);
+            }
+            continue;
+        }
         if (c == OPT_HELP || c == OPT_VERSION) {
             if (done) continue;
             if (c == OPT_HELP) fputs(cli->usage, stdout);

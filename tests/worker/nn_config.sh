@@ -31,6 +31,9 @@ usage_err "unknown option '--bogus' for eval (try: nntrain eval --help)" eval --
 usage_err "unknown option '--bogus' for predict" predict --checkpoint m.h5 --data d.h5 --bogus
 usage_err "--cache-mb '0' must be a number > 0" eval --checkpoint m.h5 --data d.h5 --cache-mb 0
 usage_err "unknown option '--bogus' (try: nntrain --help)" --bogus
+# whole option names only, as nndata: an abbreviation would change meaning when an option is added
+usage_err "unknown option '--conf' for train" train --conf x.ini
+usage_err "unknown option '--ou' for plot" plot --ou x.png run
 "$NNTRAIN" train --bogus --help | grep -q "^usage: nntrain train " || fail "--help after a bad option shows the help"
 "$NNTRAIN" eval --version | grep -Eq '^nntrain [0-9]' || fail "eval --version"
 "$NNTRAIN" summary --set=model.bias=false --config=x.ini 2> "$T/e"; [ $? = 3 ] && grep -q "x.ini: cannot open config" "$T/e" || fail "--opt=value forms: $(cat "$T/e")"
