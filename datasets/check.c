@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "usage.h"
 #include "h5in.h"
 
 int nd_check(const char *path, int check_norm, char *summary, size_t len, nt_err *e)
@@ -34,16 +35,17 @@ int nd_check(const char *path, int check_norm, char *summary, size_t len, nt_err
 
 int cmd_check(int argc, char **argv)
 {
-    static const struct nd_opt opts[] = {{NULL, 0, NULL}};
     const char *pos[ND_MAXPOS];
-    int npos;
-    int rc = nd_parse_args(argc, argv, "check", opts, 1, "usage: nndata check FILE.h5\n", pos,
-                           ND_MAXPOS, &npos);
-    if (rc >= 0) return rc;
+    nn_cli cli = {.tool = "nndata", .cmd = "check", .pos = pos,
+                  .maxpos = 1, .numbers_are_positional = 1,
+                  .usage = "usage: nndata check FILE.h5\n"};
+    nt_err e = {{0}};
+    int rc = nn_cli_parse(&cli, argc - 1, argv + 1, &e);
+    if (rc) return nn_cli_exit(&cli, rc, &e);
+    int npos = cli.npos;
     if (npos != 1)
         return nd_fail(NT_EXIT_USAGE, "check", "expected FILE.h5, got %d arguments", npos);
     char summary[256];
-    nt_err e;
     if ((rc = nd_check(pos[0], 1, summary, sizeof summary, &e)) != 0) return nd_report(rc, &e);
     printf("%s: ok %s\n", pos[0], summary);
     return NT_EXIT_OK;

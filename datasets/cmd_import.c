@@ -1,6 +1,6 @@
 /* nndata import-idx, import-csv and import-npy: parse the input (idx.h, import.h), write the
  * nntrain layout (h5data.h) and print a one-line summary. The readers' and the writer's
- * return values are the exit status (cli.h): NT_EXIT_INPUT for a bad input, NT_EXIT_RUNTIME
+ * return values are the exit status (usage.h): NT_EXIT_INPUT for a bad input, NT_EXIT_RUNTIME
  * for a write error or out of memory. */
 #include "commands.h"
 
@@ -13,23 +13,25 @@
 #include <string.h>
 
 #include "cli.h"
+#include "usage.h"
 #include "h5data.h"
 #include "idx.h"
 #include "import.h"
 
 int cmd_import_idx(int argc, char **argv)
 {
-    static const struct nd_opt opts[] = {{NULL, 0, NULL}};
     const char *pos[ND_MAXPOS];
-    int npos;
-    int rc = nd_parse_args(argc, argv, "import-idx", opts, 1, nd_usage_text, pos, ND_MAXPOS, &npos);
-    if (rc >= 0) return rc;
+    nn_cli cli = {.tool = "nndata", .cmd = "import-idx", .usage = nd_usage_text, .pos = pos,
+                  .maxpos = 3, .numbers_are_positional = 1};
+    nt_err e = {{0}};
+    int rc = nn_cli_parse(&cli, argc - 1, argv + 1, &e);
+    if (rc) return nn_cli_exit(&cli, rc, &e);
+    int npos = cli.npos;
     if (npos != 3)
         return nd_fail(NT_EXIT_USAGE, "import-idx", "expected IMAGES LABELS OUT.h5, got %d argument%s",
                        npos, npos == 1 ? "" : "s");
     const char *images = pos[0], *labels = pos[1], *out = pos[2];
 
-    nt_err e;
     uint8_t *pix = NULL, *lab = NULL;
     int32_t *y = NULL;
     int64_t n = 0, rows = 0, cols = 0, nl = 0;
@@ -88,14 +90,17 @@ int cmd_import_csv(int argc, char **argv)
 {
     const char *cmd = "import-csv", *label = NULL, *delim_s = NULL, *no_header = NULL,
                *regression = NULL, *pos[ND_MAXPOS];
-    const struct nd_opt opts[] = {{"label", 0, &label},
-                                  {"delimiter", 0, &delim_s},
-                                  {"no-header", 1, &no_header},
-                                  {"regression", 1, &regression},
-                                  {NULL, 0, NULL}};
-    int npos;
-    int rc = nd_parse_args(argc, argv, cmd, opts, 0, nd_usage_text, pos, 2, &npos);
-    if (rc >= 0) return rc;
+    const nn_cli_val opts[] = {{"label", 0, &label},
+                               {"delimiter", 0, &delim_s},
+                               {"no-header", 1, &no_header},
+                               {"regression", 1, &regression},
+                               {NULL, 0, NULL}};
+    nn_cli cli = {.tool = "nndata", .cmd = cmd, .usage = nd_usage_text, .vals = opts,
+                  .pos = pos, .maxpos = 2};
+    nt_err e = {{0}};
+    int rc = nn_cli_parse(&cli, argc - 1, argv + 1, &e);
+    if (rc) return nn_cli_exit(&cli, rc, &e);
+    int npos = cli.npos;
     if (npos != 2)
         return nd_fail(NT_EXIT_USAGE, cmd, "expected IN.csv OUT.h5, got %d argument%s", npos,
                        npos == 1 ? "" : "s");
@@ -112,7 +117,6 @@ int cmd_import_csv(int argc, char **argv)
                            "--delimiter must be one character (not a quote), or 'tab'");
     }
     struct imp_data s;
-    nt_err e;
     if ((rc = import_csv(pos[0], label, no_header ? IMP_HEADER_NO : IMP_HEADER_AUTO,
                          regression != NULL, delim, &s, &e)) != 0)
         return nd_report(rc, &e);
@@ -124,11 +128,14 @@ int cmd_import_csv(int argc, char **argv)
 int cmd_import_npy(int argc, char **argv)
 {
     const char *cmd = "import-npy", *scale_s = NULL, *regression = NULL, *pos[ND_MAXPOS];
-    const struct nd_opt opts[] = {{"scale", 0, &scale_s}, {"regression", 1, &regression},
-                                  {NULL, 0, NULL}};
-    int npos;
-    int rc = nd_parse_args(argc, argv, cmd, opts, 0, nd_usage_text, pos, 3, &npos);
-    if (rc >= 0) return rc;
+    const nn_cli_val opts[] = {{"scale", 0, &scale_s}, {"regression", 1, &regression},
+                               {NULL, 0, NULL}};
+    nn_cli cli = {.tool = "nndata", .cmd = cmd, .usage = nd_usage_text, .vals = opts,
+                  .pos = pos, .maxpos = 3};
+    nt_err e = {{0}};
+    int rc = nn_cli_parse(&cli, argc - 1, argv + 1, &e);
+    if (rc) return nn_cli_exit(&cli, rc, &e);
+    int npos = cli.npos;
     if (npos != 3)
         return nd_fail(NT_EXIT_USAGE, cmd, "expected X.npy Y.npy OUT.h5, got %d argument%s", npos,
                        npos == 1 ? "" : "s");
@@ -143,7 +150,6 @@ int cmd_import_npy(int argc, char **argv)
         scale = (float)v;
     }
     struct imp_data s;
-    nt_err e;
     if ((rc = import_npy(pos[0], pos[1], regression != NULL, &s, &e)) != 0)
         return nd_report(rc, &e);
     if (scale_s && !s.x_u8) { /* a value that does not fit the input file: bad input */

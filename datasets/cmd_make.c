@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "usage.h"
 #include "generate.h"
 #include "h5data.h"
 
@@ -33,16 +34,16 @@ static int gen_common(const char *cmd, const char **pos, int npos, struct gen *g
     if (npos != 2)
         return nd_fail(NT_EXIT_USAGE, cmd, "expected N OUT.h5, got %d argument%s", npos,
                        npos == 1 ? "" : "s");
-    if (nd_parse_count(pos[0], MAX_N, &g->n) < 0)
+    if (nn_parse_count(pos[0], MAX_N, &g->n) < 0)
         return nd_fail(NT_EXIT_USAGE, pos[0], "N must be a positive integer%s",
-                       nd_all_digits(pos[0]) && pos[0][0] != '0' ? " (too large)" : "");
+                       nn_all_digits(pos[0]) && pos[0][0] != '0' ? " (too large)" : "");
     return -1;
 }
 
 /* --seed S, when given. */
 static int parse_seed(const char *s, uint64_t *seed)
 {
-    if (s && nd_parse_u64(s, seed) < 0)
+    if (s && nn_parse_u64(s, seed) < 0)
         return nd_fail(NT_EXIT_USAGE, s, "--seed must be an unsigned 64-bit integer");
     return -1;
 }
@@ -50,7 +51,7 @@ static int parse_seed(const char *s, uint64_t *seed)
 /* A finite number >= 0 (--noise, --std), when given. */
 static int parse_nonneg(const char *s, const char *opt, double *out)
 {
-    if (s && (nd_parse_double(s, out) < 0 || *out < 0))
+    if (s && (nn_parse_double(s, out) < 0 || *out < 0))
         return nd_fail(NT_EXIT_USAGE, s, "%s must be a finite number >= 0", opt);
     return -1;
 }
@@ -58,9 +59,9 @@ static int parse_nonneg(const char *s, const char *opt, double *out)
 /* --features D, when given. */
 static int parse_features(const char *s, long long *d)
 {
-    if (s && nd_parse_count(s, MAX_N, d) < 0)
+    if (s && nn_parse_count(s, MAX_N, d) < 0)
         return nd_fail(NT_EXIT_USAGE, s, "--features must be a positive integer%s",
-                       nd_all_digits(s) && s[0] != '0' ? " (too large)" : "");
+                       nn_all_digits(s) && s[0] != '0' ? " (too large)" : "");
     return -1;
 }
 
@@ -71,7 +72,7 @@ static int parse_classes(const char *s, const char *opt, long long n, long long 
         if (*k > n) *k = n;
         return -1;
     }
-    if (nd_parse_count(s, MAX_CLASSES, k) < 0)
+    if (nn_parse_count(s, MAX_CLASSES, k) < 0)
         return nd_fail(NT_EXIT_USAGE, s, "%s must be a positive integer", opt);
     if (*k > n) return nd_fail(NT_EXIT_USAGE, s, "%s must be <= N (%lld)", opt, n);
     return -1;
@@ -130,15 +131,19 @@ static int moons_circles(int argc, char **argv, int circles)
 {
     const char *cmd = circles ? "make-circles" : "make-moons";
     const char *noise = NULL, *seed = NULL, *factor = NULL, *pos[ND_MAXPOS];
-    const struct nd_opt opts[] = {{"noise", 0, &noise}, {"seed", 0, &seed},
-                                  {circles ? "factor" : NULL, 0, &factor}, {NULL, 0, NULL}};
-    int npos, rc = nd_parse_args(argc, argv, cmd, opts, 1, nd_usage_text, pos, ND_MAXPOS, &npos);
-    if (rc >= 0) return rc;
+    const nn_cli_val opts[] = {{"noise", 0, &noise}, {"seed", 0, &seed},
+                               {circles ? "factor" : NULL, 0, &factor}, {NULL, 0, NULL}};
+    nn_cli cli = {.tool = "nndata", .cmd = cmd, .usage = nd_usage_text, .vals = opts,
+                  .pos = pos, .maxpos = 2, .numbers_are_positional = 1};
+    nt_err e;
+    int rc = nn_cli_parse(&cli, argc - 1, argv + 1, &e);
+    if (rc) return nn_cli_exit(&cli, rc, &e);
+    int npos = cli.npos;
     struct gen g = {circles ? CIRCLES : MOONS, 0, 2, 2, circles ? 0.05 : 0.1, 0.8, 1};
     if ((rc = gen_common(cmd, pos, npos, &g)) >= 0) return rc;
     if ((rc = parse_nonneg(noise, "--noise", &g.noise)) >= 0) return rc;
     if ((rc = parse_seed(seed, &g.seed)) >= 0) return rc;
-    if (factor && (nd_parse_double(factor, &g.factor) < 0 || g.factor < 0 || g.factor >= 1))
+    if (factor && (nn_parse_double(factor, &g.factor) < 0 || g.factor < 0 || g.factor >= 1))
         return nd_fail(NT_EXIT_USAGE, factor, "--factor must be a number in [0, 1)");
     return run(&g, pos[0], pos[1]);
 }
@@ -150,10 +155,14 @@ int cmd_make_regression(int argc, char **argv)
 {
     const char *cmd = "make-regression", *noise = NULL, *seed = NULL, *features = NULL,
                *pos[ND_MAXPOS];
-    const struct nd_opt opts[] = {{"noise", 0, &noise}, {"seed", 0, &seed},
-                                  {"features", 0, &features}, {NULL, 0, NULL}};
-    int npos, rc = nd_parse_args(argc, argv, cmd, opts, 1, nd_usage_text, pos, ND_MAXPOS, &npos);
-    if (rc >= 0) return rc;
+    const nn_cli_val opts[] = {{"noise", 0, &noise}, {"seed", 0, &seed},
+                               {"features", 0, &features}, {NULL, 0, NULL}};
+    nn_cli cli = {.tool = "nndata", .cmd = cmd, .usage = nd_usage_text, .vals = opts,
+                  .pos = pos, .maxpos = 2, .numbers_are_positional = 1};
+    nt_err e;
+    int rc = nn_cli_parse(&cli, argc - 1, argv + 1, &e);
+    if (rc) return nn_cli_exit(&cli, rc, &e);
+    int npos = cli.npos;
     struct gen g = {REGRESSION, 0, 2, 0, 0.1, 0, 1};
     if ((rc = gen_common(cmd, pos, npos, &g)) >= 0) return rc;
     if ((rc = parse_nonneg(noise, "--noise", &g.noise)) >= 0) return rc;
@@ -166,12 +175,16 @@ int cmd_make_blobs(int argc, char **argv)
 {
     const char *cmd = "make-blobs", *centers = NULL, *features = NULL, *std = NULL, *seed = NULL,
                *pos[ND_MAXPOS];
-    const struct nd_opt opts[] = {{"centers", 0, &centers}, {"features", 0, &features},
-                                  {"std", 0, &std}, {"seed", 0, &seed}, {NULL, 0, NULL}};
-    int npos, rc = nd_parse_args(argc, argv, cmd, opts, 1,
-                                 "usage: nndata make-blobs N OUT.h5 [--centers K] [--features D] "
-                                 "[--std S] [--seed S]\n", pos, ND_MAXPOS, &npos);
-    if (rc >= 0) return rc;
+    const nn_cli_val opts[] = {{"centers", 0, &centers}, {"features", 0, &features},
+                               {"std", 0, &std}, {"seed", 0, &seed}, {NULL, 0, NULL}};
+    nn_cli cli = {.tool = "nndata", .cmd = cmd, .vals = opts, .pos = pos,
+                  .maxpos = 2, .numbers_are_positional = 1,
+                  .usage = "usage: nndata make-blobs N OUT.h5 [--centers K] [--features D] "
+                           "[--std S] [--seed S]\n"};
+    nt_err e;
+    int rc = nn_cli_parse(&cli, argc - 1, argv + 1, &e);
+    if (rc) return nn_cli_exit(&cli, rc, &e);
+    int npos = cli.npos;
     struct gen g = {BLOBS, 0, 2, 3, 1.0, 0, 1};
     if ((rc = gen_common(cmd, pos, npos, &g)) >= 0) return rc;
     if ((rc = parse_seed(seed, &g.seed)) >= 0) return rc;
@@ -185,12 +198,16 @@ int cmd_make_spirals(int argc, char **argv)
 {
     const char *cmd = "make-spirals", *classes = NULL, *noise = NULL, *seed = NULL,
                *pos[ND_MAXPOS];
-    const struct nd_opt opts[] = {{"classes", 0, &classes}, {"noise", 0, &noise},
-                                  {"seed", 0, &seed}, {NULL, 0, NULL}};
-    int npos, rc = nd_parse_args(argc, argv, cmd, opts, 1,
-                                 "usage: nndata make-spirals N OUT.h5 [--classes K] [--noise S] "
-                                 "[--seed S]\n", pos, ND_MAXPOS, &npos);
-    if (rc >= 0) return rc;
+    const nn_cli_val opts[] = {{"classes", 0, &classes}, {"noise", 0, &noise},
+                               {"seed", 0, &seed}, {NULL, 0, NULL}};
+    nn_cli cli = {.tool = "nndata", .cmd = cmd, .vals = opts, .pos = pos,
+                  .maxpos = 2, .numbers_are_positional = 1,
+                  .usage = "usage: nndata make-spirals N OUT.h5 [--classes K] [--noise S] "
+                           "[--seed S]\n"};
+    nt_err e;
+    int rc = nn_cli_parse(&cli, argc - 1, argv + 1, &e);
+    if (rc) return nn_cli_exit(&cli, rc, &e);
+    int npos = cli.npos;
     struct gen g = {SPIRALS, 0, 2, 3, 0.2, 0, 1};
     if ((rc = gen_common(cmd, pos, npos, &g)) >= 0) return rc;
     if ((rc = parse_seed(seed, &g.seed)) >= 0) return rc;
@@ -202,11 +219,14 @@ int cmd_make_spirals(int argc, char **argv)
 int cmd_make_xor(int argc, char **argv)
 {
     const char *cmd = "make-xor", *noise = NULL, *seed = NULL, *pos[ND_MAXPOS];
-    const struct nd_opt opts[] = {{"noise", 0, &noise}, {"seed", 0, &seed}, {NULL, 0, NULL}};
-    int npos, rc = nd_parse_args(argc, argv, cmd, opts, 1,
-                                 "usage: nndata make-xor N OUT.h5 [--noise S] [--seed S]\n", pos,
-                                 ND_MAXPOS, &npos);
-    if (rc >= 0) return rc;
+    const nn_cli_val opts[] = {{"noise", 0, &noise}, {"seed", 0, &seed}, {NULL, 0, NULL}};
+    nn_cli cli = {.tool = "nndata", .cmd = cmd, .vals = opts, .pos = pos,
+                  .maxpos = 2, .numbers_are_positional = 1,
+                  .usage = "usage: nndata make-xor N OUT.h5 [--noise S] [--seed S]\n"};
+    nt_err e;
+    int rc = nn_cli_parse(&cli, argc - 1, argv + 1, &e);
+    if (rc) return nn_cli_exit(&cli, rc, &e);
+    int npos = cli.npos;
     struct gen g = {XOR, 0, 2, 2, 0.0, 0, 1};
     if ((rc = gen_common(cmd, pos, npos, &g)) >= 0) return rc;
     if ((rc = parse_seed(seed, &g.seed)) >= 0) return rc;

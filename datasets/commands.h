@@ -1,8 +1,8 @@
 /* nndata's commands, one entry point each: main (nndata.c) dispatches argv[1] to them. Each
- * takes nndata's argc/argv (argv[1] is the command) and returns the exit status (cli.h):
+ * takes nndata's argc/argv (argv[1] is the command) and returns the exit status (usage.h):
  * NT_EXIT_OK, NT_EXIT_INPUT (bad input; check: the file has a problem), NT_EXIT_RUNTIME (a
  * write error or out of memory) or NT_EXIT_USAGE. Errors are one line
- * "nndata: error: <file or arg>: <what>" on stderr (cli.h). */
+ * "nndata: error: <file or arg>: <what>" on stderr (usage.h). */
 #ifndef NN_COMMANDS_H
 #define NN_COMMANDS_H
 #include <stddef.h>

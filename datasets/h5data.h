@@ -21,7 +21,7 @@ int64_t h5data_chunk_rows(int64_t n, int64_t row_bytes);
 /* Write a dataset file. Exactly one of x_u8 / x_f32 is non-NULL. scale <= 0 writes no
  * "scale" attribute. y may be NULL only when n == 0. Returns 0, or NT_EXIT_RUNTIME with a
  * message in e (e.g. "out.h5: cannot create: Permission denied"): every failure of a writer is
- * a write error (cli.h). Does not validate label ranges (the test helpers write deliberately
+ * a write error (usage.h). Does not validate label ranges (the test helpers write deliberately
  * bad files with it). */
 int h5data_write(const char *path, int64_t n, int64_t d, const uint8_t *x_u8,
                  const float *x_f32, float scale, const int32_t *y, nt_err *e);

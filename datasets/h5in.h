@@ -1,6 +1,6 @@
 /* The HDF5 input side shared by nndata check, info, split and standardize: open a dataset
  * file serially and validate its layout (layout.h), then stream /X or /y in blocks of rows
- * read as double. Errors fill an nt_err and return the kind of failure (cli.h):
+ * read as double. Errors fill an nt_err and return the kind of failure (usage.h):
  * NT_EXIT_INPUT for anything wrong with or unreadable in the file, NT_EXIT_RUNTIME for out of
  * memory (nothing is printed). */
 #ifndef NN_H5IN_H

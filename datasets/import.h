@@ -1,7 +1,7 @@
 /* Importers for nndata: delimited text (CSV) and NumPy .npy files, parsed into arrays ready
  * for h5data_write / h5data_write_regression. The parsers are pure (no output, no exit):
  * they return 0, or with a one-line message in e naming the file and, for text, the line
- * ("data.csv:17: 3 fields, expected 5") the kind of failure (cli.h): NT_EXIT_INPUT (a missing,
+ * ("data.csv:17: 3 fields, expected 5") the kind of failure (usage.h): NT_EXIT_INPUT (a missing,
  * unreadable or malformed input) or NT_EXIT_RUNTIME (out of memory). The commands built on
  * them are in cmd_import.c. */
 #ifndef NN_IMPORT_H

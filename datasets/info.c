@@ -7,6 +7,7 @@
 #include <stdlib.h>
 
 #include "cli.h"
+#include "usage.h"
 #include "h5in.h"
 #include "xstats.h"
 
@@ -104,16 +105,17 @@ static void print_header(const char *path, const struct h5in *h)
 
 int cmd_info(int argc, char **argv)
 {
-    static const struct nd_opt opts[] = {{NULL, 0, NULL}};
     const char *pos[ND_MAXPOS];
-    int npos;
-    int rc = nd_parse_args(argc, argv, "info", opts, 1, "usage: nndata info FILE.h5\n", pos,
-                           ND_MAXPOS, &npos);
-    if (rc >= 0) return rc;
+    nn_cli cli = {.tool = "nndata", .cmd = "info", .pos = pos,
+                  .maxpos = 1, .numbers_are_positional = 1,
+                  .usage = "usage: nndata info FILE.h5\n"};
+    nt_err e = {{0}};
+    int rc = nn_cli_parse(&cli, argc - 1, argv + 1, &e);
+    if (rc) return nn_cli_exit(&cli, rc, &e);
+    int npos = cli.npos;
     if (npos != 1)
         return nd_fail(NT_EXIT_USAGE, "info", "expected FILE.h5, got %d arguments", npos);
     const char *path = pos[0];
-    nt_err e;
     struct h5quiet q;
     struct h5in h;
     int64_t k = 0, *counts = NULL;

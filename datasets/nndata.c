@@ -1,15 +1,11 @@
 /* nndata: build and inspect datasets in the nntrain HDF5 layout (datasets/h5data.h). This file
  * only dispatches the command in argv[1] to its entry point (commands.h); the commands live in
  * the nn_nndata library so that the tests link the same code. */
-#include <stdio.h>
 #include <string.h>
 
 #include "cli.h"
+#include "usage.h"
 #include "commands.h"
-
-#ifndef NN_VERSION
-#define NN_VERSION "unknown"
-#endif
 
 static const struct {
     const char *name;
@@ -24,19 +20,20 @@ static const struct {
     {"standardize", cmd_standardize},
 };
 
+/* Without a known command: --help, --version, or a usage error. */
+static int top_opt(void *user, int val, const char *arg, nt_err *e)
+{
+    return nt_fail(e, "unknown command '%s' (try: nndata --help)", arg);
+}
+
 int main(int argc, char **argv)
 {
-    if (argc < 2) return nd_fail(NT_EXIT_USAGE, "COMMAND", "missing (try 'nndata --help')");
-    const char *cmd = argv[1];
-    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
-        fputs(nd_usage_text, stdout);
-        return NT_EXIT_OK;
-    }
-    if (strcmp(cmd, "--version") == 0) {
-        printf("nndata %s\n", NN_VERSION);
-        return NT_EXIT_OK;
-    }
-    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        if (strcmp(cmd, commands[i].name) == 0) return commands[i].run(argc, argv);
-    return nd_fail(NT_EXIT_USAGE, cmd, "unknown command (try 'nndata --help')");
+    for (size_t i = 0; argc >= 2 && i < sizeof commands / sizeof commands[0]; i++)
+        if (strcmp(argv[1], commands[i].name) == 0) return commands[i].run(argc, argv);
+    nn_cli top = {.tool = "nndata", .cmd = "", .usage = nd_usage_text, .on_opt = top_opt,
+                  .maxpos = -1};
+    nt_err e = {{0}};
+    int rc = nn_cli_parse(&top, argc, argv, &e);
+    if (!rc) rc = NT_EXIT_USAGE, nt_fail(&e, "no command given (try: nndata --help)");
+    return nn_cli_exit(&top, rc, &e);
 }

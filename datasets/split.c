@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "usage.h"
 #include "h5data.h"
 #include "h5in.h"
 #include "rng.h"
@@ -259,7 +260,7 @@ static int parse_fractions(const char *arg, double *frac)
         if (nf == 3 || w == 0 || w >= sizeof tok) goto bad;
         memcpy(tok, s, w);
         tok[w] = '\0';
-        if (nd_parse_double(tok, &frac[nf]) < 0 || frac[nf] <= 0 || frac[nf] > 1) goto bad;
+        if (nn_parse_double(tok, &frac[nf]) < 0 || frac[nf] <= 0 || frac[nf] > 1) goto bad;
         sum += frac[nf++];
         if (!s[w]) break;
         s += w + 1;
@@ -278,25 +279,27 @@ bad:
 int cmd_split(int argc, char **argv)
 {
     const char *fractions = NULL, *seed_s = NULL, *standardize = NULL, *pos[ND_MAXPOS];
-    const struct nd_opt opts[] = {{"fractions", 0, &fractions}, {"seed", 0, &seed_s},
-                                  {"standardize", 1, &standardize}, {NULL, 0, NULL}};
-    int npos;
-    int rc = nd_parse_args(argc, argv, "split", opts, 1,
-                           "usage: nndata split IN.h5 PREFIX --fractions F1,F2[,F3] [--seed S] "
-                           "[--standardize]\n", pos, ND_MAXPOS, &npos);
-    if (rc >= 0) return rc;
+    const nn_cli_val opts[] = {{"fractions", 0, &fractions}, {"seed", 0, &seed_s},
+                               {"standardize", 1, &standardize}, {NULL, 0, NULL}};
+    nn_cli cli = {.tool = "nndata", .cmd = "split", .vals = opts, .pos = pos,
+                  .maxpos = 2, .numbers_are_positional = 1,
+                  .usage = "usage: nndata split IN.h5 PREFIX --fractions F1,F2[,F3] [--seed S] "
+                           "[--standardize]\n"};
+    nt_err e = {{0}};
+    int rc = nn_cli_parse(&cli, argc - 1, argv + 1, &e);
+    if (rc) return nn_cli_exit(&cli, rc, &e);
+    int npos = cli.npos;
     if (npos != 2)
         return nd_fail(NT_EXIT_USAGE, "split", "expected IN.h5 PREFIX, got %d argument%s", npos,
                        npos == 1 ? "" : "s");
     if (!fractions) return nd_fail(NT_EXIT_USAGE, "split", "--fractions is required");
     uint64_t seed = 1;
-    if (seed_s && nd_parse_u64(seed_s, &seed) < 0)
+    if (seed_s && nn_parse_u64(seed_s, &seed) < 0)
         return nd_fail(NT_EXIT_USAGE, seed_s, "--seed must be an unsigned 64-bit integer");
     double frac[3];
     int nf = parse_fractions(fractions, frac);
     if (nf < 0) return NT_EXIT_USAGE;
 
-    nt_err e;
     int64_t sizes[3];
     if ((rc = nd_split(pos[0], pos[1], frac, nf, seed, standardize != NULL, sizes, &e)) != 0)
         return nd_report(rc, &e);

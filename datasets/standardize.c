@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "usage.h"
 #include "h5check.h"
 #include "h5in.h"
 #include "xstats.h"
@@ -196,13 +197,16 @@ static void print_done(const char *path, const char *from, int remove, int64_t n
 int cmd_standardize(int argc, char **argv)
 {
     const char *from = NULL, *remove_s = NULL, *pos[ND_MAXPOS];
-    const struct nd_opt opts[] = {{"stats-from", 0, &from}, {"remove", 1, &remove_s},
-                                  {NULL, 0, NULL}};
-    int npos;
-    int rc = nd_parse_args(argc, argv, "standardize", opts, 1,
-                           "usage: nndata standardize FILE.h5 [--stats-from TRAIN.h5] "
-                           "[--remove]\n", pos, ND_MAXPOS, &npos);
-    if (rc >= 0) return rc;
+    const nn_cli_val opts[] = {{"stats-from", 0, &from}, {"remove", 1, &remove_s},
+                               {NULL, 0, NULL}};
+    nn_cli cli = {.tool = "nndata", .cmd = "standardize", .vals = opts, .pos = pos,
+                  .maxpos = 1, .numbers_are_positional = 1,
+                  .usage = "usage: nndata standardize FILE.h5 [--stats-from TRAIN.h5] "
+                           "[--remove]\n"};
+    nt_err e = {{0}};
+    int rc = nn_cli_parse(&cli, argc - 1, argv + 1, &e);
+    if (rc) return nn_cli_exit(&cli, rc, &e);
+    int npos = cli.npos;
     if (npos != 1)
         return nd_fail(NT_EXIT_USAGE, "standardize", "expected FILE.h5, got %d arguments", npos);
     const char *path = pos[0];
@@ -210,7 +214,6 @@ int cmd_standardize(int argc, char **argv)
     if (from && remove)
         return nd_fail(NT_EXIT_USAGE, "standardize", "--stats-from and --remove exclude each other");
 
-    nt_err e = {{0}};
     struct h5quiet q;
     struct h5in h;
     float *mean = NULL, *std = NULL;

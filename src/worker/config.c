@@ -2,6 +2,7 @@
  * field offset, and (for optimizer keys) which optimizers it applies to. Values are checked
  * as they are read; cross-key rules run after all sources (file, then --set) are applied. */
 #include "config.h"
+#include "cli.h" /* nn_parse_* */
 #include <errno.h>
 #include <ini.h>
 #include <stddef.h>
@@ -253,34 +254,34 @@ static int set_number(void *field, const key_spec *k, const char *v, nt_err *e, 
     long l;
     switch (k->kind) {
     case K_FRACTION:
-        if (nt_parse_double(v, &d) || d < 0 || d >= 1) return BAD("must be a number in [0, 1)");
+        if (nn_parse_double(v, &d) || d < 0 || d >= 1) return BAD("must be a number in [0, 1)");
         break;
     case K_POSDOUBLE:
-        if (nt_parse_double(v, &d) || d <= 0) return BAD("must be a positive number");
+        if (nn_parse_double(v, &d) || d <= 0) return BAD("must be a positive number");
         break;
     case K_NONNEG:
-        if (nt_parse_double(v, &d) || d < 0) return BAD("must be a non-negative number");
+        if (nn_parse_double(v, &d) || d < 0) return BAD("must be a non-negative number");
         break;
     case K_ANY:
-        if (nt_parse_double(v, &d)) return BAD("must be a number");
+        if (nn_parse_double(v, &d)) return BAD("must be a number");
         break;
     case K_POSINT:
     case K_NONNEGINT:
-        if (nt_parse_long(v, &l) || l < (k->kind == K_POSINT ? 1 : 0) || l > 1000000000L)
+        if (nn_parse_long(v, &l) || l < (k->kind == K_POSINT ? 1 : 0) || l > 1000000000L)
             return BAD(k->kind == K_POSINT ? "must be an integer >= 1" : "must be an integer >= 0");
         if (k->size == sizeof(int64_t)) *(int64_t *)field = l; /* schedule step counts */
         else *(int *)field = (int)l;
         return 0;
     case K_LONG1:
-        if (nt_parse_long(v, &l) || l < 1 || l > (1L << 30)) return BAD("must be an integer >= 1");
+        if (nn_parse_long(v, &l) || l < 1 || l > (1L << 30)) return BAD("must be an integer >= 1");
         *(long *)field = l;
         return 0;
     case K_LONG0:
-        if (nt_parse_long(v, &l) || l < 0) return BAD("must be an integer >= 0");
+        if (nn_parse_long(v, &l) || l < 0) return BAD("must be an integer >= 0");
         *(long *)field = l;
         return 0;
     case K_U64:
-        if (nt_parse_u64(v, (uint64_t *)field)) return BAD("must be a non-negative integer");
+        if (nn_parse_u64(v, (uint64_t *)field)) return BAD("must be a non-negative integer");
         return 0;
     default:
         return -1;
@@ -338,7 +339,7 @@ static int set_list(nt_config *c, const key_spec *k, const char *v, nt_err *e, c
     if (n < 0) return BAD("has too many entries");
     for (int i = 0; i < n; i++) {
         if (k->kind == K_LAYERS) {
-            if (nt_parse_long(items[i], &l) || l < 1 || l > (1 << 24))
+            if (nn_parse_long(items[i], &l) || l < 1 || l > (1 << 24))
                 return nt_fail(e, "%s: [model] layers = '%s': '%s' is not a positive integer",
                                origin, v, items[i]);
             c->sizes[i] = (int)l;
@@ -347,7 +348,7 @@ static int set_list(nt_config *c, const key_spec *k, const char *v, nt_err *e, c
                 return nt_fail(e, "%s: [model] activations = '%s': '%s' is not an activation",
                                origin, v, items[i]);
         } else {
-            if (i >= NT_MAX_LAYERS || nt_parse_double(items[i], &d) || d < 0 || d >= 1)
+            if (i >= NT_MAX_LAYERS || nn_parse_double(items[i], &d) || d < 0 || d >= 1)
                 return nt_fail(e, "%s: [model] dropout = '%s': '%s' is not a probability in "
                                "[0, 1)", origin, v, items[i]);
             c->dropout[i] = d;

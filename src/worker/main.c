@@ -1,7 +1,7 @@
 /* nntrain command line: `nntrain train --config FILE [--set section.key=value]...`, summary,
- * eval, predict, plot. Every command's options go through the getopt_long helper (cli.h);
- * every rank parses the same arguments, and the MPI commands agree on failures so all ranks
- * exit together with one message. */
+ * eval, predict, plot. Every command's options go through the getopt_long helper of both
+ * tools (src/cli/cli.h); every rank parses the same arguments, and the MPI commands agree on
+ * failures so all ranks exit together with one message. */
 #include "cli.h"
 #include "config.h"
 #include "infer.h"
@@ -138,7 +138,7 @@ static int summary_opt(void *user, int val, const char *arg, nt_err *e)
     summary_args *a = user;
     if (config_opt(&a->cfg, val, arg)) return 0;
     if (val == O_BATCH) {
-        if (nt_parse_long(arg, &a->batch) || a->batch < 1)
+        if (nn_parse_long(arg, &a->batch) || a->batch < 1)
             return nt_fail(e, "--batch '%s' must be an integer >= 1", arg);
         return 0;
     }
@@ -151,10 +151,12 @@ static int summary_main(int argc, char **argv)
                                          {"set", required_argument, NULL, O_SET},
                                          {"batch", required_argument, NULL, O_BATCH}, {0}};
     summary_args a = {.cfg.sets = calloc((size_t)argc, sizeof(char *)), .batch = -1};
-    nt_cli cli = {"summary", summary_usage, "", opts, summary_opt, &a, 0};
+    nn_cli cli = {.tool = "nntrain", .cmd = "summary", .usage = summary_usage, .longopts = opts,
+                  .on_opt = summary_opt, .user = &a};
     nt_err e = {{0}};
-    int st = a.cfg.sets ? nt_cli_parse(&cli, argc, argv, &e) : nt_fail(&e, "out of memory");
-    if (st == NT_CLI_DONE) { free(a.cfg.sets); return 0; }
+    int st = a.cfg.sets ? nn_cli_parse(&cli, argc, argv, &e)
+                        : (nt_fail(&e, "out of memory"), NT_EXIT_RUNTIME);
+    if (st == NN_CLI_DONE) { free(a.cfg.sets); return 0; }
     if (!st && !a.cfg.config) { st = NT_EXIT_USAGE; nt_fail(&e, "summary needs --config FILE"); }
     nt_config cfg;
     if (!st && nt_config_load(&cfg, a.cfg.config, a.cfg.sets, a.cfg.nsets, &e)) st = NT_EXIT_INPUT;
@@ -204,10 +206,11 @@ static int config_keys_main(int argc, char **argv)
     static const struct option opts[] = {{"format", required_argument, NULL, O_FORMAT},
                                          {"update", required_argument, NULL, O_UPDATE}, {0}};
     keys_args a = {NT_DOC_MARKDOWN, NULL};
-    nt_cli cli = {"config-keys", config_keys_usage, "", opts, keys_opt, &a, 0};
+    nn_cli cli = {.tool = "nntrain", .cmd = "config-keys", .usage = config_keys_usage,
+                  .longopts = opts, .on_opt = keys_opt, .user = &a};
     nt_err e = {{0}};
-    int st = nt_cli_parse(&cli, argc, argv, &e);
-    if (st == NT_CLI_DONE) return 0;
+    int st = nn_cli_parse(&cli, argc, argv, &e);
+    if (st == NN_CLI_DONE) return 0;
     if (!st && a.update && update_doc(a.update, a.format, &e)) st = NT_EXIT_RUNTIME;
     if (!st && !a.update) nt_config_doc(stdout, a.format);
     if (st) fprintf(stderr, "nntrain: error: %s\n", e.msg);
@@ -227,7 +230,7 @@ static int infer_opt(void *user, int val, const char *arg, nt_err *e)
     case O_OVERWRITE: io->overwrite = 1; return 0;
     case O_QUIET: io->quiet = 1; return 0;
     case O_CACHE_MB:
-        if (nt_parse_double(arg, &io->cache_mb) || !(io->cache_mb > 0))
+        if (nn_parse_double(arg, &io->cache_mb) || !(io->cache_mb > 0))
             return nt_fail(e, "--cache-mb '%s' must be a number > 0", arg);
         return 0;
     default:
@@ -235,7 +238,7 @@ static int infer_opt(void *user, int val, const char *arg, nt_err *e)
     }
 }
 
-/* Parses eval/predict's options into io; 0 to run, NT_CLI_DONE, or NT_EXIT_USAGE with e set. */
+/* Parses eval/predict's options into io; 0 to run, NN_CLI_DONE, or NT_EXIT_USAGE with e set. */
 static int infer_args(int argc, char **argv, nt_infer_opts *io, nt_err *e)
 {
     static const struct option opts[] = {
@@ -244,8 +247,9 @@ static int infer_args(int argc, char **argv, nt_infer_opts *io, nt_err *e)
         {"overwrite", no_argument, NULL, O_OVERWRITE}, {"quiet", no_argument, NULL, O_QUIET},
         {"cache-mb", required_argument, NULL, O_CACHE_MB}, {0}};
     const int eval = !strcmp(argv[0], "eval");
-    nt_cli cli = {argv[0], eval ? eval_usage : predict_usage, "", opts, infer_opt, io, 0};
-    int st = nt_cli_parse(&cli, argc, argv, e);
+    nn_cli cli = {.tool = "nntrain", .cmd = argv[0], .usage = eval ? eval_usage : predict_usage,
+                  .longopts = opts, .on_opt = infer_opt, .user = io};
+    int st = nn_cli_parse(&cli, argc, argv, e);
     if (!st && (!io->checkpoint || !io->data))
         st = NT_EXIT_USAGE, nt_fail(e, "%s needs --checkpoint FILE and --data FILE", argv[0]);
     return st;
@@ -285,8 +289,9 @@ static int train_args_parse(int argc, char **argv, train_args *a, nt_err *e)
         {"verbose", no_argument, NULL, O_VERBOSE}, {"progress", no_argument, NULL, O_PROGRESS},
         {"no-progress", no_argument, NULL, O_NO_PROGRESS},
         {"log-format", required_argument, NULL, O_LOG_FORMAT}, {0}};
-    nt_cli cli = {"train", train_usage, "v", opts, train_opt, a, 0};
-    int st = nt_cli_parse(&cli, argc, argv, e);
+    nn_cli cli = {.tool = "nntrain", .cmd = "train", .usage = train_usage, .shortopts = "v",
+                  .longopts = opts, .on_opt = train_opt, .user = a};
+    int st = nn_cli_parse(&cli, argc, argv, e);
     if (!st && !a->cfg.config) { st = NT_EXIT_USAGE; nt_fail(e, "train needs --config FILE"); }
     if (!st && a->o.quiet && a->o.verbose)
         st = NT_EXIT_USAGE, nt_fail(e, "--quiet and --verbose contradict each other");
@@ -345,11 +350,11 @@ int main(int argc, char **argv)
     } else if (!strcmp(cmd, "eval") || !strcmp(cmd, "predict")) {
         st = infer_args(argc - 1, argv + 1, &io, &e);
     } else { /* no command, an unknown one, or only --help / --version */
-        nt_cli top = {"", usage, "", NULL, top_opt, NULL, 1};
-        st = nt_cli_parse(&top, argc, argv, &e);
+        nn_cli top = {.tool = "nntrain", .cmd = "", .usage = usage, .on_opt = top_opt, .maxpos = -1};
+        st = nn_cli_parse(&top, argc, argv, &e);
         if (!st) st = NT_EXIT_USAGE, nt_fail(&e, "no command given (try: nntrain train --config FILE; nntrain --help)");
     }
-    if (st != NT_CLI_DONE) st = mpi_main(argc, argv, cmd, st, &e, &ta, &io);
+    if (st != NN_CLI_DONE) st = mpi_main(argc, argv, cmd, st, &e, &ta, &io);
     free(ta.cfg.sets);
-    return st == NT_CLI_DONE ? 0 : st;
+    return st == NN_CLI_DONE ? 0 : st;
 }

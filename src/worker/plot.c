@@ -229,7 +229,7 @@ static int plot_opt(void *user, int val, const char *arg, nt_err *e)
             a->w > 10000 || a->h > 10000)
             return nt_fail(e, "--size '%s': expected WxH, e.g. 1000x450 (200..10000 x 150..10000)", arg);
         return 0;
-    case 1: /* RUN_DIR */
+    case NN_CLI_POS: /* RUN_DIR */
         if (a->dir)
             return nt_fail(e, "plot takes one RUN_DIR, got '%s' and '%s' (try: nntrain plot --help)",
                            a->dir, arg);
@@ -240,13 +240,14 @@ static int plot_opt(void *user, int val, const char *arg, nt_err *e)
     }
 }
 
-/* Parses plot's arguments (argv[0] = "plot"); 0 to run, NT_CLI_DONE, or NT_EXIT_USAGE. */
+/* Parses plot's arguments (argv[0] = "plot"); 0 to run, NN_CLI_DONE, or NT_EXIT_USAGE. */
 static int plot_parse(int argc, char **argv, plot_args *a, nt_err *e)
 {
     static const struct option opts[] = {
         {"out", required_argument, NULL, O_OUT}, {"size", required_argument, NULL, O_SIZE}, {0}};
-    nt_cli cli = {"plot", plot_usage, "o:", opts, plot_opt, a, 1};
-    int st = nt_cli_parse(&cli, argc, argv, e);
+    nn_cli cli = {.tool = "nntrain", .cmd = "plot", .usage = plot_usage, .shortopts = "o:",
+                  .longopts = opts, .on_opt = plot_opt, .user = a, .maxpos = -1};
+    int st = nn_cli_parse(&cli, argc, argv, e);
     if (st) return st;
     if (!a->dir) return nt_fail(e, "plot needs RUN_DIR (try: nntrain plot --help)"), NT_EXIT_USAGE;
     if (!*a->dir) return nt_fail(e, "plot: RUN_DIR is empty"), NT_EXIT_USAGE;
@@ -365,7 +366,7 @@ int nt_plot_main(int argc, char **argv)
     plot_args a = {.w = 1000, .h = 450};
     nt_err e = {{0}};
     int st = plot_parse(argc, argv, &a, &e);
-    if (st == NT_CLI_DONE) return 0;
+    if (st == NN_CLI_DONE) return 0;
     if (st) return perr(st, "%s", e.msg);
     char csv[PATH_MAX], defout[PATH_MAX];
     const char *out = NULL;

@@ -4,6 +4,7 @@
  * into the output directory, so a start-up failure leaves it as it was. */
 #define _GNU_SOURCE
 #include "trainer.h"
+#include "cli.h" /* nn_parse_* */
 #include "modelio.h"
 #include "rng.h"
 #include <cblas.h>
@@ -23,7 +24,7 @@ int nt_blas_threads(int cfg_threads, const comm_t *c)
     int n = cfg_threads;
     const char *env = getenv("OPENBLAS_NUM_THREADS");
     long v;
-    if (n <= 0 && env && nt_parse_long(env, &v) == 0 && v > 0) n = (int)v;
+    if (n <= 0 && env && nn_parse_long(env, &v) == 0 && v > 0) n = (int)v;
     if (n <= 0) {
         long cores = sysconf(_SC_NPROCESSORS_ONLN);
         n = (int)(cores / (c->local_size > 0 ? c->local_size : 1));

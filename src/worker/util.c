@@ -1,8 +1,7 @@
-/* Error, logging, parsing and filesystem helpers for the worker layer. */
+/* Error, logging and filesystem helpers for the worker layer (number parsing: src/cli). */
 #include "util.h"
 #include <errno.h>
 #include <limits.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,37 +29,6 @@ int nt_agree(comm_t *c, int status, const nt_err *e)
         fflush(stderr);
     }
     return g;
-}
-
-int nt_parse_long(const char *s, long *out)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (end == s || *end || errno) return -1;
-    *out = v;
-    return 0;
-}
-
-int nt_parse_u64(const char *s, uint64_t *out)
-{
-    char *end;
-    errno = 0;
-    if (*s == '-') return -1;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (end == s || *end || errno) return -1;
-    *out = v;
-    return 0;
-}
-
-int nt_parse_double(const char *s, double *out)
-{
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (end == s || *end || errno || !isfinite(v)) return -1;
-    *out = v;
-    return 0;
 }
 
 double nt_now(void)

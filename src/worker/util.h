@@ -1,5 +1,5 @@
 /* Worker-side helpers: error messages with context, rank-0 logging, failure agreement that
- * prints exactly one line, and small parsing/file utilities. */
+ * prints exactly one line, and small file utilities. */
 #ifndef NT_UTIL_H
 #define NT_UTIL_H
 #include "comm.h"
@@ -17,11 +17,6 @@ void log0(const comm_t *c, const char *fmt, ...) __attribute__((format(printf, 2
  * failed, the lowest failing rank prints "nntrain: error: <its message>" to stderr and all
  * ranks return the same non-zero status. */
 int nt_agree(comm_t *c, int status, const nt_err *e);
-
-/* Strict number parsing: the whole string must be consumed; returns 0 or -1. */
-int nt_parse_long(const char *s, long *out);
-int nt_parse_u64(const char *s, uint64_t *out);
-int nt_parse_double(const char *s, double *out);
 
 double nt_now(void); /* monotonic seconds */
 

@@ -279,7 +279,8 @@ static void test_unwritable_out(void **state)
 
 /* Run a generator command that must be rejected as a usage error naming `culprit`; OUT must
  * not be created, and a pre-existing OUT must be left alone. */
-static void expect_usage(const char *dir, const char *culprit, const char *const args[])
+static void expect_usage(const char *dir, const char *culprit, const char *msg,
+                         const char *const args[])
 {
     const char *out = tu_path(dir, "u.h5");
     const char *argv[16] = {tu_nndata_path()};
@@ -287,8 +288,9 @@ static void expect_usage(const char *dir, const char *culprit, const char *const
     for (int i = 0; args[i]; i++) argv[argc++] = strcmp(args[i], "OUT") == 0 ? out : args[i];
     argv[argc] = NULL;
     int rc = tu_capture(argv, NULL);
-    if (rc != 2) fail_msg("exit %d (want 2) for culprit %s; stderr: %s", rc, culprit, tu_err);
-    tu_expect_error_line(culprit, NULL);
+    if (rc != 2) fail_msg("exit %d (want 2) for %s; stderr: %s", rc, msg ? msg : culprit, tu_err);
+    if (msg) tu_expect_usage(msg);
+    else tu_expect_error_line(culprit, NULL);
     assert_false(tu_exists(out));
 
     tu_write_file(out, "keep", 4);
@@ -302,11 +304,19 @@ static void expect_usage(const char *dir, const char *culprit, const char *const
     tu_rmtree(out);
 }
 
+/* A bad value: "nndata: error: CULPRIT: ..." */
 #define USAGE(culprit, ...)                                                                   \
     do {                                                                                      \
         const char *const a_[] = {__VA_ARGS__, NULL};                                         \
-        expect_usage(*state, culprit, a_);                                                    \
+        expect_usage(*state, culprit, NULL, a_);                                              \
     } while (0)
+/* A command-line error from the shared helper: exactly "nndata: error: MSG" */
+#define USAGE_MSG(msg, ...)                                                                   \
+    do {                                                                                      \
+        const char *const a_[] = {__VA_ARGS__, NULL};                                         \
+        expect_usage(*state, NULL, msg, a_);                                                  \
+    } while (0)
+#define TRY(cmd) " for " cmd " (try: nndata " cmd " --help)"
 
 static void test_bad_n(void **state)
 {
@@ -331,23 +341,29 @@ static void test_bad_options(void **state)
     const char *bad_factor[] = {"1", "-0.1", "1.5", "nan", "0.5z"};
     for (size_t i = 0; i < sizeof bad_factor / sizeof bad_factor[0]; i++)
         USAGE(bad_factor[i], "make-circles", "10", "OUT", "--factor", bad_factor[i]);
-    USAGE("--factor", "make-moons", "10", "OUT", "--factor", "0.5"); /* circles only */
-    USAGE("--bogus", "make-moons", "10", "OUT", "--bogus", "1");
-    USAGE("--noi", "make-moons", "10", "OUT", "--noi", "1"); /* no getopt abbreviations */
-    USAGE("-x", "make-circles", "10", "OUT", "-x");
-    USAGE("--noise", "make-moons", "10", "OUT", "--noise");         /* missing value */
-    USAGE("--noise", "import-idx", "a", "b", "OUT", "--noise", "1"); /* not for import */
+    USAGE_MSG("unknown option '--factor'" TRY("make-moons"), "make-moons", "10", "OUT", "--factor",
+              "0.5"); /* circles only */
+    USAGE_MSG("unknown option '--bogus'" TRY("make-moons"), "make-moons", "10", "OUT", "--bogus", "1");
+    USAGE_MSG("unknown option '--noi'" TRY("make-moons"), "make-moons", "10", "OUT", "--noi",
+              "1"); /* no getopt abbreviations */
+    USAGE_MSG("unknown option '-x'" TRY("make-circles"), "make-circles", "10", "OUT", "-x");
+    USAGE_MSG("missing value after '--noise'" TRY("make-moons"), "make-moons", "10", "OUT", "--noise");
+    USAGE_MSG("unknown option '--noise'" TRY("import-idx"), "import-idx", "a", "b", "OUT", "--noise",
+              "1"); /* not for import */
 }
 
 static void test_bad_arity_and_command(void **state)
 {
     USAGE("make-moons", "make-moons", "10");
-    USAGE("make-moons", "make-moons", "10", "OUT", "extra");
+    USAGE_MSG("unexpected argument 'extra'" TRY("make-moons"), "make-moons", "10", "OUT", "extra");
     USAGE("make-circles", "make-circles");
     USAGE("import-idx", "import-idx", "a", "OUT");
-    USAGE("frobnicate", "frobnicate", "OUT");
+    USAGE("-3", "make-moons", "--", "-3", "OUT"); /* "--" ends the options */
+    USAGE_MSG("unknown option '-3'" TRY("import-csv"), "import-csv", "-3", "OUT", "--label", "0");
+    USAGE_MSG("unknown command 'frobnicate' (try: nndata --help)", "frobnicate", "OUT");
+    USAGE_MSG("unknown option '--bogus' (try: nndata --help)", "--bogus", "OUT");
     assert_int_equal(tu_nndata(NULL), 2);
-    tu_expect_error_line("COMMAND", "missing");
+    tu_expect_usage("no command given (try: nndata --help)");
 }
 
 static void test_help_version(void **state)
@@ -359,6 +375,12 @@ static void test_help_version(void **state)
     assert_non_null(strstr(tu_out, "y = sin(pi x0) + 0.5 x1^2 + 0.25 (x2 + ... + x{D-1})"));
     assert_int_equal(tu_nndata("make-moons", "--help", NULL), 0);
     assert_non_null(strstr(tu_out, "usage: nndata"));
+    assert_int_equal(tu_nndata("make-moons", "--bogus", "--help", NULL), 0); /* --help wins */
+    assert_non_null(strstr(tu_out, "usage: nndata COMMAND ARGS..."));
+    assert_int_equal(tu_nndata("check", "-h", NULL), 0);
+    assert_string_equal(tu_out, "usage: nndata check FILE.h5\n");
+    assert_int_equal(tu_nndata("make-moons", "--version", NULL), 0);
+    assert_string_equal(tu_out, "nndata " NN_VERSION "\n");
     assert_int_equal(tu_nndata("--version", NULL), 0);
     assert_string_equal(tu_out, "nndata " NN_VERSION "\n");
 }
@@ -507,15 +529,20 @@ static void test_make_regression_bad_args(void **state)
         assert_non_null(strstr(tu_err, "--features must be a positive integer"));
     }
     USAGE("-2", "make-regression", "10", "OUT", "--features=-2");
-    USAGE("--features", "make-regression", "10", "OUT", "--features"); /* missing value */
+    USAGE_MSG("missing value after '--features'" TRY("make-regression"), "make-regression", "10",
+              "OUT", "--features");
     USAGE("-0.5", "make-regression", "10", "OUT", "--noise", "-0.5");
     USAGE("nan", "make-regression", "10", "OUT", "--noise", "nan");
     USAGE("x", "make-regression", "10", "OUT", "--seed", "x");
-    USAGE("--factor", "make-regression", "10", "OUT", "--factor", "0.5");
-    USAGE("--features", "make-moons", "10", "OUT", "--features", "2"); /* regression only */
-    USAGE("--features", "make-circles", "10", "OUT", "--features", "2");
+    USAGE_MSG("unknown option '--factor'" TRY("make-regression"), "make-regression", "10", "OUT",
+              "--factor", "0.5");
+    USAGE_MSG("unknown option '--features'" TRY("make-moons"), "make-moons", "10", "OUT",
+              "--features", "2"); /* regression only */
+    USAGE_MSG("unknown option '--features'" TRY("make-circles"), "make-circles", "10", "OUT",
+              "--features", "2");
     USAGE("make-regression", "make-regression", "10");
-    USAGE("make-regression", "make-regression", "10", "OUT", "extra");
+    USAGE_MSG("unexpected argument 'extra'" TRY("make-regression"), "make-regression", "10",
+              "OUT", "extra");
 }
 
 /* Runtime errors (exit 1): N x D beyond what can be allocated, and an unwritable OUT. One

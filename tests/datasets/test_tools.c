@@ -80,7 +80,7 @@ static void test_generator_cli(void **state)
     assert_int_equal(tu_nndata("make-spirals", "10", s, "--classes", "x", NULL), 2);
     tu_expect_one_error("--classes");
     assert_int_equal(tu_nndata("make-xor", "10", x, "--factor", "0.5", NULL), 2);
-    tu_expect_one_error("unknown option");
+    tu_expect_usage("unknown option '--factor' for make-xor (try: nndata make-xor --help)");
     assert_int_equal(tu_nndata("make-xor", "-3", x, NULL), 2);
     tu_expect_one_error("positive integer");
 }

@@ -190,6 +190,13 @@ void tu_expect_error_line(const char *culprit, const char *what)
     if (what && !strstr(tu_err, what)) fail_msg("stderr %s lacks \"%s\"", tu_err, what);
 }
 
+void tu_expect_usage(const char *msg)
+{
+    char want[4200];
+    snprintf(want, sizeof want, "nndata: error: %s\n", msg);
+    if (strcmp(tu_err, want) != 0) fail_msg("stderr %s, expected %s", tu_err, want);
+}
+
 void tu_expect_out(const char *what)
 {
     if (!strstr(tu_out, what)) fail_msg("stdout lacks \"%s\":\n%s", what, tu_out);

@@ -63,6 +63,9 @@ int tu_nndata(const char *a0, ...);
 void tu_expect_one_error(const char *what);
 /* The same, the line starting "nndata: error: <culprit>: "; `what` may be NULL. */
 void tu_expect_error_line(const char *culprit, const char *what);
+/* The last run's stderr is exactly "nndata: error: <msg>\n" (a usage error from the shared
+ * command-line helper, src/cli). */
+void tu_expect_usage(const char *msg);
 /* The last run's stdout contains `what`. */
 void tu_expect_out(const char *what);
 
