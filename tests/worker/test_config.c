@@ -306,6 +306,11 @@ static void test_load_and_set_errors(void **state)
     assert_string_equal(e.msg, want);
     assert_int_equal(nt_config_load(&c, path, sets[0], 1, &e), 0);
     assert_string_equal(c.train, "x.h5");
+    /* blanks around section, key and value mean what they mean in the file (libinih trims) */
+    char *spaced[] = {"data.train = y.h5", " train . batch_size=\t 4 "};
+    assert_int_equal(nt_config_load(&c, path, spaced, 2, &e), 0);
+    assert_string_equal(c.train, "y.h5");
+    assert_int_equal(c.batch_size, 4);
     unlink(path);
     assert_int_equal(nt_config_load(&c, path, NULL, 0, &e), -1);
     snprintf(want, sizeof want, "%s: cannot open config: No such file or directory", path);
