@@ -160,6 +160,11 @@ static const key_spec keys[] = {
      "default (`torch.set_flush_denormal(True)` in PyTorch): Adam's second moments of tiny "
      "gradients otherwise become denormal and slowed later epochs by ~40 % here; values below "
      "1.2e-38 become 0"},
+    {"train", "timeout", F(timeout), K_NONNEG, 0, 0, NULL, "`300`",
+     "seconds a rank may make no progress (a step, an evaluation batch, a checkpoint) before "
+     "the job is ended with one line naming the ranks that stopped responding and exit code 1 "
+     "(the hang watchdog, README \"Training semantics\"); also ends a run whose stop request "
+     "(SIGTERM/SIGUSR1) cannot be agreed on; `0` = off"},
     {"output", "dir", F(out_dir), K_PATH, 0, 0, NULL, "`runs/default`",
      "run directory: `metrics.csv`, `model.h5`"},
     {"checkpoint", "dir", F(ckpt_dir), K_PATH, 0, 0, NULL, "`<output.dir>/checkpoints`",
@@ -449,6 +454,7 @@ static void defaults(nt_config *c)
     c->seed = 1;
     c->bucket_mb = 25; /* PyTorch DDP's default bucket_cap_mb */
     c->flush_denormals = 1;
+    c->timeout = 300;
     c->ckpt_every_epochs = 1;
     c->ckpt_keep = 3;
     strcpy(c->out_dir, "runs/default");

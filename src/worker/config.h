@@ -54,6 +54,7 @@ typedef struct {
     int threads;                  /* BLAS threads per rank; 0 = cores per node / ranks per node */
     double bucket_mb;             /* allreduce bucket size */
     int flush_denormals;          /* FTZ/DAZ on the training thread */
+    double timeout;               /* watchdog: seconds without progress; 0 = off */
     /* [output] */
     char out_dir[PATH_MAX];
     /* [checkpoint] */

@@ -218,6 +218,9 @@ static int prepare_output(nt_trainer *t)
     if ((st = nt_agree(t->c, st, &t->e))) return st;
     t->out_ready = 1;
     nt_write_status(t->c, cfg->out_dir, "running");
+    /* heartbeat files of an earlier job in this directory (every rank starts its watchdog
+     * after later agreements, so after this) */
+    if (t->c->rank == 0) nt_watchdog_clear(cfg->out_dir);
     return 0;
 }
 
@@ -365,7 +368,11 @@ int nt_trainer_setup(nt_trainer *t, const nt_config *cfg, comm_t *c, const nt_tr
         t->sched.t_max = (double)(cfg->sched_per_step ? t->stream.steps * cfg->epochs : cfg->epochs);
     t->t_start = nt_now() - t->cs.elapsed_s;
     t->done = t->cs.global_step;
-    return 0;
+    /* the hang watchdog ([train] timeout): from here on a rank that stops responding ends
+     * the job (a failure to start it is agreed like any other) */
+    st = nt_watchdog_start(&t->wd, cfg->timeout, cfg->out_dir, t->c->rank, t->c->size, t->done + 1,
+                           &t->e) ? NT_EXIT_RUNTIME : 0;
+    return nt_agree(t->c, st, &t->e);
 }
 
 int nt_trainer_checkpoint(nt_trainer *t, const nt_ckpt_state *s)
@@ -376,6 +383,7 @@ int nt_trainer_checkpoint(nt_trainer *t, const nt_ckpt_state *s)
 
 void nt_trainer_free(nt_trainer *t)
 {
+    nt_trainer_beat(t, t->done, NT_PH_END); /* the stream's free below is collective */
     nt_metrics_close(&t->metrics);
     nt_pass_free(&t->vset);
     nt_pass_free(&t->tset);
@@ -388,4 +396,5 @@ void nt_trainer_free(nt_trainer *t)
     if (t->model_ok) nn_model_free(&t->m);
     if (t->have_test) nt_data_close(&t->test);
     if (t->have_train) nt_data_close(&t->train);
+    nt_watchdog_stop(&t->wd); /* and its heartbeat files */
 }

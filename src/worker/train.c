@@ -4,7 +4,8 @@
  *   summed over ranks) -> identical optimizer step -> progress, checkpoint, stop agreement.
  * Per epoch: validation/test evaluation, one history row (metrics.csv, JSON, checkpoints),
  * replicas checked identical. Start-up is setup.c; the pieces live in stream.c, step.c,
- * exchange.c, history.c, ckpt.c. */
+ * exchange.c, history.c, ckpt.c. Each phase change writes the heartbeat (nt_trainer_beat) that
+ * the hang watchdog (watchdog.c) reads. */
 #include "trainer.h"
 #include "modelio.h"
 #include "rng.h"
@@ -37,20 +38,24 @@ static void finish_metrics(const nn_loss *L, int K, double n, double loss_sum, d
 
 /* ---- evaluation ---- */
 
-typedef struct { nn_model *m; const nt_batch *b; const nn_loss *loss; int K; double sums[3]; } eval_acc;
+typedef struct {
+    nn_model *m; const nt_batch *b; const nn_loss *loss; int K; double sums[3];
+    nt_heartbeat *hb;
+} eval_acc;
 
 static void eval_batch(void *user, int64_t set_index, int64_t win_index, int nb)
 {
     eval_acc *a = user;
     const float *z = nn_forward(a->m, a->b->x, nb); /* inference: no dropout */
     a->sums[0] += nn_loss_eval(NULL, z, a->b->labels, a->b->targets, nb, a->K, a->loss, 1, &a->sums[1]);
+    nt_beat_progress(a->hb); /* a long evaluation is progress, not a hang */
 }
 
 /* Collective. The means over the whole set (a sharded pass, pass.h) into out[3]. */
 static int evaluate(nt_trainer *t, nt_pass *set, double out[3])
 {
     const int K = t->cfg->sizes[t->cfg->nsizes - 1];
-    eval_acc a = {&t->m, &t->batch, &t->cfg->loss, K, {0, 0, 0}};
+    eval_acc a = {&t->m, &t->batch, &t->cfg->loss, K, {0, 0, 0}, &t->wd.hb};
     nt_batch *b = &t->batch;
     int status = nt_pass_run(set, b->x, b->labels, b->targets, b->bmax, eval_batch, NULL, &a, &t->e);
     double sums[4] = {a.sums[0], a.sums[1], a.sums[2], status ? 1 : 0};
@@ -125,9 +130,17 @@ static int after_step(nt_trainer *t, const nt_batch *b, epoch_sums *a)
                         .elapsed_s = nt_now() - t->t_start, .world_size = t->c->size,
                         .seed = cfg->seed};
     double tc = nt_now();
+    nt_trainer_beat(t, t->done, NT_PH_CKPT_STEP);
     int st = nt_trainer_checkpoint(t, &cs);
     a->t_ckpt += nt_now() - tc;
     return st;
+}
+
+/* This rank's shard of the next global batch (0: the epoch is over). */
+static int next_batch(nt_trainer *t, nt_batch *b)
+{
+    nt_trainer_beat(t, t->done + 1, NT_PH_DATA);
+    return nt_stream_next(&t->stream, b, &t->e);
 }
 
 /* The steps of one epoch (from first_step when resuming inside it). */
@@ -147,15 +160,18 @@ static int run_epoch(nt_trainer *t, int epoch, epoch_sums *a)
     nt_stream_begin_epoch(&t->stream, epoch, first_step);
     nt_batch *b = &t->batch;
     int st = 0;
-    while (!st && !t->stop && nt_stream_next(&t->stream, b, &t->e)) {
+    while (!st && !t->stop && next_batch(t, b)) {
         const int64_t step_no = t->done + 1; /* global step, from 1 */
+        nt_trainer_beat(t, step_no, NT_PH_COMPUTE);
         if (!b->err && nt_testing_fault(&t->testing, rank, step_no, &t->e)) b->err = 1, b->n = 0;
         /* learning rate of this step: the schedule at the epoch or step counter */
         t->opt.cfg.lr = nn_schedule_lr(&t->sched, cfg->opt.lr, cfg->sched_per_step ? t->done : epoch - 1);
         /* a signal on any rank asks all to stop: the flag rides in the exchange */
         int stop = nt_stop_signal != 0 || nt_testing_stop(&t->testing, rank, step_no);
         nt_train_step(&t->step, b, b->err, stop);
+        nt_trainer_beat(t, step_no, NT_PH_ALLREDUCE);
         if ((st = check_step(t, b, nt_exchange_wait(&t->x)))) break;
+        nt_trainer_beat(t, step_no, NT_PH_UPDATE);
         const float *xs = nt_step_scalars(&t->m);
         a->loss += (double)xs[NT_X_LOSS]; /* sum of per-sample losses */
         a->m0 += xs[NT_X_M0];
@@ -189,9 +205,11 @@ static int end_epoch(nt_trainer *t, int epoch, const epoch_sums *a)
     for (int i = 0; i < 3; i++) r.v[NT_H_SET(NT_SET_VAL) + i] = NAN;
     double t_eval = nt_now();
     int st = 0;
+    nt_trainer_beat(t, t->done, NT_PH_EVAL);
     if (t->n_val > 0 && evaluate(t, &t->vset, &r.v[NT_H_SET(NT_SET_VAL)])) st = NT_EXIT_RUNTIME;
     if (!st && t->have_test && evaluate(t, &t->tset, &r.v[NT_H_SET(NT_SET_TEST)])) st = NT_EXIT_RUNTIME;
     t_eval = nt_now() - t_eval;
+    nt_trainer_beat(t, t->done, NT_PH_EPOCH_END);
     if ((st = nt_agree(c, st, &t->e)) || (st = check_replicas(t, epoch))) return st;
     r.v[NT_H_ELAPSED_S] = nt_now() - t->t_start;
     double timing[4] = {t_train, data_s, t_eval, a->t_ckpt};
@@ -207,6 +225,7 @@ static int end_epoch(nt_trainer *t, int epoch, const epoch_sums *a)
                             .steps_per_epoch = t->stream.steps, .elapsed_s = nt_now() - t->t_start,
                             .world_size = c->size, .seed = cfg->seed};
         double tc = nt_now();
+        nt_trainer_beat(t, t->done, NT_PH_CKPT_EPOCH);
         if ((st = nt_trainer_checkpoint(t, &cs))) return st;
         t->t_ckpt_next = nt_now() - tc;
     }
@@ -238,6 +257,7 @@ static int finished(nt_trainer *t, nt_result *res)
     const nt_config *cfg = t->cfg;
     char path[4200];
     snprintf(path, sizeof path, "%s/model.h5", cfg->out_dir);
+    nt_trainer_beat(t, t->done, NT_PH_SAVE);
     int st = nt_model_save(&t->m, nn_loss_name(cfg->loss.kind), &t->norm, path, t->c, &t->e);
     if ((st = nt_agree(t->c, st, &t->e))) return st;
     nt_write_status(t->c, cfg->out_dir, "finished epochs %d global_step %lld model %s", cfg->epochs,

@@ -13,6 +13,7 @@
 #include "stream.h"
 #include "testing.h"
 #include "train.h"
+#include "watchdog.h"
 
 typedef struct {
     const nt_config *cfg;
@@ -44,6 +45,7 @@ typedef struct {
     nt_pass vset, tset;        /* validation and test passes */
     nn_schedule sched;
     nt_testing testing;
+    nt_watchdog wd;            /* the heartbeat the loop writes; the hang watchdog's thread */
     /* results */
     nt_history hist;           /* one row per finished epoch (checkpoints carry it) */
     nt_metrics metrics;        /* metrics.csv (rank 0) */
@@ -54,6 +56,12 @@ typedef struct {
     double t_start, t_ckpt_next;
     char ckpt_written[4300];
 } nt_trainer;
+
+/* The heartbeat (watchdog.h): the loop is at `phase` of global step `step`. */
+static inline void nt_trainer_beat(nt_trainer *t, int64_t step, nt_phase phase)
+{
+    nt_beat(&t->wd.hb, step, phase);
+}
 
 /* setup.c. Collective; return the agreed status. */
 int nt_trainer_setup(nt_trainer *t, const nt_config *cfg, comm_t *c, const nt_train_opts *o);

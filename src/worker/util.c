@@ -92,16 +92,22 @@ void nt_install_signal_handlers(void)
 void nt_write_status(const comm_t *c, const char *dir, const char *fmt, ...)
 {
     if (c->rank != 0 || !dir || !dir[0]) return;
-    char tmp[4200], path[4200];
-    snprintf(path, sizeof path, "%s/status", dir);
-    snprintf(tmp, sizeof tmp, "%s/status.tmp", dir);
-    FILE *f = fopen(tmp, "w");
-    if (!f) return; /* the status file is advisory; the run itself must not fail over it */
+    char line[4200];
     va_list ap;
     va_start(ap, fmt);
-    vfprintf(f, fmt, ap);
+    vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
-    fputc('\n', f);
+    nt_write_status_line(dir, "status.tmp", line);
+}
+
+void nt_write_status_line(const char *dir, const char *tmp_name, const char *line)
+{
+    char tmp[4200], path[4200];
+    snprintf(path, sizeof path, "%s/status", dir);
+    snprintf(tmp, sizeof tmp, "%s/%s", dir, tmp_name);
+    FILE *f = fopen(tmp, "w");
+    if (!f) return; /* the status file is advisory; the run itself must not fail over it */
+    fprintf(f, "%s\n", line);
     if (fclose(f) == 0) rename(tmp, path);
     else remove(tmp);
 }

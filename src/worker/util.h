@@ -33,5 +33,8 @@ int nt_mkdirs(const char *path, nt_err *e); /* mkdir -p */
  * failed; batch scripts read it to tell a finished run from one to requeue. */
 void nt_write_status(const comm_t *c, const char *dir, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* The same from any process or thread, without a communicator (the watchdog): DIR/status =
+ * line, through DIR/tmp_name. */
+void nt_write_status_line(const char *dir, const char *tmp_name, const char *line);
 
 #endif

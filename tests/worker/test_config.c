@@ -66,6 +66,7 @@ static const struct { const char *section, *key, *context, *value; } examples[] 
     {"train", "threads", "", "2"},
     {"train", "bucket_mb", "", "8"},
     {"train", "flush_denormals", "", "false"},
+    {"train", "timeout", "", "60"},
     {"output", "dir", "", "out/x"},
     {"checkpoint", "dir", "", "ck"},
     {"checkpoint", "every_steps", "", "10"},
