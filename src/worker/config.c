@@ -150,8 +150,9 @@ static const key_spec keys[] = {
     {"train", "seed", F(seed), K_U64, 0, 0, NULL, "`1`",
      "seed of initialisation, validation split, shuffling and dropout"},
     {"train", "threads", F(threads), K_NONNEGINT, 0, 0, NULL, "`0`",
-     "BLAS threads per rank; 0 = `$OPENBLAS_NUM_THREADS` if set, else max(1, cores per node / "
-     "ranks per node), capped by the CPUs the rank may run on"},
+     "BLAS threads per rank; 0 = `$OPENBLAS_NUM_THREADS` if set, else Slurm's "
+     "`$SLURM_CPUS_PER_TASK` if set (the CPUs the allocation gave the task), else max(1, cores "
+     "per node / ranks per node); capped by the CPUs the rank may run on"},
     {"train", "bucket_mb", F(bucket_mb), K_POSDOUBLE, 0, 0, NULL, "`25`",
      "allreduce bucket size (MiB), as PyTorch DDP's `bucket_cap_mb`; buckets still pending when "
      "backward ends go in one blocking `MPI_Allreduce`"},

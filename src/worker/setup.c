@@ -25,14 +25,15 @@ int nt_blas_threads(int cfg_threads, const comm_t *c)
     const char *env = getenv("OPENBLAS_NUM_THREADS");
     long v;
     if (n <= 0 && env && nn_parse_long(env, &v) == 0 && v > 0) n = (int)v;
-    if (n <= 0) {
-        long cores = sysconf(_SC_NPROCESSORS_ONLN);
-        n = (int)(cores / (c->local_size > 0 ? c->local_size : 1));
-        cpu_set_t set;
-        /* a rank bound to fewer CPUs (mpirun --bind-to core) must not oversubscribe them */
-        if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) < n)
-            n = CPU_COUNT(&set);
-    }
+    if (n > 0) return n;
+    /* srun without the batch script: the allocation says how many CPUs this task has (the
+     * host's core count may be far larger than what Slurm gave the node) */
+    const char *slurm = getenv("SLURM_CPUS_PER_TASK");
+    if (slurm && nn_parse_long(slurm, &v) == 0 && v > 0) n = (int)v;
+    else n = (int)(sysconf(_SC_NPROCESSORS_ONLN) / (c->local_size > 0 ? c->local_size : 1));
+    cpu_set_t set;
+    /* a rank bound to fewer CPUs (mpirun --bind-to core) must not oversubscribe them */
+    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) < n) n = CPU_COUNT(&set);
     return n < 1 ? 1 : n;
 }
 

@@ -44,7 +44,8 @@ int nt_open_dataset(struct nt_data_s *ds, const char *path, int D, int K, const 
                     comm_t *c, nt_err *e);
 
 /* BLAS threads for this rank: cfg threads if > 0, else $OPENBLAS_NUM_THREADS if set, else
- * max(1, cores_per_node / ranks_per_node), never more than the CPUs this rank may run on. */
+ * $SLURM_CPUS_PER_TASK if set, else max(1, cores_per_node / ranks_per_node); the last two never
+ * more than the CPUs this rank may run on. */
 int nt_blas_threads(int cfg_threads, const comm_t *c);
 
 #endif
