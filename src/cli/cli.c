@@ -223,3 +223,11 @@ int nn_parse_count(const char *s, long long max, long long *out)
     *out = v;
     return 0;
 }
+
+char *nn_trim(char *s)
+{
+    while (*s == ' ' || *s == '\t') s++;
+    size_t n = strlen(s);
+    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t')) s[--n] = 0;
+    return s;
+}

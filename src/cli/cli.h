@@ -68,4 +68,7 @@ int nn_parse_double(const char *s, double *out);  /* strtod syntax, finite, no o
 int nn_parse_count(const char *s, long long max, long long *out); /* digits, in [1, max] */
 int nn_all_digits(const char *s); /* non-empty, decimal digits only (no sign, no spaces) */
 
+/* s without its leading and trailing blanks (spaces, tabs): trailing ones are cut in place. */
+char *nn_trim(char *s);
+
 #endif

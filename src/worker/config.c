@@ -532,16 +532,6 @@ static int finish(nt_config *c, const parse_ctx *p, nt_err *e)
     return 0;
 }
 
-/* s without leading and trailing blanks (in place), as libinih gives a file's keys and values:
- * --set "train.epochs = 5" means what the same line in the file means. */
-static char *trim(char *s)
-{
-    while (*s == ' ' || *s == '\t') s++;
-    size_t n = strlen(s);
-    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t')) s[--n] = 0;
-    return s;
-}
-
 static int parse_sets(nt_config *c, parse_ctx *p, char *const *sets, int nsets, nt_err *e)
 {
     /* --set section.key=value: same table, same checks; may override the file */
@@ -554,7 +544,10 @@ static int parse_sets(nt_config *c, parse_ctx *p, char *const *sets, int nsets, 
         strcpy(buf, s);
         buf[dot - s] = 0;
         buf[eq - s] = 0;
-        char *sec = trim(buf), *key = trim(buf + (dot - s) + 1), *val = trim(buf + (eq - s) + 1);
+        /* blanks trimmed as libinih trims a file's keys and values: --set "train.epochs = 5"
+         * means what the same line in the file means */
+        char *sec = nn_trim(buf), *key = nn_trim(buf + (dot - s) + 1);
+        char *val = nn_trim(buf + (eq - s) + 1);
         int known;
         const key_spec *k = find_key(sec, key, &known);
         if (!k) {

@@ -2,6 +2,7 @@
  * results, rendered as metrics.csv, checkpoint /metrics and JSON, and read back for plots. */
 #define _GNU_SOURCE
 #include "history.h"
+#include "cli.h" /* nn_trim */
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -148,14 +149,6 @@ static int split(char *line, char **f, int maxf)
     return n;
 }
 
-static char *trim(char *s)
-{
-    while (*s == ' ' || *s == '\t') s++;
-    size_t n = strlen(s);
-    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t')) s[--n] = 0;
-    return s;
-}
-
 #define MAXF 256
 
 typedef struct {
@@ -175,7 +168,7 @@ static int read_header(csv_reader *rd, nt_history *h, char *line, nt_err *e)
         return nt_fail(e, "%s:1: %d columns, more than %d", rd->path, rd->nf, MAXF), NT_EXIT_INPUT;
     int task = -1;
     for (int i = 0; i < rd->nf; i++) {
-        const char *name = trim(fld[i]);
+        const char *name = nn_trim(fld[i]);
         if (!strcmp(name, "train_acc")) task = 0;
         else if (!strcmp(name, "train_rmse")) task = 1;
     }
@@ -218,12 +211,12 @@ static int read_row(csv_reader *rd, nt_history *h, char *line, int lineno, nt_er
         int i = rd->idx[k];
         if (i >= 0 && parse_field(fld[i], &r.v[k]))
             return nt_fail(e, "%s:%d: column %d (%s) '%s' is not a number", rd->path, lineno,
-                           i + 1, nt_history_name(h, k), trim(fld[i])), NT_EXIT_INPUT;
+                           i + 1, nt_history_name(h, k), nn_trim(fld[i])), NT_EXIT_INPUT;
     }
     double ep = r.v[NT_H_EPOCH];
     if (!(ep >= 1 && ep <= 1e9 && ep == floor(ep)))
         return nt_fail(e, "%s:%d: epoch '%s' is not an integer >= 1", rd->path, lineno,
-                       trim(fld[rd->idx[NT_H_EPOCH]])), NT_EXIT_INPUT;
+                       nn_trim(fld[rd->idx[NT_H_EPOCH]])), NT_EXIT_INPUT;
     int at = h->n;
     for (int i = 0; i < h->n; i++)
         if (h->rows[i].v[NT_H_EPOCH] == ep) { at = i; break; }

@@ -47,14 +47,6 @@ static int perr(int code, const char *fmt, ...)
     return code;
 }
 
-static char *trim(char *s)
-{
-    while (*s == ' ' || *s == '\t') s++;
-    size_t n = strlen(s);
-    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t')) s[--n] = 0;
-    return s;
-}
-
 /* the plotted columns (history.h): per panel train, validation, test */
 static const int loss_cols[3] = {NT_H_TRAIN_LOSS, NT_H_VAL_LOSS, NT_H_TEST_LOSS};
 static const int metric_cols[3] = {NT_H_TRAIN_M1, NT_H_VAL_M1, NT_H_TEST_M1};
@@ -280,7 +272,7 @@ static void gnuplot_message(const char *errf, char *msg, size_t cap)
     if (ef) {
         char l[512];
         while (fgets(l, sizeof l, ef)) {
-            char *t = trim(l);
+            char *t = nn_trim(l);
             t[strcspn(t, "\r\n")] = 0;
             if (*t && strspn(t, "^ ") != strlen(t)) { /* skip gnuplot's caret lines */
                 snprintf(msg, cap, "%s", t);
