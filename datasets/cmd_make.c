@@ -29,11 +29,20 @@ struct gen {
 };
 
 /* N OUT.h5, which every generator has. Returns -1 to go on, or an exit code. */
-static int gen_common(const char *cmd, const char **pos, int npos, struct gen *g)
+/* The command line every make-* command shares: its options (stored through opts), then
+ * N OUT.h5 into pos and N into g->n. Returns -1 to go on, or the exit status (after --help,
+ * or with the one error line printed). */
+static int gen_args(int argc, char **argv, const char *cmd, const nn_cli_val *opts,
+                    const char *usage, const char **pos, struct gen *g)
 {
-    if (npos != 2)
-        return nd_fail(NT_EXIT_USAGE, cmd, "expected N OUT.h5, got %d argument%s", npos,
-                       npos == 1 ? "" : "s");
+    nn_cli cli = {.tool = "nndata", .cmd = cmd, .usage = usage, .vals = opts, .pos = pos,
+                  .maxpos = 2, .numbers_are_positional = 1};
+    nt_err e;
+    int rc = nn_cli_parse(&cli, argc - 1, argv + 1, &e);
+    if (rc) return nn_cli_exit(&cli, rc, &e);
+    if (cli.npos != 2)
+        return nd_fail(NT_EXIT_USAGE, cmd, "expected N OUT.h5, got %d argument%s", cli.npos,
+                       cli.npos == 1 ? "" : "s");
     if (nn_parse_count(pos[0], MAX_N, &g->n) < 0)
         return nd_fail(NT_EXIT_USAGE, pos[0], "N must be a positive integer%s",
                        nn_all_digits(pos[0]) && pos[0][0] != '0' ? " (too large)" : "");
@@ -133,14 +142,9 @@ static int moons_circles(int argc, char **argv, int circles)
     const char *noise = NULL, *seed = NULL, *factor = NULL, *pos[ND_MAXPOS];
     const nn_cli_val opts[] = {{"noise", 0, &noise}, {"seed", 0, &seed},
                                {circles ? "factor" : NULL, 0, &factor}, {NULL, 0, NULL}};
-    nn_cli cli = {.tool = "nndata", .cmd = cmd, .usage = nd_usage_text, .vals = opts,
-                  .pos = pos, .maxpos = 2, .numbers_are_positional = 1};
-    nt_err e;
-    int rc = nn_cli_parse(&cli, argc - 1, argv + 1, &e);
-    if (rc) return nn_cli_exit(&cli, rc, &e);
-    int npos = cli.npos;
     struct gen g = {circles ? CIRCLES : MOONS, 0, 2, 2, circles ? 0.05 : 0.1, 0.8, 1};
-    if ((rc = gen_common(cmd, pos, npos, &g)) >= 0) return rc;
+    int rc = gen_args(argc, argv, cmd, opts, nd_usage_text, pos, &g);
+    if (rc >= 0) return rc;
     if ((rc = parse_nonneg(noise, "--noise", &g.noise)) >= 0) return rc;
     if ((rc = parse_seed(seed, &g.seed)) >= 0) return rc;
     if (factor && (nn_parse_double(factor, &g.factor) < 0 || g.factor < 0 || g.factor >= 1))
@@ -157,14 +161,9 @@ int cmd_make_regression(int argc, char **argv)
                *pos[ND_MAXPOS];
     const nn_cli_val opts[] = {{"noise", 0, &noise}, {"seed", 0, &seed},
                                {"features", 0, &features}, {NULL, 0, NULL}};
-    nn_cli cli = {.tool = "nndata", .cmd = cmd, .usage = nd_usage_text, .vals = opts,
-                  .pos = pos, .maxpos = 2, .numbers_are_positional = 1};
-    nt_err e;
-    int rc = nn_cli_parse(&cli, argc - 1, argv + 1, &e);
-    if (rc) return nn_cli_exit(&cli, rc, &e);
-    int npos = cli.npos;
     struct gen g = {REGRESSION, 0, 2, 0, 0.1, 0, 1};
-    if ((rc = gen_common(cmd, pos, npos, &g)) >= 0) return rc;
+    int rc = gen_args(argc, argv, cmd, opts, nd_usage_text, pos, &g);
+    if (rc >= 0) return rc;
     if ((rc = parse_nonneg(noise, "--noise", &g.noise)) >= 0) return rc;
     if ((rc = parse_seed(seed, &g.seed)) >= 0) return rc;
     if ((rc = parse_features(features, &g.d)) >= 0) return rc;
@@ -177,16 +176,12 @@ int cmd_make_blobs(int argc, char **argv)
                *pos[ND_MAXPOS];
     const nn_cli_val opts[] = {{"centers", 0, &centers}, {"features", 0, &features},
                                {"std", 0, &std}, {"seed", 0, &seed}, {NULL, 0, NULL}};
-    nn_cli cli = {.tool = "nndata", .cmd = cmd, .vals = opts, .pos = pos,
-                  .maxpos = 2, .numbers_are_positional = 1,
-                  .usage = "usage: nndata make-blobs N OUT.h5 [--centers K] [--features D] "
-                           "[--std S] [--seed S]\n"};
-    nt_err e;
-    int rc = nn_cli_parse(&cli, argc - 1, argv + 1, &e);
-    if (rc) return nn_cli_exit(&cli, rc, &e);
-    int npos = cli.npos;
+    static const char usage[] =
+        "usage: nndata make-blobs N OUT.h5 [--centers K] [--features D] "
+        "[--std S] [--seed S]\n";
     struct gen g = {BLOBS, 0, 2, 3, 1.0, 0, 1};
-    if ((rc = gen_common(cmd, pos, npos, &g)) >= 0) return rc;
+    int rc = gen_args(argc, argv, cmd, opts, usage, pos, &g);
+    if (rc >= 0) return rc;
     if ((rc = parse_seed(seed, &g.seed)) >= 0) return rc;
     if ((rc = parse_classes(centers, "--centers", g.n, &g.k)) >= 0) return rc;
     if ((rc = parse_features(features, &g.d)) >= 0) return rc;
@@ -200,16 +195,12 @@ int cmd_make_spirals(int argc, char **argv)
                *pos[ND_MAXPOS];
     const nn_cli_val opts[] = {{"classes", 0, &classes}, {"noise", 0, &noise},
                                {"seed", 0, &seed}, {NULL, 0, NULL}};
-    nn_cli cli = {.tool = "nndata", .cmd = cmd, .vals = opts, .pos = pos,
-                  .maxpos = 2, .numbers_are_positional = 1,
-                  .usage = "usage: nndata make-spirals N OUT.h5 [--classes K] [--noise S] "
-                           "[--seed S]\n"};
-    nt_err e;
-    int rc = nn_cli_parse(&cli, argc - 1, argv + 1, &e);
-    if (rc) return nn_cli_exit(&cli, rc, &e);
-    int npos = cli.npos;
+    static const char usage[] =
+        "usage: nndata make-spirals N OUT.h5 [--classes K] [--noise S] "
+        "[--seed S]\n";
     struct gen g = {SPIRALS, 0, 2, 3, 0.2, 0, 1};
-    if ((rc = gen_common(cmd, pos, npos, &g)) >= 0) return rc;
+    int rc = gen_args(argc, argv, cmd, opts, usage, pos, &g);
+    if (rc >= 0) return rc;
     if ((rc = parse_seed(seed, &g.seed)) >= 0) return rc;
     if ((rc = parse_classes(classes, "--classes", g.n, &g.k)) >= 0) return rc;
     if ((rc = parse_nonneg(noise, "--noise", &g.noise)) >= 0) return rc;
@@ -220,15 +211,11 @@ int cmd_make_xor(int argc, char **argv)
 {
     const char *cmd = "make-xor", *noise = NULL, *seed = NULL, *pos[ND_MAXPOS];
     const nn_cli_val opts[] = {{"noise", 0, &noise}, {"seed", 0, &seed}, {NULL, 0, NULL}};
-    nn_cli cli = {.tool = "nndata", .cmd = cmd, .vals = opts, .pos = pos,
-                  .maxpos = 2, .numbers_are_positional = 1,
-                  .usage = "usage: nndata make-xor N OUT.h5 [--noise S] [--seed S]\n"};
-    nt_err e;
-    int rc = nn_cli_parse(&cli, argc - 1, argv + 1, &e);
-    if (rc) return nn_cli_exit(&cli, rc, &e);
-    int npos = cli.npos;
+    static const char usage[] =
+        "usage: nndata make-xor N OUT.h5 [--noise S] [--seed S]\n";
     struct gen g = {XOR, 0, 2, 2, 0.0, 0, 1};
-    if ((rc = gen_common(cmd, pos, npos, &g)) >= 0) return rc;
+    int rc = gen_args(argc, argv, cmd, opts, usage, pos, &g);
+    if (rc >= 0) return rc;
     if ((rc = parse_seed(seed, &g.seed)) >= 0) return rc;
     if ((rc = parse_nonneg(noise, "--noise", &g.noise)) >= 0) return rc;
     return run(&g, pos[0], pos[1]);
