@@ -104,3 +104,27 @@ nn_cluster_mpi_flags() {
          "--mca oob_tcp_if_include $NN_CLUSTER_NET.0/24 --mca btl_tcp_if_include $NN_CLUSTER_NET.0/24" \
          "--mca btl tcp,vader,self"
 }
+
+# --- after a training job ended -----------------------------------------------------------
+# nn_train_sets ARGS...: the --set options among nntrain train's arguments, one per line as
+# `--set=KEY=VALUE` (for `nntrain status --config FILE`, which accepts only those).
+nn_train_sets() {
+    local prev= a
+    for a in "$@"; do
+        case $a in --set=*) echo "$a" ;; esac
+        [ "$prev" = --set ] && echo "--set=$a"
+        prev=$a
+    done
+}
+
+# nn_post_mortem RC NNTRAIN CONFIG ARGS... : after the launcher of `NNTRAIN train --config
+# CONFIG ARGS...` exited RC (not 0), `nntrain status --launcher-exit`: when the run still says
+# `running` (a rank was killed and the launcher stopped the others before nntrain could say
+# why), it prints the one error line naming the lost ranks and hosts and records the failure in
+# the status file. Prints lost_hosts=... and checkpoint=... on stdout.
+nn_post_mortem() {
+    local rc=$1 bin=$2 config=$3; shift 3
+    local sets=()
+    mapfile -t sets < <(nn_train_sets "$@")
+    "$bin" status --config "$config" "${sets[@]}" --launcher-exit "$rc"
+}

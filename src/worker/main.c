@@ -7,6 +7,7 @@
 #include "infer.h"
 #include "plot.h"
 #include "summary.h"
+#include "runstatus.h"
 #include "train.h"
 #include "util.h"
 #include <errno.h>
@@ -27,6 +28,7 @@ static const char *usage =
     "  eval       loss, accuracy or RMSE, per-class table of a model on a dataset (MPI)\n"
     "  predict    write a model's outputs for a dataset to HDF5 (MPI)\n"
     "  plot       draw a run's metrics.csv as RUN_DIR/curves.png (gnuplot; no MPI)\n"
+    "  status     a run's state; after its launcher failed, which ranks were lost (no MPI)\n"
     "\n"
     "  --help, --version\n"
     "\n"
@@ -339,6 +341,7 @@ int main(int argc, char **argv)
     const char *cmd = argc >= 2 ? argv[1] : "";
     if (!strcmp(cmd, "summary")) return summary_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "plot")) return nt_plot_main(argc - 1, argv + 1);
+    if (!strcmp(cmd, "status")) return nt_status_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "config-keys")) return config_keys_main(argc - 1, argv + 1);
     nt_err e = {{0}};
     int st;

@@ -373,13 +373,16 @@ int nt_trainer_setup(nt_trainer *t, const nt_config *cfg, comm_t *c, const nt_tr
      * the job (a failure to start it is agreed like any other) */
     st = nt_watchdog_start(&t->wd, cfg->timeout, cfg->out_dir, t->c->rank, t->c->size, t->done + 1,
                            &t->e) ? NT_EXIT_RUNTIME : 0;
+    if (!st && t->resume_path[0]) nt_watchdog_checkpoint(&t->wd, t->resume_path, (long long)t->done);
     return nt_agree(t->c, st, &t->e);
 }
 
 int nt_trainer_checkpoint(nt_trainer *t, const nt_ckpt_state *s)
 {
-    return nt_ckpt_save(t->cfg->ckpt_dir, t->cfg->ckpt_keep, &t->m, &t->opt, &t->norm, s, t->cfg,
-                        &t->hist, t->c, t->ckpt_written, sizeof t->ckpt_written, &t->e);
+    int st = nt_ckpt_save(t->cfg->ckpt_dir, t->cfg->ckpt_keep, &t->m, &t->opt, &t->norm, s, t->cfg,
+                          &t->hist, t->c, t->ckpt_written, sizeof t->ckpt_written, &t->e);
+    if (!st) nt_watchdog_checkpoint(&t->wd, t->ckpt_written, (long long)s->global_step);
+    return st;
 }
 
 void nt_trainer_free(nt_trainer *t)

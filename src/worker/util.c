@@ -1,6 +1,7 @@
 /* Error, logging and filesystem helpers for the worker layer (number parsing: src/cli). */
 #include "util.h"
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,8 +68,25 @@ int nt_mkdirs(const char *path, nt_err *e)
 
 volatile sig_atomic_t nt_stop_signal = 0;
 
+/* the marker file a stop signal leaves (nt_set_signal_mark); written in the handler */
+static char signal_mark[PATH_MAX + 32];
+static volatile sig_atomic_t signal_mark_set = 0;
+
+void nt_set_signal_mark(const char *path)
+{
+    signal_mark_set = 0;
+    if (!path) return;
+    snprintf(signal_mark, sizeof signal_mark, "%s", path);
+    signal_mark_set = 1;
+}
+
 static void on_signal(int sig)
 {
+    if (signal_mark_set) { /* open and close are async-signal-safe */
+        int saved = errno, fd = open(signal_mark, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+        if (fd >= 0) close(fd);
+        errno = saved;
+    }
     if (sig == SIGTERM && nt_stop_signal) {
         /* second SIGTERM: leave now (async-signal-safe calls only) */
         static const char msg[] = "nntrain: second SIGTERM, exiting without a checkpoint\n";

@@ -25,6 +25,8 @@ double nt_now(void); /* monotonic seconds */
  * step and all ranks agree through the gradient allreduce. */
 extern volatile sig_atomic_t nt_stop_signal;
 void nt_install_signal_handlers(void);
+/* From then on a SIGTERM/SIGUSR1 also creates the (empty) file PATH; NULL: no more. */
+void nt_set_signal_mark(const char *path);
 int nt_path_exists(const char *path);
 int nt_mkdirs(const char *path, nt_err *e); /* mkdir -p */
 

@@ -69,11 +69,29 @@ typedef struct {
     char host[64];
     char dir[PATH_MAX];           /* <output.dir>/.heartbeat */
     char out_dir[PATH_MAX];       /* where the status file is */
+    int listen_fd;                /* TCP port others probe for reachability (-1: none) */
+    int port;
+    char ckpt[PATH_MAX];          /* newest checkpoint this run wrote or resumed from (under mu) */
+    long long ckpt_step;          /* its global step; -1: none */
     pthread_t thread;
     pthread_mutex_t mu;
     pthread_cond_t cv;
     int running, quit;
 } nt_watchdog;
+
+/* One rank's heartbeat file, <output.dir>/.heartbeat/rank-K. */
+typedef struct {
+    int rank, phase, pid, port;
+    char host[64];
+    long long step;       /* global step */
+    double wall;          /* when it was written (seconds since the epoch) */
+    double stuck;         /* how long the heartbeat had not changed then */
+    long long ckpt_step;  /* newest checkpoint's step, -1: none */
+    char ckpt[PATH_MAX];  /* its path, "" if none */
+} nt_heartbeat_file;
+
+/* Reads DIR/rank-RANK. Returns 0, or -1 if it is missing or malformed. */
+int nt_heartbeat_read(const char *dir, int rank, nt_heartbeat_file *h);
 
 /* Rank 0, before any rank starts its watchdog: empties <out_dir>/.heartbeat, left by an
  * earlier run of this directory (a killed job). */
@@ -83,6 +101,10 @@ void nt_watchdog_clear(const char *out_dir);
  * or -1 with e set. */
 int nt_watchdog_start(nt_watchdog *w, double timeout, const char *out_dir, int rank, int size,
                       int64_t step, nt_err *e);
+
+/* Tells the watchdog the newest intact checkpoint (written, or resumed from), named in its
+ * line and in the heartbeat files (for `nntrain status`). */
+void nt_watchdog_checkpoint(nt_watchdog *w, const char *path, long long step);
 
 /* Stops the thread, removes this rank's heartbeat file and, if it was the last one, the
  * .heartbeat directory. Safe to call when it was never started. */
