@@ -61,7 +61,7 @@ nn_mpirun() {
     fi
     # Open MPI gives ranks a pseudo-terminal even when our output is a file, so nntrain
     # cannot tell by itself: say whether a live progress bar makes sense
-    [ -t 1 ] && flags+=(-x NNTRAIN_PROGRESS=1)
+    { [ -t 1 ] || [ "${NN_STDOUT_IS_TTY:-}" = 1 ]; } && flags+=(-x NNTRAIN_PROGRESS=1)
     [ -n "${NN_MPIRUN_SHOW:-}" ] && echo "mpirun ${flags[*]} $*" >&2
     mpirun "${flags[@]}" "$@"
 }

@@ -13,18 +13,36 @@ set -euo pipefail
 . "$(dirname "$0")/common.sh"
 [ $# -ge 2 ] || { echo "usage: [NN_HOSTS=HOST:SLOTS,...] launch/mpirun.sh NP COMMAND [ARGS...]" >&2; exit 2; }
 if [ "$(basename "$2")" = nntrain ] && [ "${3:-}" = train ]; then
-    rc=0
-    nn_mpirun "$@" || rc=$?
-    if [ $rc != 0 ]; then
-        # the configuration: --config FILE or --config=FILE among the arguments
-        config= prev=
-        for a in "${@:4}"; do
-            case $a in --config=*) config=${a#--config=} ;; esac
-            [ "$prev" = --config ] && config=$a
-            prev=$a
-        done
-        [ -n "$config" ] && nn_post_mortem $rc "$2" "$config" "${@:4}" > /dev/null
-    fi
+    # the configuration: --config FILE or --config=FILE among the arguments
+    config= prev=
+    for a in "${@:4}"; do
+        case $a in --config=*) config=${a#--config=} ;; esac
+        [ "$prev" = --config ] && config=$a
+        prev=$a
+    done
+    mapfile -t sets < <(nn_train_sets "${@:4}")
+    nn_mpirun "$@" &
+    pid=$!
+    trap 'kill -TERM $pid 2>/dev/null' TERM INT
+    trap 'kill -USR1 $pid 2>/dev/null' USR1
+    # When the watchdog has ended the run (status `failed`) because a node is unreachable, mpirun
+    # cannot reach that node's daemon either and would wait for it for many minutes: give it
+    # NN_MPIRUN_GRACE seconds (default 5) to finish, then stop it.
+    failed_at=
+    while kill -0 $pid 2>/dev/null; do
+        sleep 1
+        [ -n "$config" ] || continue
+        case $("$2" status --config "$config" "${sets[@]}" 2>/dev/null || true) in
+            failed*) failed_at=${failed_at:-$SECONDS}
+                     if [ $((SECONDS - failed_at)) -ge "${NN_MPIRUN_GRACE:-5}" ]; then
+                         echo "launch/mpirun.sh: the run failed (its status file says so) and mpirun has not ended for ${NN_MPIRUN_GRACE:-5} s (an unreachable node?): stopping mpirun" >&2
+                         kill -TERM $pid 2>/dev/null; sleep 3; kill -KILL $pid 2>/dev/null
+                     fi ;;
+        esac
+    done
+    # (`wait` returns early when a trapped signal arrives: wait again until mpirun has ended)
+    while :; do wait $pid && rc=0 || rc=$?; kill -0 $pid 2>/dev/null || break; done
+    if [ $rc != 0 ] && [ -n "$config" ]; then nn_post_mortem $rc "$2" "$config" "${@:4}" > /dev/null || true; fi
     exit $rc
 fi
 nn_mpirun "$@"

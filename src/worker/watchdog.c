@@ -180,7 +180,11 @@ static int list_ranks(const peer *ps, const char *pick, int size, char *list, si
  * kernel answers even when the process is busy)? unreachable[r] is set for the ranks on hosts
  * that did not answer within `wait` seconds (refused counts as an answer). Returns how many
  * ranks are unreachable. */
-static int probe_hosts(const nt_watchdog *w, const peer *ps, char *unreachable, double wait)
+
+/* (While it waits it keeps this rank's heartbeat file fresh: others must not take the prober
+ * for a stopped process.) */
+static int probe_hosts(const nt_watchdog *w, const peer *ps, char *unreachable, double wait,
+                       uint64_t where, double stuck)
 {
     enum { MAXH = 64 };
     int fd[MAXH], first[MAXH], nh = 0, bad = 0;
@@ -204,15 +208,17 @@ static int probe_hosts(const nt_watchdog *w, const peer *ps, char *unreachable, 
         fd[nh] = s;
         first[nh++] = r;
     }
-    double until = mono_now() + wait;
+    const double start = mono_now(), until = start + wait;
     int pending = nh;
     char done[MAXH] = {0};
     while (pending > 0 && mono_now() < until) {
         struct pollfd pf[MAXH];
         for (int i = 0; i < nh; i++) pf[i] = (struct pollfd){.fd = done[i] ? -1 : fd[i], .events = POLLOUT};
         int ms = (int)((until - mono_now()) * 1000) + 1;
-        if (poll(pf, (nfds_t)nh, ms) <= 0) break;
-        for (int i = 0; i < nh; i++)
+        int got = poll(pf, (nfds_t)nh, ms < 250 ? ms : 250);
+        write_heartbeat(w, where, stuck + mono_now() - start);
+        if (got < 0) break;
+        for (int i = 0; i < nh && got > 0; i++)
             if (!done[i] && pf[i].revents) done[i] = 1, pending--;
     }
     for (int i = 0; i < nh; i++) {
@@ -281,7 +287,7 @@ static int judge(const nt_watchdog *w, uint64_t where, double stuck, char *msg, 
                                                   : "";
     int cut = 0;
     /* every heartbeat current and nobody computing: is a host cut off? (only the reporter asks) */
-    if (!named && *reporter == w->rank && probe_hosts(w, ps, pick, 2.0) > 0) {
+    if (!named && *reporter == w->rank && probe_hosts(w, ps, pick, 2.0, where, stuck) > 0) {
         named = list_ranks(ps, pick, w->size, list, sizeof list, hosts, hn);
         cut = 1;
     }
@@ -305,8 +311,10 @@ static int judge(const nt_watchdog *w, uint64_t where, double stuck, char *msg, 
 /* Prints the line, marks the run failed, leaves the named hosts in .heartbeat/lost (for
  * `nntrain status --launcher-exit` and so the recovery scripts), tells the other watchdogs,
  * ends the process. */
+
 static void fire(const nt_watchdog *w, const char *msg, const char *hosts)
 {
+    if (abort_marker(w)) _exit(NT_EXIT_RUNTIME); /* another rank reported while we judged */
     char line[NT_WD_MSG + 32], status[NT_WD_MSG + 64], path[PATH_MAX + 32];
     int n = snprintf(line, sizeof line, "nntrain: error: %s\n", msg);
     if (n > (int)sizeof line - 1) n = (int)sizeof line - 1;

@@ -16,7 +16,7 @@ set -u
 . "$SRC_DIR/tests/worker/lib.sh"
 L=$SRC_DIR/launch
 nt_tmpdir lostnode
-trap 'ip link set nnv2 up 2>/dev/null; "$L/cluster-down" > /dev/null 2>&1; rm -rf "$T"' EXIT
+trap 'ip link set nnv2 up 2>/dev/null; "$L/cluster-down" > /dev/null 2>&1; [ -n "${KEEP:-}" ] && cp -r "$T" /tmp/keep-lostnode; rm -rf "$T"' EXIT
 
 t0=$SECONDS
 out=$("$L/cluster-up" 2 2>&1); rc=$?
@@ -42,11 +42,13 @@ every_steps = 200
 INI
 # 18000 training rows, batch 32: 563 steps per epoch, 3378 in all
 
-# node_procs K: processes in node K's network namespace other than its holder
+# node_procs K: processes in node K's network namespace other than its holder (and the
+# unshare that started it)
 node_procs() {
-    local holder
+    local holder parent
     holder=$(cat "/run/nntrain-cluster/node$1.pid" 2>/dev/null)
-    ip netns pids "nn-node$1" 2>/dev/null | grep -vx "${holder:-x}"
+    parent=$(ps -o ppid= -p "${holder:-1}" 2>/dev/null | tr -d ' ')
+    ip netns pids "nn-node$1" 2>/dev/null | grep -vx -e "${holder:-x}" -e "${parent:-x}"
 }
 # wait_ckpt DIR STEP: until DIR has a checkpoint of STEP or later (at most 60 s)
 wait_ckpt() {
@@ -120,7 +122,9 @@ all_gone 15 && ok "no process left on node1 or node2 (after the link came back)"
 # --- 3) recovery: launch/nntrain-run drops node2 and finishes on node1 ---------------------------
 NNTRAIN="$NNTRAIN" NN_HOSTS=node1:2,node2:2 "$L/nntrain-run" "$T/j.ini" --set output.dir="$T/r" > "$T/r.out" 2>&1 &
 job=$!
-wait_ckpt "$T/r" 1000 || fail "no checkpoint 1000 in the recovery run"
+# late in the run: after a restart on fewer ranks the sums round differently, and over
+# thousands of Adam steps that difference grows (1e-3 norm-wise after 2400 steps here)
+wait_ckpt "$T/r" 3000 || fail "no checkpoint 3000 in the recovery run"
 kill_node 2; tk=$(date +%s.%N)
 wait $job; rc=$?
 grep -E "^nntrain-run|^nntrain: error|^resuming|^nntrain [0-9]" "$T/r.out"
