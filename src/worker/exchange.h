@@ -12,6 +12,10 @@ typedef struct {
     comm_reducer red;
     const nn_model *m;
     int rc; /* the first MPI error of a bucket started during backward */
+    /* timing, summed until the caller resets them: allreduce from the first bucket's start
+     * (during backward, or in nt_exchange_wait) to the end of nt_exchange_wait, and the part
+     * of it spent in nt_exchange_wait (not hidden behind backward) */
+    double t_first, comm_s, exposed_s;
 } nt_exchange;
 
 /* Over m->grads[0 .. nparams + nextra) in buckets of bucket_mb MiB. Returns an MPI code. */

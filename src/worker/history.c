@@ -25,16 +25,18 @@ static const hcol cols[NT_H_NCOLS] = {
     {"elapsed_s", "elapsed_s", "elapsed_s", "%.3f"},
     {"lr", "lr", "lr", "%.6g"},
     {"data_wait_s", "data_wait_s", NULL, "%.4f"},
+    {"allreduce_s", "allreduce_s", NULL, "%.4f"},
+    {"allreduce_exposed_s", "allreduce_exposed_s", NULL, "%.4f"},
 };
 
 const int nt_history_csv_order[] = {
     NT_H_EPOCH, NT_H_TRAIN_LOSS, NT_H_TRAIN_M1, NT_H_TRAIN_M2, NT_H_VAL_LOSS, NT_H_VAL_M1,
     NT_H_VAL_M2, NT_H_SAMPLES_PER_S, NT_H_ELAPSED_S, NT_H_LR, NT_H_TEST_LOSS, NT_H_TEST_M1,
-    NT_H_TEST_M2, NT_H_DATA_WAIT_S, -1};
+    NT_H_TEST_M2, NT_H_DATA_WAIT_S, NT_H_ALLREDUCE_S, NT_H_EXPOSED_S, -1};
 const int nt_history_json_order[] = {
     NT_H_TRAIN_LOSS, NT_H_TRAIN_M1, NT_H_TRAIN_M2, NT_H_VAL_LOSS, NT_H_VAL_M1, NT_H_VAL_M2,
     NT_H_TEST_LOSS, NT_H_TEST_M1, NT_H_TEST_M2, NT_H_LR, NT_H_SAMPLES_PER_S, NT_H_DATA_WAIT_S,
-    NT_H_ELAPSED_S, -1};
+    NT_H_ALLREDUCE_S, NT_H_EXPOSED_S, NT_H_ELAPSED_S, -1};
 
 int nt_history_init(nt_history *h, int cap, int regression, int has_val, int has_test)
 {

@@ -17,6 +17,8 @@ enum {
     NT_H_SAMPLES_PER_S, NT_H_ELAPSED_S, NT_H_LR,
     NT_H_STORED,                   /* the columns above are kept in checkpoints */
     NT_H_DATA_WAIT_S = NT_H_STORED, /* time waiting for training rows (not kept) */
+    NT_H_ALLREDUCE_S,              /* gradient allreduce: first bucket started -> all done, rank 0 */
+    NT_H_EXPOSED_S,                /* the part of it the step waited for after backward */
     NT_H_NCOLS
 };
 enum { NT_SET_TRAIN, NT_SET_VAL, NT_SET_TEST };

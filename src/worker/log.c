@@ -240,8 +240,9 @@ void nt_report_epoch(nt_reporter *r, const nt_history *h, const nt_hrow *row, in
         fprintf(f, "  lr %.3g  %.0f samples/s (data wait %.2f s)  %.1f s\n", v[NT_H_LR],
                 v[NT_H_SAMPLES_PER_S], v[NT_H_DATA_WAIT_S], v[NT_H_ELAPSED_S]);
         if (r->verbose && timing)
-            fprintf(f, "  timing: train %.3f s (of which data wait %.3f s), evaluation %.3f s, "
-                       "checkpoint %.3f s\n", timing[0], timing[1], timing[2], timing[3]);
+            fprintf(f, "  timing: train %.3f s (of which data wait %.3f s, gradient allreduce %.3f s of "
+                       "which %.3f s not hidden behind backward), evaluation %.3f s, checkpoint %.3f s\n",
+                    timing[0], timing[1], v[NT_H_ALLREDUCE_S], v[NT_H_EXPOSED_S], timing[2], timing[3]);
     }
     fflush(f);
 }

@@ -202,6 +202,9 @@ static int end_epoch(nt_trainer *t, int epoch, const epoch_sums *a)
     finish_metrics(&cfg->loss, K, a->seen, a->loss, a->m0, a->m1, &r.v[NT_H_SET(NT_SET_TRAIN)]);
     r.v[NT_H_SAMPLES_PER_S] = a->seen_now / t_train;
     r.v[NT_H_DATA_WAIT_S] = data_s;
+    r.v[NT_H_ALLREDUCE_S] = t->x.comm_s;
+    r.v[NT_H_EXPOSED_S] = t->x.exposed_s;
+    t->x.comm_s = t->x.exposed_s = 0;
     for (int i = 0; i < 3; i++) r.v[NT_H_SET(NT_SET_VAL) + i] = NAN;
     double t_eval = nt_now();
     int st = 0;

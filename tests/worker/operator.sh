@@ -61,7 +61,7 @@ NNTRAIN_PROGRESS=1 mpi 2 -x NNTRAIN_PROGRESS "$NNTRAIN" train --config "$T/j.ini
 # --verbose: one placement line per rank, timing per epoch
 mpi 3 "$NNTRAIN" train --config "$T/j.ini" --overwrite --verbose > "$T/verb.out" 2> "$T/verb.err" || fail "verbose run"
 [ "$(grep -c '^rank [0-2]: host .*, local rank [0-2] of 3, CPUs [0-9,-]*, 1 BLAS thread, pid [0-9]*$' "$T/verb.out")" = 3 ] &&
-[ "$(grep -c '^  timing: train [0-9.]* s (of which data wait [0-9.]* s), evaluation [0-9.]* s, checkpoint [0-9.]* s$' "$T/verb.out")" = 3 ] \
+[ "$(grep -c '^  timing: train [0-9.]* s (of which data wait [0-9.]* s, gradient allreduce [0-9.]* s of which [0-9.]* s not hidden behind backward), evaluation [0-9.]* s, checkpoint [0-9.]* s$' "$T/verb.out")" = 3 ] \
     && ok "--verbose: placement of 3 ranks and per-epoch timing" || fail "verbose: $(cat "$T/verb.out")"
 if [ "$CORES" -lt 3 ]; then
     grep -q "^nntrain: warning: 3 ranks x 1 BLAS thread on a node with $CORES cores oversubscribes it" "$T/verb.err" \
