@@ -237,7 +237,10 @@ static int post_mortem(const char *run, int rc, const char *status)
     int named = 0;
     if (lost && signalled > 0) named = name_ranks(h, lost, n, list, sizeof list, hosts, sizeof hosts);
     char where[160] = "", ckmsg[PATH_MAX + 128];
-    if (step >= 0) snprintf(where, sizeof where, " during step %lld (%s)", step, nt_phase_name(phase));
+    /* heartbeat files are rewritten every few seconds (and when a stop signal comes): a newer
+     * checkpoint says the job got further */
+    if (ck[0] && ck_step >= step) snprintf(where, sizeof where, " after step %lld", ck_step);
+    else if (step >= 0) snprintf(where, sizeof where, " during step %lld (%s)", step, nt_phase_name(phase));
     if (ck[0]) snprintf(ckmsg, sizeof ckmsg, "newest intact checkpoint %s (step %lld)", ck, ck_step);
     else snprintf(ckmsg, sizeof ckmsg, "no intact checkpoint");
     char msg[PATH_MAX + 2048];

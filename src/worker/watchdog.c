@@ -346,7 +346,7 @@ static void *watch(void *arg)
     uint64_t where = atomic_load_explicit(&w->hb.where, memory_order_relaxed);
     uint64_t ticks = atomic_load_explicit(&w->hb.ticks, memory_order_relaxed);
     double now = mono_now(), changed = now, written = -1e30, last = now, fired = 0;
-    int was_setup = 1;
+    int was_setup = 1, sig_seen = 0;
     pthread_mutex_lock(&w->mu);
     write_heartbeat(w, where, 0); /* at once: a rank lost in its first second is named too */
     written = now;
@@ -371,8 +371,12 @@ static void *watch(void *arg)
         /* also at once when training starts: `nntrain status` shows that it does (launch/
          * nntrain-run times its recovery by it) */
         const int setup = (int)(where & 0xff) == NT_PH_SETUP;
-        if (now - written >= w->interval || (was_setup && !setup)) {
+        /* and at once when a stop signal came: if the launcher is stopping the job because a
+         * rank was lost, `nntrain status --launcher-exit` learns this rank's last step */
+        const int signalled = nt_stop_signal != 0 && !sig_seen;
+        if (now - written >= w->interval || (was_setup && !setup) || signalled) {
             was_setup = setup;
+            sig_seen |= signalled;
             write_heartbeat(w, where, now - changed);
             written = now;
         }

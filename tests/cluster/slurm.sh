@@ -13,7 +13,10 @@
 #     ~1 minute for Slurm's time-limit check: tests/slurm/requeue.sh covers the real limit on
 #     one node) -> the ranks on both nodes checkpoint -> the script requeues the job -> it runs
 #     again on 2 nodes, "resuming from" the checkpoint (restart 1, SLURM_RESTART_COUNT) ->
-#     COMPLETED, status finished, model within 1e-5 norm-wise of an uninterrupted job.
+#     COMPLETED, status finished, model within 1e-5 norm-wise of an uninterrupted job;
+#  c) a lost node: node2's nntrain processes SIGKILLed late in a 2 x 2 job -> one line names
+#     ranks 2, 3 (node2), the step and the newest checkpoint -> the batch script goes on inside
+#     the allocation on node1 x 2 ranks from it -> COMPLETED, within 1e-5 of an uninterrupted run.
 # Slurm and the cluster are taken down at the end, pass or fail; a single-node Slurm that was
 # running before (./launch/test starts one) is started again. Skipped (exit 77, reason printed)
 # where launch/slurm-up --nodes 2 cannot make the nodes or start Slurm.
@@ -221,6 +224,58 @@ n_banner=$(grep -c "^nntrain .* | 4 ranks on 2 nodes " "$pre")
     fail "preemption: restarts $RESTARTS, signals $n_sig, checkpoint-stops $n_stop, requeues $n_requeue, resumes $n_resume, 2-node runs $n_banner"
 grep -q "^finished" "$T/pre/status" || fail "preempted job: status $(cat "$T/pre/status")"
 normwise "$T/ref/model.h5" "$T/pre/model.h5" "preempted + requeued 2 x 2 job vs uninterrupted 2 x 2 job"
+
+# --- c) a lost node: the job goes on on the node that is left ---------------------------------------
+# every nntrain process on node2 SIGKILLed late in a 2 x 2 job: srun ends the step, one line names
+# ranks 2, 3 (node2), the step and the newest checkpoint, and the batch script starts the job
+# again inside the allocation on node1 x 2 ranks from that checkpoint: COMPLETED, status
+# finished, within 1e-5 norm-wise of an uninterrupted 2 x 2 run (late: after a restart on fewer
+# ranks sums round differently, and over thousands of Adam steps that difference grows)
+"$NNDATA" make-moons 20000 "$T/big.h5" --seed 1 > /dev/null || die "nndata make-moons 20000"
+cat > "$T/lost.ini" <<INI
+[data]
+train = $T/big.h5
+[model]
+layers = 2, 128, 128, 2
+activation = tanh
+[optimizer]
+name = adam
+lr = 0.003
+[train]
+epochs = 6
+batch_size = 32
+[checkpoint]
+every_steps = 200
+INI
+# 563 steps per epoch, 3378 in all
+NN_HOSTS=node1:2,node2:2 OMPI_MCA_mpi_yield_when_idle=1 "$L/mpirun.sh" 4 "$NNTRAIN" train --config "$T/lost.ini" \
+    --quiet --set output.dir="$T/lref" || fail "uninterrupted 2 x 2 mpirun run"
+submit --nodes=2 --ntasks-per-node=2 -- "$T/lost.ini" --set output.dir="$T/lost"
+lost=$T/nntrain-$JOB.out
+ts=$SECONDS
+until n=$(ls "$T/lost/checkpoints" 2>/dev/null | sed -n 's/^ckpt-\([0-9]*\)\.h5$/\1/p' | sort -n | tail -1) &&
+      [ -n "$n" ] && [ "$n" -ge 3000 ]; do
+    [ $((SECONDS - ts)) -lt 90 ] || die "job $JOB: no checkpoint 3000 after 90 s ($(field "$JOB" JobState))"
+    sleep 0.05
+done
+killed=
+for p in $(ip netns pids nn-node2); do [ "$(cat "/proc/$p/comm" 2>/dev/null)" = nntrain ] && kill -KILL "$p" && killed="$killed $p"; done
+echo "--- job $JOB: killed node2's nntrain processes ($killed) after checkpoint $n"
+wait_job "$JOB" 120; completed "$JOB" "$lost"
+grep -v "^epoch" "$lost"
+line=$(grep "^nntrain: error:" "$lost")
+[ "$(grep -c "^nntrain: error:" "$lost")" = 1 ] && [[ $line == "nntrain: error: ranks 2, 3 (node2) "* ]] &&
+    [[ $line =~ step\ [0-9]+ ]] && [[ $line =~ checkpoint\ $T/lost/checkpoints/ckpt-[0-9]+\.h5 ]] &&
+    ok "one line: ${line#nntrain: error: }" || fail "lost node2: want one error line naming ranks 2, 3 (node2): '$line'"
+grep -q "^nntrain.sbatch: lost ranks on node2 (exit [0-9]*): going on on node1 (restart 1) from $T/lost/checkpoints/ckpt-" "$lost" &&
+    grep -q -- "--nodelist=node1 --nodes=1 --ntasks=2 " "$lost" && grep -q "^nntrain .* | 2 ranks on 1 node " "$lost" &&
+    grep -q "^resuming from $T/lost/checkpoints/ckpt-.*written by 4 ranks" "$lost" &&
+    grep -q "^finished" "$T/lost/status" &&
+    ok "the batch script went on on node1 x 2 ranks from the newest checkpoint: COMPLETED, status finished, $RESTARTS requeues" ||
+    fail "lost node2: no restart on node1 (status $(cat "$T/lost/status"))"
+normwise "$T/lref/model.h5" "$T/lost/model.h5" "2 x 2 job that lost node2 late, finished on node1 x 2 vs uninterrupted 2 x 2"
+[ -z "$(for p in $(ip netns pids nn-node2); do [ "$(cat "/proc/$p/comm" 2>/dev/null)" = nntrain ] && echo $p; done)" ] ||
+    fail "nntrain processes left on node2"
 
 # --- down ----------------------------------------------------------------------------------------
 JOBS=()

@@ -64,7 +64,7 @@ n=$(grep -c "^nntrain: error:" "$T/a.out")
 line=$(grep "^nntrain: error:" "$T/a.out")
 host=$(hostname)
 if [ "$rc" = 137 ] && [ "$n" = 1 ] &&
-   [[ $line =~ ^nntrain:\ error:\ rank\ 2\ \($host\)\ ended\ without\ a\ word\ \(killed,\ or\ its\ node\ lost\)\ during\ step\ [0-9]+\ \(.*\)\;\ the\ launcher\ stopped\ the\ job\ \(exit\ 137\)\;\ newest\ intact\ checkpoint\ $T/a/checkpoints/ckpt-[0-9]+\.h5\ \(step\ [0-9]+\)$ ]]; then
+   [[ $line =~ ^nntrain:\ error:\ rank\ 2\ \($host\)\ ended\ without\ a\ word\ \(killed,\ or\ its\ node\ lost\)\ (during\ step\ [0-9]+\ \(.*\)|after\ step\ [0-9]+)\;\ the\ launcher\ stopped\ the\ job\ \(exit\ 137\)\;\ newest\ intact\ checkpoint\ $T/a/checkpoints/ckpt-[0-9]+\.h5\ \(step\ [0-9]+\)$ ]]; then
     ok "killed rank 2: mpirun exit 137, one line: ${line#nntrain: error: }"
 else fail "killed rank 2: rc $rc, $n error line(s): $(grep -v '^epoch' "$T/a.out")"; fi
 read -r state rest < "$T/a/status"
