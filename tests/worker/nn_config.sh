@@ -56,7 +56,7 @@ batch_size = 32
 dir = $T/run
 INI
 "$MPIEXEC" -np 1 $MPI_PREFLAGS "$NNTRAIN" train --config "$T/job.ini" > "$T/out" 2>&1 || { fail "tiny run failed"; cat "$T/out"; }
-head -1 "$T/run/metrics.csv" | grep -qx "epoch,train_loss,train_acc,val_loss,val_acc,samples_per_s,elapsed_s,lr,test_loss,test_acc,data_wait_s" || fail "metrics.csv header: $(head -1 "$T/run/metrics.csv")"
+head -1 "$T/run/metrics.csv" | grep -qx "epoch,train_loss,train_acc,val_loss,val_acc,samples_per_s,elapsed_s,lr,test_loss,test_acc,data_wait_s,allreduce_s,allreduce_exposed_s" || fail "metrics.csv header: $(head -1 "$T/run/metrics.csv")"
 [ "$(wc -l < "$T/run/metrics.csv")" = 41 ] || fail "metrics.csv should have 40 epoch rows"
 grep -q "^epoch 40/40" "$T/out" || fail "no per-epoch line"
 grep -q "^test accuracy: " "$T/out" || fail "no final test accuracy line"
