@@ -110,6 +110,7 @@ void nt_report_start(nt_reporter *r, const nt_run_info *i)
         json_open(f, "start");
         fputs(",\"version\":", f); json_str(f, i->version);
         fprintf(f, ",\"ranks\":%d,\"nodes\":%d,\"threads\":%d", i->ranks, i->nodes, i->threads);
+        fputs(",\"blas_kernel\":", f); json_str(f, i->blas);
         fputs(",\"model\":", f); json_str(f, i->model);
         fputs(",\"activation\":", f); json_str(f, i->activation);
         fprintf(f, ",\"params\":%zu", i->params);
@@ -126,9 +127,9 @@ void nt_report_start(nt_reporter *r, const nt_run_info *i)
         fputs(",\"output_dir\":", f); json_str(f, i->out_dir);
         fputs("}\n", f);
     } else {
-        fprintf(f, "nntrain %s | %d rank%s on %d node%s x %d BLAS thread%s | config %s -> %s\n",
+        fprintf(f, "nntrain %s | %d rank%s on %d node%s x %d BLAS thread%s (%s) | config %s -> %s\n",
                 i->version, i->ranks, i->ranks > 1 ? "s" : "", i->nodes, i->nodes > 1 ? "s" : "",
-                i->threads, i->threads > 1 ? "s" : "", i->config, i->out_dir);
+                i->threads, i->threads > 1 ? "s" : "", i->blas, i->config, i->out_dir);
         fprintf(f, "model %s %s, %zu params | %s loss | %s lr %g\n", i->model, i->activation,
                 i->params, i->loss, i->optimizer, i->lr);
         fprintf(f, "data: train %lld, val %lld", i->n_train, i->n_val);

@@ -38,6 +38,7 @@ void nt_report_init(nt_reporter *r, int rank, int quiet, int verbose, int json, 
 /* Start-up banner. */
 typedef struct {
     const char *version, *config, *out_dir, *model, *activation, *optimizer, *loss;
+    const char *blas; /* the OpenBLAS kernel rank 0 runs ("Cooperlake") */
     int ranks, nodes, threads;
     size_t params;
     double lr;

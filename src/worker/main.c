@@ -2,6 +2,7 @@
  * eval, predict, plot. Every command's options go through the getopt_long helper of both
  * tools (src/cli/cli.h); every rank parses the same arguments, and the MPI commands agree on
  * failures so all ranks exit together with one message. */
+#include "blas.h"
 #include "cli.h"
 #include "config.h"
 #include "infer.h"
@@ -339,6 +340,9 @@ int main(int argc, char **argv)
 {
     /* --help / --version work without MPI; `nntrain CMD --help` shows that command's help */
     const char *cmd = argc >= 2 ? argv[1] : "";
+    /* the commands that multiply matrices run the best OpenBLAS kernels for the CPU (may
+     * re-execute this process, before MPI_Init) */
+    if (!strcmp(cmd, "train") || !strcmp(cmd, "eval") || !strcmp(cmd, "predict")) nt_blas_select(argv);
     if (!strcmp(cmd, "summary")) return summary_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "plot")) return nt_plot_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "status")) return nt_status_main(argc - 1, argv + 1);

@@ -4,6 +4,7 @@
  * into the output directory, so a start-up failure leaves it as it was. */
 #define _GNU_SOURCE
 #include "trainer.h"
+#include "blas.h"
 #include "cli.h" /* nn_parse_* */
 #include "modelio.h"
 #include "rng.h"
@@ -87,7 +88,7 @@ int nt_make_optimizer(nn_optim *o, const nt_config *cfg, const nn_model *m)
  * gathered to rank 0. */
 static void report_placement(nt_reporter *rep, comm_t *c, int threads)
 {
-    enum { LEN = 256 };
+    enum { LEN = 512 };
     char mine[LEN], host[64] = "?", cpus[160] = "";
     gethostname(host, sizeof host - 1);
     cpu_set_t set;
@@ -101,9 +102,9 @@ static void report_placement(nt_reporter *rep, comm_t *c, int threads)
             if (j > i) n += (size_t)snprintf(cpus + n, sizeof cpus - n, "-%d", j);
         }
     }
-    snprintf(mine, LEN, "rank %d: host %s, local rank %d of %d, CPUs %s, %d BLAS thread%s, pid %d",
-             c->rank, host, c->local_rank, c->local_size, cpus, threads, threads > 1 ? "s" : "",
-             (int)getpid());
+    snprintf(mine, LEN, "rank %d: host %s, local rank %d of %d, CPUs %s, %d BLAS thread%s, OpenBLAS "
+             "%s kernels chosen %s, pid %d", c->rank, host, c->local_rank, c->local_size, cpus, threads,
+             threads > 1 ? "s" : "", nt_blas_kernel(), nt_blas_how(), (int)getpid());
     char *all = c->rank == 0 ? malloc((size_t)LEN * (size_t)c->size) : NULL;
     /* a failed gather or allocation only loses these informational lines */
     int rc = comm_gather_strings(c, mine, LEN, all, 0);
@@ -344,6 +345,7 @@ static void banner(nt_trainer *t)
                       .config = realpath(cfg->path, cfg_abs) ? cfg_abs : cfg->path, .out_dir = cfg->out_dir,
                       .model = model, .activation = nn_act_name(cfg->activation),
                       .optimizer = nn_opt_name(cfg->opt.kind), .loss = nn_loss_name(cfg->loss.kind),
+                      .blas = nt_blas_kernel(),
                       .ranks = t->c->size, .nodes = total, .threads = t->threads, .params = t->m.nparams,
                       .lr = cfg->opt.lr, .n_train = t->n_train, .n_val = t->n_val,
                       .n_test = t->have_test ? (long long)t->test.n : 0, .batch = cfg->batch_size,

@@ -28,7 +28,7 @@ INI
 
 # default text, output to a file: banner + one line per epoch, no carriage returns
 mpi 2 "$NNTRAIN" train --config "$T/j.ini" > "$T/text.out" 2> "$T/text.err" || fail "text run"
-grep -q "^nntrain [0-9.]* | 2 ranks on 1 node x 1 BLAS thread | config $T/j.ini -> $T/run$" "$T/text.out" &&
+grep -q "^nntrain [0-9.]* | 2 ranks on 1 node x 1 BLAS thread ([A-Za-z0-9_]*) | config $T/j.ini -> $T/run$" "$T/text.out" &&
 grep -q "^model 2-16-2 relu, 82 params | cross_entropy loss | adam lr 0.001$" "$T/text.out" &&
 grep -q "^data: train 3600, val 400, test 500 rows (resident) | batch 40 global, 20-20 per rank, 90 steps/epoch x 3 epochs$" "$T/text.out" \
     && ok "banner: version, ranks/nodes/threads, config, model, data sizes, batch" || fail "banner: $(head -3 "$T/text.out")"
@@ -60,7 +60,7 @@ NNTRAIN_PROGRESS=1 mpi 2 -x NNTRAIN_PROGRESS "$NNTRAIN" train --config "$T/j.ini
 
 # --verbose: one placement line per rank, timing per epoch
 mpi 3 "$NNTRAIN" train --config "$T/j.ini" --overwrite --verbose > "$T/verb.out" 2> "$T/verb.err" || fail "verbose run"
-[ "$(grep -c '^rank [0-2]: host .*, local rank [0-2] of 3, CPUs [0-9,-]*, 1 BLAS thread, pid [0-9]*$' "$T/verb.out")" = 3 ] &&
+[ "$(grep -c '^rank [0-2]: host .*, local rank [0-2] of 3, CPUs [0-9,-]*, 1 BLAS thread, OpenBLAS [A-Za-z0-9_]* kernels chosen by [^,]*, pid [0-9]*$' "$T/verb.out")" = 3 ] &&
 [ "$(grep -c '^  timing: train [0-9.]* s (of which data wait [0-9.]* s, gradient allreduce [0-9.]* s of which [0-9.]* s not hidden behind backward), evaluation [0-9.]* s, checkpoint [0-9.]* s$' "$T/verb.out")" = 3 ] \
     && ok "--verbose: placement of 3 ranks and per-epoch timing" || fail "verbose: $(cat "$T/verb.out")"
 if [ "$CORES" -lt 3 ]; then
