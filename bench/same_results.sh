@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Refactoring guard: run the same scenarios with two builds and compare their results bit for
 # bit (model.h5 with h5diff; metrics.csv without the timing columns samples_per_s, elapsed_s,
-# data_wait_s). Scenarios: the three examples (2 ranks), a streaming run (read windows far
+# data_wait_s, allreduce_s, allreduce_exposed_s). Scenarios: the three examples (2 ranks), a streaming run (read windows far
 # smaller than an epoch), a run stopped at step 17 and resumed, and a 3-rank run.
 #   bench/same_results.sh OLD_BIN_DIR NEW_BIN_DIR [WORK_DIR]
 # Each *_BIN_DIR holds nntrain and nndata. Data is generated once with OLD's nndata.
@@ -45,7 +45,7 @@ scenario() {
 
 # metrics.csv without timing columns
 untimed() {
-    awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) keep[i] = $i !~ /^(samples_per_s|elapsed_s|data_wait_s)$/ }
+    awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) keep[i] = $i !~ /^(samples_per_s|elapsed_s|data_wait_s|allreduce_s|allreduce_exposed_s)$/ }
              { s = ""; for (i = 1; i <= NF; i++) if (keep[i]) s = s $i ","; print s }' "$1"
 }
 

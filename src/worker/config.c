@@ -46,8 +46,8 @@ static const key_spec keys[] = {
     {"data", "val_fraction", F(val_fraction), K_FRACTION, 0, 0, NULL, "`0.1`",
      "share of `train` held out for validation, chosen from the seed; in [0, 1)"},
     {"data", "cache_mb", F(cache_mb), K_POSDOUBLE, 0, 0, NULL, "`1024`",
-     "MiB of dataset rows a rank holds: two windows of half this each (one training, one "
-     "being read ahead)"},
+     "MiB of dataset rows a rank holds: the whole training split decoded (read once, kept in "
+     "memory) when it fits, else two windows of half this each (one training, one being read ahead)"},
     {"data", "permutation", F(perm_mode), K_PERM, 0, 0, NULL, "`auto`",
      "how the sample order (validation split, per-epoch permutation) is held: `table` (index "
      "arrays, 24 bytes per row per rank), `feistel` (keyed Feistel bijections evaluated per "

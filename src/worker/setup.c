@@ -256,7 +256,8 @@ static int allocate(nt_trainer *t)
     /* the sample order: index tables (8 bytes per row, three of them), or for datasets too
      * large for that, Feistel bijections evaluated per position (O(1) memory) */
     nt_stream_cfg sc = {.data = &t->train, .n_val = t->n_val, .n_train = t->n_train, .batch = B,
-                        .epochs = cfg->epochs, .cache_rows = cache_rows, .seed = cfg->seed,
+                        .epochs = cfg->epochs, .cache_rows = cache_rows,
+                        .cache_bytes = cfg->cache_mb * 1048576.0, .seed = cfg->seed,
                         .feistel = cfg->perm_mode == NT_PERM_FEISTEL ||
                                    (cfg->perm_mode == NT_PERM_AUTO && t->N > NT_PERM_TABLE_MAX),
                         .rank = t->c->rank, .nranks = t->c->size};
@@ -275,6 +276,12 @@ static int allocate(nt_trainer *t)
 done:
     t->step = (nt_step){.m = &t->m, .loss = &cfg->loss, .seed = cfg->seed, .dz = t->dz, .x = &t->x};
     return nt_agree(t->c, st ? NT_EXIT_RUNTIME : 0, &t->e);
+}
+
+/* The training rows into memory, once, when they fit decoded in [data] cache_mb (nt_stream_load). */
+static int load_rows(nt_trainer *t)
+{
+    return nt_agree(t->c, nt_stream_load(&t->stream, &t->e), &t->e);
 }
 
 /* The starting weights: the checkpoint's (with optimizer state and counters), --init-from's,
@@ -361,7 +368,7 @@ int nt_trainer_setup(nt_trainer *t, const nt_config *cfg, comm_t *c, const nt_tr
     t->train.file = t->test.file = H5I_INVALID_HID;
     setup_process(t);
     int st;
-    if ((st = open_data(t)) || (st = prepare_output(t)) || (st = allocate(t)) ||
+    if ((st = open_data(t)) || (st = prepare_output(t)) || (st = allocate(t)) || (st = load_rows(t)) ||
         (st = load_weights(t)) || (st = open_metrics(t)))
         return st;
     banner(t);

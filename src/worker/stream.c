@@ -2,6 +2,7 @@
 #include "stream.h"
 #include "rng.h"
 #include <stdlib.h>
+#include <string.h>
 
 int nt_batch_alloc(nt_batch *b, int bmax, int64_t D, int K)
 {
@@ -30,16 +31,24 @@ int nt_stream_init(nt_stream *s, const nt_stream_cfg *cfg, nt_err *e)
     s->spw = cfg->cache_rows / 2 / s->shard_max;
     if (s->spw < 1) s->spw = 1;
     if (s->spw > s->steps) s->spw = s->steps;
+    /* the whole training split decoded fits the cache: read it once (nt_stream_load) instead of
+     * every epoch through the page cache, converting bytes to floats again each time */
+    const nt_data *ds = cfg->data;
+    const double row = 4.0 * (double)ds->d + (ds->y_float ? 4.0 * (double)ds->k : 4.0);
+    s->resident = !cfg->feistel && cfg->n_train > 0 && (double)cfg->n_train * row <= cfg->cache_bytes;
+    if (s->resident) s->spw = s->steps;
     if (!cfg->feistel && !(s->split = malloc(sizeof(int64_t) * (size_t)N)))
         return nt_fail(e, "out of memory");
     for (int k = 0; k < 2; k++) {
+        /* resident: rows2[0] holds one step's file rows, no windows */
+        const int64_t nrows = s->resident ? (k ? 1 : s->shard_max) : s->spw * s->shard_max;
         if (!cfg->feistel) s->perm2[k] = malloc(sizeof(int64_t) * (size_t)cfg->n_train);
-        s->rows2[k] = malloc(sizeof(int64_t) * (size_t)(s->spw * s->shard_max));
+        s->rows2[k] = malloc(sizeof(int64_t) * (size_t)(nrows > 0 ? nrows : 1));
         s->step_off2[k] = malloc(sizeof(int64_t) * (size_t)(s->spw + 1));
         if ((!cfg->feistel && !s->perm2[k]) || !s->rows2[k] || !s->step_off2[k])
             return nt_fail(e, "out of memory");
     }
-    for (int k = 0; k < 2; k++)
+    for (int k = 0; k < 2 && !s->resident; k++)
         if (nt_window_alloc(&s->win[k], cfg->data, s->spw * s->shard_max, e)) return -1;
     /* validation split from the seed: the first n_val of a permutation of the file rows */
     uint64_t key = nn_key(cfg->seed, NN_STREAM_SPLIT, 0, 0);
@@ -63,6 +72,9 @@ void nt_stream_free(nt_stream *s)
         free(s->step_off2[k]);
     }
     free(s->split);
+    free(s->res_x);
+    free(s->res_y);
+    free(s->res_t);
     *s = (nt_stream){0};
 }
 
@@ -141,9 +153,65 @@ static void next_window(nt_stream *s, nt_err *e)
     s->s1 = s1;
 }
 
+int nt_stream_load(nt_stream *s, nt_err *e)
+{
+    if (!s->resident) return 0;
+    const nt_stream_cfg *c = &s->cfg;
+    const int64_t n = c->n_train, d = c->data->d, k = c->data->k;
+    nt_window w = {0};
+    int64_t *rows = malloc(sizeof(int64_t) * (size_t)n);
+    s->res_x = aligned_alloc(64, ((sizeof(float) * (size_t)(n * d)) + 63) & ~(size_t)63);
+    if (c->data->y_float) s->res_t = malloc(sizeof(float) * (size_t)(n * k));
+    else s->res_y = malloc(sizeof(int32_t) * (size_t)n);
+    int st = 0;
+    /* (every rank takes part in the collective read, also one out of memory: it reads 0 rows) */
+    if (!rows || !s->res_x || !(s->res_t || s->res_y) || nt_window_alloc(&w, c->data, n, e)) {
+        nt_fail(e, "out of memory keeping the %lld training rows in memory ([data] cache_mb)", (long long)n);
+        st = NT_EXIT_RUNTIME;
+    } else {
+        for (int64_t q = 0; q < n; q++) rows[q] = nn_perm_at(&s->split_perm, c->n_val + q);
+    }
+    if (nt_window_read(&w, c->data, rows, st ? 0 : n, e) && !st) st = NT_EXIT_RUNTIME;
+    if (!st) { /* decoded exactly as a window's rows are, once */
+        int64_t col = 0;
+        int64_t bad = nt_window_gather(&w, c->data, 0, n, s->res_x, s->res_y, s->res_t, &col);
+        if (bad >= 0) st = (nt_window_nonfinite(e, &w, c->data, bad, col), NT_EXIT_INPUT);
+    }
+    nt_window_free(&w);
+    free(rows);
+    return st;
+}
+
+/* A step's shard from the resident rows: their file rows (dropout masks are keyed by them) and
+ * a copy of their decoded features and labels. */
+static int next_resident(nt_stream *s, nt_batch *b)
+{
+    const nt_stream_cfg *c = &s->cfg;
+    const int64_t t = s->step++, d = c->data->d, k = c->data->k;
+    int64_t lo, hi;
+    nn_shard(c->n_train, c->batch, c->nranks, c->rank, t, &lo, &hi);
+    const nn_perm *perm = &s->eperm[s->epoch & 1];
+    int64_t *rows = s->rows2[0];
+    for (int64_t p = lo; p < hi; p++) {
+        const int64_t q = nn_perm_at(perm, p), i = p - lo;
+        rows[i] = nn_perm_at(&s->split_perm, c->n_val + q);
+        memcpy(b->x + i * d, s->res_x + q * d, sizeof(float) * (size_t)d);
+        if (s->res_t) memcpy(b->targets + i * k, s->res_t + q * k, sizeof(float) * (size_t)k);
+        else b->labels[i] = s->res_y[q];
+    }
+    b->epoch = s->epoch;
+    b->step = t;
+    b->global_n = (t + 1) * c->batch < c->n_train ? c->batch : c->n_train - t * c->batch;
+    b->rows = rows;
+    b->err = 0;
+    b->n = (int)(hi - lo);
+    return 1;
+}
+
 int nt_stream_next(nt_stream *s, nt_batch *b, nt_err *e)
 {
     if (s->step >= s->steps) return 0;
+    if (s->resident) return next_resident(s, b);
     if (s->step >= s->s1) next_window(s, e);
     const int64_t t = s->step++, i = t - s->s0, B = s->cfg.batch, n_train = s->cfg.n_train;
     const int64_t *off = s->step_off2[s->cur];

@@ -33,6 +33,8 @@ typedef struct {
     int64_t batch;            /* the global batch */
     int64_t epochs;           /* the last epoch (nothing is read ahead beyond it) */
     int64_t cache_rows;       /* rows this rank may hold: two windows of half of it each */
+    double cache_bytes;       /* the same budget in bytes: when the whole training split fits
+                               * in it decoded (floats), it is read once and kept */
     uint64_t seed;
     int feistel;              /* Feistel bijections instead of index tables */
     int rank, nranks;
@@ -54,11 +56,20 @@ typedef struct {
     int64_t epoch, step, s0, s1;   /* next step; the current window holds steps [s0, s1) */
     int cur, read_err;
     double data_wait_s;            /* this epoch: time spent waiting for a window */
+    /* resident: every training row decoded once (scaled, standardised, checked finite) in
+     * training-position order; no windows, no reads after nt_stream_load */
+    int resident;
+    float *res_x, *res_t;
+    int32_t *res_y;
 } nt_stream;
 
 /* Allocates everything (once) and computes the validation split. Not collective. Returns 0
  * or -1 with e set. */
 int nt_stream_init(nt_stream *s, const nt_stream_cfg *cfg, nt_err *e);
+/* Collective: when the stream is resident, reads and decodes every training row once. Returns
+ * 0, or NT_EXIT_INPUT (a non-finite value: e names the row and column) or NT_EXIT_RUNTIME (a
+ * read failed, out of memory) with e set; every rank reads every row, so all agree. */
+int nt_stream_load(nt_stream *s, nt_err *e);
 /* Collective: completes a read still in flight, then frees. */
 void nt_stream_free(nt_stream *s);
 
