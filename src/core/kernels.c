@@ -1,5 +1,6 @@
 /* Instantiates the kernel template for float and double, plus the plain-loop references. */
 #include "kernels.h"
+#include "simd.h"
 #include <cblas.h>
 #include <math.h>
 #include <string.h>

@@ -15,7 +15,7 @@ void CAT(nn_dense_forward, S)(R *out, const R *in, const R *w, const R *b, int B
 }
 
 /* beta = 1: dW += ..., db += ... (accumulate); beta = 0: dW = ..., db = ... (overwrite) */
-static void CAT(dense_backward_beta, S)(R *din, R *dw, R *db, const R *dout, const R *in,
+NN_SIMD static void CAT(dense_backward_beta, S)(R *din, R *dw, R *db, const R *dout, const R *in,
                                         const R *w, int B, int IN, int OUT, R beta)
 {
     if (B <= 0) { /* an empty shard contributes nothing */
@@ -51,7 +51,7 @@ void CAT(nn_dense_backward_into, S)(R *din, R *dw, R *db, const R *dout, const R
     CAT(dense_backward_beta, S)(din, dw, db, dout, in, w, B, IN, OUT, 0);
 }
 
-void CAT(nn_act_forward_p, S)(R *y, const R *x, size_t n, nn_act a, R p)
+NN_SIMD void CAT(nn_act_forward_p, S)(R *y, const R *x, size_t n, nn_act a, R p)
 {
     const R lam = (R)NN_SELU_LAMBDA, sal = (R)NN_SELU_ALPHA;
     switch (a) {
@@ -96,7 +96,7 @@ void CAT(nn_act_forward_p, S)(R *y, const R *x, size_t n, nn_act a, R p)
     }
 }
 
-void CAT(nn_act_backward_p, S)(R *dx, const R *dy, const R *x, const R *y, size_t n, nn_act a,
+NN_SIMD void CAT(nn_act_backward_p, S)(R *dx, const R *dy, const R *x, const R *y, size_t n, nn_act a,
                                R p)
 {
     const R lam = (R)NN_SELU_LAMBDA, sal = (R)NN_SELU_ALPHA;

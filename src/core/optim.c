@@ -2,6 +2,7 @@
  * mirrors torch 1.13's _single_tensor_* update order, with scalar constants rounded to float
  * where torch passes a Python float to a float32 tensor op. */
 #include "optim.h"
+#include "simd.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,7 +88,7 @@ void nn_optim_free(nn_optim *o)
 
 /* ---- one loop per optimizer over [lo, hi) with weight decay wd ---- */
 
-static void sgd(nn_optim *o, float *p, const float *g, size_t lo, size_t hi, float wd)
+NN_SIMD static void sgd(nn_optim *o, float *p, const float *g, size_t lo, size_t hi, float wd)
 {
     const nn_opt_config *c = &o->cfg;
     const float lr = (float)c->lr, mu = (float)c->momentum, damp = (float)(1 - c->dampening);
@@ -105,7 +106,7 @@ static void sgd(nn_optim *o, float *p, const float *g, size_t lo, size_t hi, flo
     }
 }
 
-static void adam(nn_optim *o, float *p, const float *g, size_t lo, size_t hi, float wd)
+NN_SIMD static void adam(nn_optim *o, float *p, const float *g, size_t lo, size_t hi, float wd)
 {
     const nn_opt_config *c = &o->cfg;
     const size_t n = o->n;
@@ -132,7 +133,7 @@ static void adam(nn_optim *o, float *p, const float *g, size_t lo, size_t hi, fl
     }
 }
 
-static void adamax(nn_optim *o, float *p, const float *g, size_t lo, size_t hi, float wd)
+NN_SIMD static void adamax(nn_optim *o, float *p, const float *g, size_t lo, size_t hi, float wd)
 {
     const nn_opt_config *c = &o->cfg;
     const float b1 = (float)c->beta1, b2 = (float)c->beta2, eps = (float)c->eps;
@@ -148,7 +149,7 @@ static void adamax(nn_optim *o, float *p, const float *g, size_t lo, size_t hi, 
     }
 }
 
-static void rmsprop(nn_optim *o, float *p, const float *g, size_t lo, size_t hi, float wd)
+NN_SIMD static void rmsprop(nn_optim *o, float *p, const float *g, size_t lo, size_t hi, float wd)
 {
     const nn_opt_config *c = &o->cfg;
     const size_t n = o->n;
@@ -176,7 +177,7 @@ static void rmsprop(nn_optim *o, float *p, const float *g, size_t lo, size_t hi,
     }
 }
 
-static void adagrad(nn_optim *o, float *p, const float *g, size_t lo, size_t hi, float wd)
+NN_SIMD static void adagrad(nn_optim *o, float *p, const float *g, size_t lo, size_t hi, float wd)
 {
     const nn_opt_config *c = &o->cfg;
     const float eps = (float)c->eps;
@@ -191,7 +192,7 @@ static void adagrad(nn_optim *o, float *p, const float *g, size_t lo, size_t hi,
     }
 }
 
-static void adadelta(nn_optim *o, float *p, const float *g, size_t lo, size_t hi, float wd)
+NN_SIMD static void adadelta(nn_optim *o, float *p, const float *g, size_t lo, size_t hi, float wd)
 {
     const nn_opt_config *c = &o->cfg;
     const float rho = (float)c->rho, omrho = (float)(1 - c->rho), eps = (float)c->eps;

@@ -1,6 +1,7 @@
 /* Parallel HDF5 dataset reader: metadata, label validation, windowed row reads (a pread
  * reader thread, collective MPI-IO, or independent H5Dread; see dataset.h). */
 #include "dataset.h"
+#include "simd.h"
 #include "check.h"
 #include "layout.h"
 #include "sampler.h"
@@ -566,7 +567,7 @@ static void standardise(float *x, const float *mean, const float *std, int64_t d
     for (int64_t j = 0; j < d; j++) x[j] = (x[j] - mean[j]) / std[j];
 }
 
-int64_t nt_window_gather(const nt_window *w, const nt_data *ds, int64_t first, int64_t count,
+NN_SIMD int64_t nt_window_gather(const nt_window *w, const nt_data *ds, int64_t first, int64_t count,
                          float *x, int32_t *labels, float *targets, int64_t *col)
 {
     const int64_t d = ds->d, k = ds->k;
