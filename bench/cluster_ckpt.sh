@@ -77,7 +77,8 @@ for line in open(sys.argv[1]):
     if line.startswith("{"):
         e = json.loads(line)
         if e.get("event") == "epoch" and e["epoch"] >= 2:
-            print(f"{sys.argv[2]}|{sys.argv[3]}|{e[\"checkpoint_s\"]}|{e[\"train_s\"]}")
+            ck, tr = e["checkpoint_s"], e["train_s"]
+            print(f"{sys.argv[2]}|{sys.argv[3]}|{ck}|{tr}")
 ' "$W/log" "$mname" "$lname" >> "$W/times"
     ls -l "$out"/checkpoints/ckpt-*.h5 | awk 'NR == 1 {print $5}' > "$W/size-$batch"
 }
