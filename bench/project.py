@@ -9,8 +9,9 @@ Reads CONFIG-LAYOUT-rROUND.csv (nntrain metrics.csv of one run) and allreduce-*.
 1. per config and layout: samples/s, ratio to 1 node x 2 ranks, gradient allreduce and its
    exposed part per step (ms), exposed / allreduce, gradient bytes per step (params x 4);
    figures over epochs 2..EPOCHS of the round with the best samples/s;
-2. the alpha-beta fit of each allreduce sweep: T(P, n) = 2(P-1) alpha + 2(P-1)/P n beta
-   (ring allreduce), fitted by least squares on relative error;
+2. the alpha-beta fit of each allreduce sweep (medians of the blocking MPI_Allreduce):
+   T(P, n) = 2(P-1) alpha + 2(P-1)/P n beta (ring allreduce), alpha from the smallest message,
+   beta by least squares on relative error over --fit-min..--fit-max (1..16 MiB);
 3. the projection for configs b and c at P = 2..1024 ranks (strong scaling: the configured
    global batch; weak scaling: batch per rank fixed), 10gbit (the fit) and 100gbit (beta / 10,
    alpha unchanged), for three exchange models:
