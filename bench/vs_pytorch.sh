@@ -10,6 +10,10 @@
 # is its timed epochs after 20 untimed warm-up steps (bench/torch_mlp.py). Both flush denormals
 # to zero (nntrain's default flush_denormals; torch.set_flush_denormal(True) for torch). Each figure is the
 # best of ROUNDS runs, torch and nntrain interleaved so machine noise hits both.
+# The roofline columns (% roofline) divide nntrain's rate by the sgemm roofline of its layout,
+# measured in the same run with the same kernel (bench/roofline.c: only the matrix products of
+# one step, at the step's exact shapes: P ranks x 1 thread on shards of ceil(B / P) rows, or
+# 1 rank x P threads on the whole batch).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . launch/common.sh
@@ -22,6 +26,7 @@ nn_install_deps
 nn_install python3-torch python3-h5py python3-numpy
 nn_build
 datasets/fashion-mnist.sh build/nndata data >/dev/null
+cc -O2 -std=c11 bench/roofline.c -o build/roofline $(pkg-config --cflags --libs openblas)
 W=$(mktemp -d /tmp/nntrain-bench.XXXXXX)
 trap 'rm -rf "$W"' EXIT
 
@@ -52,18 +57,23 @@ nntrain_run() { # np threads layers act opt lr mom batch -> samples/s
 }
 
 best() { printf '%s\n' "$@" | sort -g | tail -1; }
+roofline() { # np threads layers batch -> samples/s of the step's sgemm calls alone
+    OPENBLAS_NUM_THREADS=$2 build/roofline "$3" "$4" "$1"
+}
 
-echo "| model | torch ${CORES} threads | nntrain ${CORES} ranks x 1 thread | ratio | nntrain 1 rank x ${CORES} threads | ratio |"
-echo "|---|---:|---:|---:|---:|---:|"
+echo "| model | torch ${CORES} threads | nntrain ${CORES} ranks x 1 thread | ratio | % roofline | nntrain 1 rank x ${CORES} threads | ratio | % roofline |"
+echo "|---|---:|---:|---:|---:|---:|---:|---:|"
 for c in "${CONFIGS[@]}"; do
     IFS='|' read -r name layers act opt lr mom batch <<< "$c"
-    t=() a=() b=()
+    t=() a=() b=() ra=() rb=()
     for r in $(seq 1 "$ROUNDS"); do
         t+=("$(torch_run "$layers" "$act" "$opt" "$lr" "$mom" "$batch")")
         a+=("$(nntrain_run "$CORES" 1 "$layers" "$act" "$opt" "$lr" "$mom" "$batch")")
         b+=("$(nntrain_run 1 "$CORES" "$layers" "$act" "$opt" "$lr" "$mom" "$batch")")
+        ra+=("$(roofline "$CORES" 1 "$layers" "$batch")")
+        rb+=("$(roofline 1 "$CORES" "$layers" "$batch")")
     done
-    T=$(best "${t[@]}") A=$(best "${a[@]}") B=$(best "${b[@]}")
-    printf '| %s | %.0f | %.0f | %.2f | %.0f | %.2f |\n' "$name" "$T" "$A" "$(echo "$A / $T" | bc -l)" \
-        "$B" "$(echo "$B / $T" | bc -l)"
+    T=$(best "${t[@]}") A=$(best "${a[@]}") B=$(best "${b[@]}") RA=$(best "${ra[@]}") RB=$(best "${rb[@]}")
+    printf '| %s | %.0f | %.0f | %.2f | %.0f %% | %.0f | %.2f | %.0f %% |\n' "$name" "$T" "$A" "$(echo "$A / $T" | bc -l)" \
+        "$(echo "100 * $A / $RA" | bc -l)" "$B" "$(echo "$B / $T" | bc -l)" "$(echo "100 * $B / $RB" | bc -l)"
 done
