@@ -8,8 +8,15 @@ throughput (samples/s) and test accuracy:
         --test data/fashion-test.h5 --layers 784,256,256,10 --activation relu \
         --optimizer adam --lr 0.001 --batch 128 --epochs 1 --threads 2 [--json]
 
+Time-to-accuracy options (bench/time_to_accuracy.sh): --dropout P (after every hidden
+activation, as nntrain's [model] dropout), --schedule cosine (CosineAnnealingLR over the
+--epochs, stepped once per epoch, as nntrain's [schedule] name = cosine), --label-smoothing,
+--eval-every-epoch (test accuracy after every epoch, printed to stderr and listed in the
+JSON as epoch_test_acc; not timed). --warmup-steps 0 trains from the initial model.
+
 Dataset layout (the one nntrain reads): /X (N, D) uint8 or float32 with an optional
-float attribute "scale" (multiplied in on read), /y (N) integer labels 0..K-1.
+float attribute "scale" (multiplied in on read) and optional float arrays "mean" and "std"
+(D values each: x = (stored * scale - mean) / std, as nntrain), /y (N) integer labels 0..K-1.
 
 The training loop is what an efficient PyTorch user writes: the whole train set is a
 float32 tensor in memory, each epoch is a torch.randperm(N) cut into contiguous batches
@@ -82,6 +89,14 @@ def parse_args(argv):
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--warmup-steps", type=nonneg_int, default=20,
                    help="untimed training steps before the timed epochs (default %(default)s)")
+    p.add_argument("--dropout", type=float, default=0.0,
+                   help="drop probability after every hidden activation (default %(default)s)")
+    p.add_argument("--schedule", choices=("constant", "cosine"), default="constant",
+                   help="learning rate schedule: cosine = CosineAnnealingLR(T_max=--epochs), stepped per epoch")
+    p.add_argument("--label-smoothing", type=float, default=0.0,
+                   help="CrossEntropyLoss(label_smoothing=...) (default %(default)s)")
+    p.add_argument("--eval-every-epoch", action="store_true",
+                   help="test accuracy after every epoch (untimed; stderr, and epoch_test_acc in the JSON)")
     p.add_argument("--flush-denormal", action="store_true",
                    help="torch.set_flush_denormal(True), as nntrain's default flush_denormals")
     p.add_argument("--json", action="store_true", help="print one JSON object line instead of the human line")
@@ -105,6 +120,12 @@ def load(path, what):
             scale = None
             if "scale" in dx.attrs:
                 scale = float(np.asarray(dx.attrs["scale"]).reshape(-1)[0])
+            mean = std = None
+            if "mean" in dx.attrs and "std" in dx.attrs:
+                mean = np.asarray(dx.attrs["mean"], dtype=np.float32).reshape(-1)
+                std = np.asarray(dx.attrs["std"], dtype=np.float32).reshape(-1)
+                if mean.shape[0] != dx.shape[1] or std.shape[0] != dx.shape[1]:
+                    fail(f"{path}: /X mean/std attributes have {mean.shape[0]}/{std.shape[0]} values, want {dx.shape[1]}")
             y = dy[...]
     except OSError as e:
         fail(f"{path}: cannot read: {e}")
@@ -115,6 +136,9 @@ def load(path, what):
     X = X.astype(np.float32, copy=False)
     if scale is not None:
         X *= np.float32(scale)
+    if mean is not None:
+        X -= mean
+        X /= std
     return np.ascontiguousarray(X), y.astype(np.int64)
 
 
@@ -130,6 +154,8 @@ def check_data(path, X, y, layers):
 
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    if not 0.0 <= args.dropout < 1.0:
+        fail(f"--dropout must be in [0, 1): {args.dropout}")
 
     # Thread budget. Debian's torch does its GEMMs in the system OpenBLAS (pthreads build),
     # whose thread pool torch.set_num_threads does not control: by default it starts one
@@ -164,14 +190,28 @@ def main(argv=None):
     for i in range(len(args.layers) - 1):
         if i > 0:
             mods.append(act())
+            if args.dropout > 0:
+                mods.append(nn.Dropout(args.dropout))
         mods.append(nn.Linear(args.layers[i], args.layers[i + 1]))
     model = nn.Sequential(*mods)
-    loss_fn = nn.CrossEntropyLoss()
+    loss_fn = nn.CrossEntropyLoss(label_smoothing=args.label_smoothing)
     if args.optimizer == "adam":
         opt = torch.optim.Adam(model.parameters(), lr=args.lr)
     else:
         opt = torch.optim.SGD(model.parameters(), lr=args.lr, momentum=args.momentum)
+    sched = None
+    if args.schedule == "cosine":
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=args.epochs)
     model.train()
+
+    def test_accuracy():
+        model.eval()
+        correct = 0
+        with torch.no_grad():
+            for s in range(0, Xte.shape[0], 4096):
+                correct += int((model(Xte[s:s + 4096]).argmax(1) == yte[s:s + 4096]).sum())
+        model.train()
+        return correct / Xte.shape[0]
 
     def step(idx):
         xb = Xtr[idx]
@@ -191,30 +231,39 @@ def main(argv=None):
             step(perm[s:s + args.batch])
             done += 1
 
-    t0 = time.perf_counter()
-    for _ in range(args.epochs):
+    secs = 0.0
+    epoch_acc = []
+    for e in range(args.epochs):
+        t0 = time.perf_counter()
         perm = torch.randperm(n)
         for s in range(0, n, args.batch):
             step(perm[s:s + args.batch])
-    secs = time.perf_counter() - t0
+        if sched is not None:
+            sched.step()
+        secs += time.perf_counter() - t0
+        if args.eval_every_epoch:
+            epoch_acc.append(test_accuracy())
+            print(f"epoch {e + 1}/{args.epochs} test_acc {epoch_acc[-1]:.4f} ({secs:.1f} s training)",
+                  file=sys.stderr, flush=True)
     samples = n * args.epochs
     sps = samples / secs
 
-    model.eval()
-    correct = 0
-    with torch.no_grad():
-        for s in range(0, Xte.shape[0], 4096):
-            correct += int((model(Xte[s:s + 4096]).argmax(1) == yte[s:s + 4096]).sum())
-    acc = correct / Xte.shape[0]
+    acc = epoch_acc[-1] if epoch_acc else test_accuracy()
 
     layers = "-".join(str(v) for v in args.layers)
     if args.json:
-        print(json.dumps({
+        out = {
             "layers": layers, "activation": args.activation, "optimizer": args.optimizer,
             "batch": args.batch, "threads": args.threads, "epochs": args.epochs,
             "samples_per_s": round(sps, 1), "train_seconds": round(secs, 4),
             "test_acc": round(acc, 4), "torch_version": torch.__version__,
-        }))
+        }
+        if args.dropout > 0 or args.schedule != "constant" or args.label_smoothing > 0 or args.eval_every_epoch:
+            out.update({"dropout": args.dropout, "schedule": args.schedule,
+                        "label_smoothing": args.label_smoothing})
+        if args.eval_every_epoch:
+            out["epoch_test_acc"] = [round(a, 4) for a in epoch_acc]
+        print(json.dumps(out))
     else:
         print(f"torch  {layers} {args.activation} {args.optimizer} b{args.batch} threads={args.threads}: "
               f"{sps:.0f} samples/s, test_acc {acc:.4f}, {secs:.2f} s")
