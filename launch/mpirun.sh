@@ -30,7 +30,11 @@ if [ "$(basename "$2")" = nntrain ] && [ "${3:-}" = train ]; then
     # NN_MPIRUN_GRACE seconds (default 5) to finish, then stop it.
     failed_at=
     while kill -0 $pid 2>/dev/null; do
-        sleep 1
+        # a second, or less when mpirun ends first (then the loop ends at once)
+        sleep 1 & tick=$!
+        wait -n $pid $tick 2>/dev/null || true
+        kill $tick 2>/dev/null || true
+        kill -0 $pid 2>/dev/null || break
         [ -n "$config" ] || continue
         case $("$2" status --config "$config" "${sets[@]}" 2>/dev/null || true) in
             failed*) failed_at=${failed_at:-$SECONDS}
