@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # No heap allocation in a steady-state training step (issue 12). An LD_PRELOAD shim counts
 # every malloc/calloc/realloc/aligned_alloc/posix_memalign of each rank's training (main)
-# thread, split by caller: the MPI runtime (Open MPI, PMIx, libevent, hwloc), or anything else
+# thread, split by caller: the MPI runtime (any frame of the stack in Open MPI, PMIx, libevent,
+# hwloc: it also allocates through libc, e.g. name lookups), or anything else
 # (nntrain, HDF5, OpenBLAS, libc); other threads' allocations are printed apart. Two runs differ only in the
 # steps per epoch (2 000 and 20 000 rows, batch 20: 100 and 1 000 steps, 3 epochs, no
 # validation, checkpoints and evaluation off), so their difference is 2 700 steps' worth:

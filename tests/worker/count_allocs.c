@@ -1,12 +1,13 @@
 /* LD_PRELOAD helper for tests/worker/allocs.sh: counts heap allocations (malloc, calloc,
  * realloc, aligned_alloc, posix_memalign, memalign) made on the process's main thread (the
- * training thread), split by who called: the MPI runtime (libmpi, libopen-pal, libopen-rte,
- * Open MPI's mca_* components, PMIx, libevent, hwloc) or anything else (nntrain, HDF5,
- * OpenBLAS, libc); allocations on other threads (MPI's and PMIx's progress threads, the
+ * training thread), split by who called: the MPI runtime (any frame of the call stack in libmpi,
+ * libopen-pal, libopen-rte, Open MPI's mca_* components, PMIx, libevent or hwloc) or anything
+ * else (nntrain, HDF5, OpenBLAS, libc); allocations on other threads (MPI's and PMIx's progress threads, the
  * watchdog) are counted apart. At exit appends "<pid> <other> <mpi> <other-threads>" to
  * $COUNT_ALLOCS_OUT. Not part of nntrain. */
 #define _GNU_SOURCE
 #include <dlfcn.h>
+#include <execinfo.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +23,16 @@ static _Atomic long long other, mpi, threads;
 static pid_t main_tid;
 static __thread int inside; /* dladdr may allocate */
 
+static int runtime_lib(const void *addr)
+{
+    Dl_info info;
+    const char *f = dladdr(addr, &info) && info.dli_fname ? info.dli_fname : "";
+    return strstr(f, "libmpi") || strstr(f, "libopen-pal") || strstr(f, "libopen-rte") ||
+           strstr(f, "openmpi") || strstr(f, "pmix") || strstr(f, "libevent") || strstr(f, "hwloc");
+}
+
+/* MPI's when any frame of the call stack is in the MPI runtime (it also allocates through
+ * libc, e.g. name lookups), else the training code's. */
 static void count(const void *caller)
 {
     if (inside) return;
@@ -30,13 +41,13 @@ static void count(const void *caller)
         return;
     }
     inside = 1;
-    Dl_info info;
-    const char *f = dladdr(caller, &info) && info.dli_fname ? info.dli_fname : "";
-    if (strstr(f, "libmpi") || strstr(f, "libopen-pal") || strstr(f, "libopen-rte") || strstr(f, "openmpi") ||
-        strstr(f, "pmix") || strstr(f, "libevent") || strstr(f, "hwloc"))
-        atomic_fetch_add(&mpi, 1);
-    else
-        atomic_fetch_add(&other, 1);
+    int in_mpi = runtime_lib(caller);
+    if (!in_mpi) {
+        void *frames[32];
+        int n = backtrace(frames, 32);
+        for (int i = 0; i < n && !in_mpi; i++) in_mpi = runtime_lib(frames[i]);
+    }
+    atomic_fetch_add(in_mpi ? &mpi : &other, 1);
     inside = 0;
 }
 
