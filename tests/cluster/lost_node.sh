@@ -54,7 +54,7 @@ node_procs() {
 wait_ckpt() {
     local i newest
     for i in $(seq 1200); do
-        newest=$(ls "$1/checkpoints" 2>/dev/null | sed -n 's/^ckpt-\([0-9]*\)\.h5$/\1/p' | sort -n | tail -1)
+        newest=$(newest_ckpt "$1")
         [ -n "$newest" ] && [ "$newest" -ge "$2" ] && return 0
         sleep 0.05
     done
@@ -138,13 +138,7 @@ if [ $rc = 0 ] && [ "$state" = finished ] &&
 else fail "recovery: rc $rc, status '$state $rest'"; fi
 [ -n "$again" ] || fail "no time to recovery printed"
 # fewer ranks sum in another order: norm-wise bound, equal accuracy
-read -r el nw n <<< "$(
-    for d in $(h5ls -r "$T/ref/model.h5" | awk '$2 == "Dataset" && $1 ~ "^/model/" {print $1}'); do
-        paste -d' ' <(h5dump -y -w 0 -m %.9g -d "$d" "$T/ref/model.h5" | sed -n '/DATA {/,/}/p' | tr -d ' ,' | grep -v '[{}]') \
-                    <(h5dump -y -w 0 -m %.9g -d "$d" "$T/r/model.h5" | sed -n '/DATA {/,/}/p' | tr -d ' ,' | grep -v '[{}]')
-    done | awk 'function abs(x) { return x < 0 ? -x : x }
-                { d = abs($1 - $2); r = $1 == 0 ? (d == 0 ? 0 : 1) : d / abs($1); if (r > m) m = r; n++; s += d * d; a += $1 * $1 }
-                END { printf "%.3g %.3g %d\n", m, (a > 0 ? sqrt(s / a) : 1), n }')"
+read -r el nw n <<< "$(maxrel "$T/ref/model.h5" "$T/r/model.h5")"
 awk -v x="$nw" 'BEGIN { exit !(x <= 1e-5) }' && [ "$n" -gt 0 ] &&
     ok "recovered model within $nw norm-wise of the uninterrupted 2 x 2 run ($n values, largest element $el)" ||
     fail "recovered model differs from the uninterrupted run: norm-wise $nw (bound 1e-5), largest element $el"

@@ -50,18 +50,6 @@ batch_size = 32
 INI
 # 1800 training rows, batch 32: 57 steps per epoch, 171 in all
 
-# maxrel A B: over every dataset under /model, the largest |a - b| / |a| (h5diff's relative)
-# and the norm-wise ||a - b|| / ||a||
-maxrel() {
-    local d
-    for d in $(h5ls -r "$1" | awk '$2 == "Dataset" && $1 ~ "^/model/" {print $1}'); do
-        paste -d' ' <(h5dump -y -w 0 -m %.9g -d "$d" "$1" | sed -n '/DATA {/,/}/p' | tr -d ' ,' | grep -v '[{}]') \
-                    <(h5dump -y -w 0 -m %.9g -d "$d" "$2" | sed -n '/DATA {/,/}/p' | tr -d ' ,' | grep -v '[{}]')
-    done | awk 'function abs(x) { return x < 0 ? -x : x }
-                { d = abs($1 - $2); r = $1 == 0 ? (d == 0 ? 0 : 1) : d / abs($1); if (r > m) m = r; n++; s += d * d; a += $1 * $1 }
-                END { printf "%.3g %.3g %d\n", m, (a > 0 ? sqrt(s / a) : 0), n }'
-}
-
 # 2 nodes x 2 ranks, verbose
 mn node1:2,node2:2 4 "$NNTRAIN" train --config "$T/j.ini" --verbose --set output.dir="$T/mn" > "$T/mn.out" 2>&1
 rc=$?

@@ -96,17 +96,6 @@ wait_job() {
 }
 # completed JOB OUT: the job ended COMPLETED with exit code 0:0, else its output is printed
 completed() { [ "$STATE" = COMPLETED ] && [ "$EXITCODE" = 0:0 ] || { cat "$2"; die "job $1: $STATE, exit code $EXITCODE"; }; }
-# maxrel A B: over every dataset under /model, the largest |a - b| / |a| (h5diff's relative),
-# the norm-wise ||a - b|| / ||a|| and the number of values (as in mpirun.sh)
-maxrel() {
-    local d
-    for d in $(h5ls -r "$1" | awk '$2 == "Dataset" && $1 ~ "^/model/" {print $1}'); do
-        paste -d' ' <(h5dump -y -w 0 -m %.9g -d "$d" "$1" | sed -n '/DATA {/,/}/p' | tr -d ' ,' | grep -v '[{}]') \
-                    <(h5dump -y -w 0 -m %.9g -d "$d" "$2" | sed -n '/DATA {/,/}/p' | tr -d ' ,' | grep -v '[{}]')
-    done | awk 'function abs(x) { return x < 0 ? -x : x }
-                { d = abs($1 - $2); r = $1 == 0 ? (d == 0 ? 0 : 1) : d / abs($1); if (r > m) m = r; n++; s += d * d; a += $1 * $1 }
-                END { printf "%.3g %.3g %d\n", m, (a > 0 ? sqrt(s / a) : 0), n }'
-}
 # normwise A B WHAT: model B within 1e-5 norm-wise of model A (bitwise said when it is)
 normwise() {
     local el nw n
@@ -253,7 +242,7 @@ NN_HOSTS=node1:2,node2:2 OMPI_MCA_mpi_yield_when_idle=1 "$L/mpirun.sh" 4 "$NNTRA
 submit --nodes=2 --ntasks-per-node=2 -- "$T/lost.ini" --set output.dir="$T/lost"
 lost=$T/nntrain-$JOB.out
 ts=$SECONDS
-until n=$(ls "$T/lost/checkpoints" 2>/dev/null | sed -n 's/^ckpt-\([0-9]*\)\.h5$/\1/p' | sort -n | tail -1) &&
+until n=$(newest_ckpt "$T/lost") &&
       [ -n "$n" ] && [ "$n" -ge 3000 ]; do
     [ $((SECONDS - ts)) -lt 90 ] || die "job $JOB: no checkpoint 3000 after 90 s ($(field "$JOB" JobState))"
     sleep 0.05

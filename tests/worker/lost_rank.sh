@@ -42,7 +42,7 @@ mpi 3 "$NNTRAIN" train --config "$T/j.ini" --quiet --set output.dir="$T/ref" || 
 kill_rank_when() {
     local i pid newest
     for i in $(seq 600); do
-        newest=$(ls "$1/checkpoints" 2>/dev/null | sed -n 's/^ckpt-\([0-9]*\)\.h5$/\1/p' | sort -n | tail -1)
+        newest=$(newest_ckpt "$1")
         [ -n "$newest" ] && [ "$newest" -ge "$2" ] && break
         sleep 0.05
     done
@@ -73,7 +73,7 @@ read -r state rest < "$T/a/status"
 job_left && fail "a process of the job is left" || ok "no process of the job left ($(printf '%.1f' "$t") s from start to end)"
 # the checkpoint it names is intact and the newest one
 ck=$(sed -n 's/.*newest intact checkpoint \([^ ]*\) .*/\1/p' <<<"$line")
-newest=$(ls "$T/a/checkpoints"/ckpt-*.h5 | sed 's/.*ckpt-\([0-9]*\)\.h5/\1/' | sort -n | tail -1)
+newest=$(newest_ckpt "$T/a")
 [ "$ck" = "$T/a/checkpoints/ckpt-$newest.h5" ] && h5ls "$ck/state" > /dev/null 2>&1 &&
     ok "it names the newest checkpoint (ckpt-$newest.h5), which opens" || fail "named $ck, newest is ckpt-$newest.h5"
 # `nntrain status` on the failed run repeats the recorded line; a second post-mortem changes nothing
