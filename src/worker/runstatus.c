@@ -172,28 +172,6 @@ static void read_status(const char *run, char *line, size_t n)
     fclose(f);
 }
 
-/* "2, 3 (node2), 5 (node3)" for the ranks with lost[r]; hosts = "node2,node3". */
-static int name_ranks(const nt_heartbeat_file *h, const char *lost, int n, char *list, size_t ln,
-                      char *hosts, size_t hn)
-{
-    size_t o = 0, oh = 0;
-    int count = 0;
-    list[0] = hosts[0] = 0;
-    for (int r = 0; r < n; r++) {
-        if (!lost[r]) continue;
-        count++;
-        if (o + 100 < ln) o += (size_t)snprintf(list + o, ln - o, "%s%d", count > 1 ? ", " : "", r);
-        int next = r + 1;
-        while (next < n && !lost[next]) next++;
-        if ((next >= n || strcmp(h[next].host, h[r].host)) && o + 80 < ln)
-            o += (size_t)snprintf(list + o, ln - o, " (%s)", h[r].host);
-        int seen = 0; /* each host once in the list for scripts */
-        for (int q = 0; q < r && !seen; q++) seen = lost[q] && !strcmp(h[q].host, h[r].host);
-        if (!seen && oh + 80 < hn) oh += (size_t)snprintf(hosts + oh, hn - oh, "%s%s", oh ? "," : "", h[r].host);
-    }
-    return count;
-}
-
 /* The hosts a watchdog that fired named (.heartbeat/lost), for the scripts. */
 static void read_lost_file(const char *hb, char *hosts, size_t n)
 {
@@ -235,7 +213,7 @@ static int post_mortem(const char *run, int rc, const char *status)
         if (h[r].step > step || (h[r].step == step && h[r].phase > phase)) step = h[r].step, phase = h[r].phase;
     }
     int named = 0;
-    if (lost && signalled > 0) named = name_ranks(h, lost, n, list, sizeof list, hosts, sizeof hosts);
+    if (lost && signalled > 0) named = nt_rank_list(h[0].host, sizeof *h, lost, n, list, sizeof list, hosts, sizeof hosts);
     char where[160] = "", ckmsg[PATH_MAX + 128];
     /* heartbeat files are rewritten every few seconds (and when a stop signal comes): a newer
      * checkpoint says the job got further */

@@ -148,32 +148,32 @@ static int local_phase(int phase)
     return phase == NT_PH_DATA || phase == NT_PH_COMPUTE || phase == NT_PH_UPDATE;
 }
 
-/* "2, 3 (node2), 5 (node3)": the ranks with pick[r] set, each run of ranks on one host with
- * its name once; at most 16 ranks, then "and N more"; hosts = "node2,node3". Returns how many
- * were picked. */
 enum { NT_WD_MSG = PATH_MAX + 2048 };
 
-static int list_ranks(const peer *ps, const char *pick, int size, char *list, size_t n, char *hosts, size_t hn)
+int nt_rank_list(const char *host0, size_t stride, const char *pick, int size, char *list, size_t n,
+                 char *hosts, size_t hn)
 {
+#define HOST(r) (host0 + (size_t)(r) * stride)
     size_t o = 0, oh = 0;
     int count = 0, shown = 0;
     list[0] = hosts[0] = 0;
     for (int r = 0; r < size; r++) {
         if (!pick[r]) continue;
         count++;
-        int seen = 0; /* hosts: each once, comma-separated, for .heartbeat/lost */
-        for (int q = 0; q < r && !seen; q++) seen = pick[q] && !strcmp(ps[q].host, ps[r].host);
-        if (!seen && oh + 80 < hn) oh += (size_t)snprintf(hosts + oh, hn - oh, "%s%s", oh ? "," : "", ps[r].host);
+        int seen = 0; /* hosts: each once, comma-separated */
+        for (int q = 0; q < r && !seen; q++) seen = pick[q] && !strcmp(HOST(q), HOST(r));
+        if (!seen && oh + 80 < hn) oh += (size_t)snprintf(hosts + oh, hn - oh, "%s%s", oh ? "," : "", HOST(r));
         if (shown >= 16 || o + 100 >= n) continue;
         o += (size_t)snprintf(list + o, n - o, "%s%d", shown ? ", " : "", r);
         shown++;
         int next = r + 1; /* the next picked rank: the host is written when it changes */
         while (next < size && !pick[next]) next++;
-        if (next >= size || shown >= 16 || strcmp(ps[next].host, ps[r].host))
-            o += (size_t)snprintf(list + o, n - o, " (%s)", ps[r].host);
+        if (next >= size || shown >= 16 || strcmp(HOST(next), HOST(r)))
+            o += (size_t)snprintf(list + o, n - o, " (%s)", HOST(r));
     }
     if (count > shown) snprintf(list + o, n - o, " and %d more", count - shown);
     return count;
+#undef HOST
 }
 
 /* Can this host open a TCP connection to each other host's watchdog (their listening port; the
@@ -281,14 +281,14 @@ static int judge(const nt_watchdog *w, uint64_t where, double stuck, char *msg, 
         pick[r] = ps[r].ok && (any_stale ? ps[r].stale
                                          : local_phase(ps[r].phase) && ps[r].stuck >= w->timeout - 2 * w->interval);
     char list[1024];
-    int named = list_ranks(ps, pick, w->size, list, sizeof list, hosts, hn);
+    int named = nt_rank_list(ps[0].host, sizeof *ps, pick, w->size, list, sizeof list, hosts, hn);
     const char *why = nt_stop_signal == SIGTERM   ? "; the SIGTERM could not be agreed on, no checkpoint written"
                       : nt_stop_signal == SIGUSR1 ? "; the SIGUSR1 could not be agreed on, no checkpoint written"
                                                   : "";
     int cut = 0;
     /* every heartbeat current and nobody computing: is a host cut off? (only the reporter asks) */
     if (!named && *reporter == w->rank && probe_hosts(w, ps, pick, 2.0, where, stuck) > 0) {
-        named = list_ranks(ps, pick, w->size, list, sizeof list, hosts, hn);
+        named = nt_rank_list(ps[0].host, sizeof *ps, pick, w->size, list, sizeof list, hosts, hn);
         cut = 1;
     }
     if (cut)

@@ -90,6 +90,13 @@ typedef struct {
     char ckpt[PATH_MAX];  /* its path, "" if none */
 } nt_heartbeat_file;
 
+/* "2, 3 (node2), 5 (node3)": the ranks r < size with pick[r], each run of picked ranks on one
+ * host with its name once; at most 16 ranks, then "and N more". Rank r's host name is the string
+ * at host0 + r * stride (a host field in an array of records); hosts gets "node2,node3" (each
+ * once). Returns how many ranks were picked. The watchdog's line and `nntrain status` use it. */
+int nt_rank_list(const char *host0, size_t stride, const char *pick, int size, char *list, size_t n,
+                 char *hosts, size_t hn);
+
 /* Reads DIR/rank-RANK. Returns 0, or -1 if it is missing or malformed. */
 int nt_heartbeat_read(const char *dir, int rank, nt_heartbeat_file *h);
 
