@@ -59,6 +59,12 @@ static inline int nn_loss_is_regression(nn_loss_kind k) { return k >= NN_LOSS_MS
     /* the same, but dw and db are overwritten (no zeroing pass, GEMM does not read dw) */     \
     void nn_dense_backward_into##S(R *din, R *dw, R *db, const R *dout, const R *in,          \
                                    const R *w, int B, int IN, int OUT);                         \
+    /* either of the above (accumulate != 0: the first) in pieces: db, dw's rows from the last \
+     * down in pw pieces, din's columns in pd pieces; after each piece tick(k, u), where dw[k..) \
+     * and db are final (tick may be NULL: one piece each). Same bits as the whole GEMMs. */   \
+    void nn_dense_backward_pieces##S(R *din, R *dw, R *db, const R *dout, const R *in,         \
+                                     const R *w, int B, int IN, int OUT, int accumulate,      \
+                                     int pw, int pd, void (*tick)(size_t, void *), void *u);  \
     /* y = f(x), elementwise; y may alias x */                                                  \
     void nn_act_forward##S(R *y, const R *x, size_t n, nn_act a);                               \
     /* dx = dy * f'(x), given x and y = f(x); dx may alias dy */                               \

@@ -14,41 +14,68 @@ void CAT(nn_dense_forward, S)(R *out, const R *in, const R *w, const R *b, int B
          OUT);
 }
 
-/* beta = 1: dW += ..., db += ... (accumulate); beta = 0: dW = ..., db = ... (overwrite) */
+/* beta = 1: dW += ..., db += ... (accumulate); beta = 0: dW = ..., db = ... (overwrite).
+ * In pieces when tick != NULL: db first, then dW's rows from the last down in pw pieces, then
+ * din's columns in pd pieces; after each piece tick(k, u), where dw[k..) and db are final
+ * (k = OUT * IN after db, 0 once dW is complete). A piece is a GEMM on a slice of the output,
+ * so every element is summed in the same order as by the whole GEMM. */
 NN_SIMD static void CAT(dense_backward_beta, S)(R *din, R *dw, R *db, const R *dout, const R *in,
-                                        const R *w, int B, int IN, int OUT, R beta)
+                                        const R *w, int B, int IN, int OUT, R beta, int pw,
+                                        int pd, void (*tick)(size_t, void *), void *u)
 {
+    const size_t nw = (size_t)OUT * IN;
     if (B <= 0) { /* an empty shard contributes nothing */
         if (beta == 0) {
-            memset(dw, 0, sizeof(R) * (size_t)OUT * IN);
+            memset(dw, 0, sizeof(R) * nw);
             if (db) memset(db, 0, sizeof(R) * (size_t)OUT);
         }
+        if (tick) tick(0, u);
         return;
     }
-    /* dW = beta dW + dout^T . in   (OUT,B)x(B,IN) */
-    GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, OUT, IN, B, 1, dout, OUT, in, IN, beta, dw, IN);
+    if (!tick) pw = pd = 1;
+    pw = pw < 1 ? 1 : pw > OUT ? OUT : pw;
+    pd = pd < 1 ? 1 : pd > IN ? IN : pd;
     /* db = beta db + sum over rows of dout (no bias: db == NULL) */
     if (db && beta == 0) memcpy(db, dout, sizeof(R) * OUT);
     for (int i = beta == 0 ? 1 : 0; db && i < B; i++) {
         const R *row = dout + (size_t)i * OUT;
         for (int o = 0; o < OUT; o++) db[o] += row[o];
     }
-    /* din = dout . W   (B,OUT)x(OUT,IN) */
-    if (din)
-        GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, IN, OUT, 1, dout, OUT, w, IN, 0,
-             din, IN);
+    if (tick) tick(nw, u);
+    /* dW[o0..o1) = beta dW + dout[:, o0..o1)^T . in   (rows of (OUT,B)x(B,IN)) */
+    for (int p = pw; p > 0; p--) {
+        int o0 = (int)((long long)OUT * (p - 1) / pw), o1 = (int)((long long)OUT * p / pw);
+        GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, o1 - o0, IN, B, 1, dout + o0, OUT, in, IN,
+             beta, dw + (size_t)o0 * IN, IN);
+        if (tick) tick((size_t)o0 * IN, u);
+    }
+    /* din[:, i0..i1) = dout . W[:, i0..i1)   (columns of (B,OUT)x(OUT,IN)) */
+    for (int p = 0; din && p < pd; p++) {
+        int i0 = (int)((long long)IN * p / pd), i1 = (int)((long long)IN * (p + 1) / pd);
+        GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, i1 - i0, OUT, 1, dout, OUT, w + i0, IN,
+             0, din + i0, IN);
+        if (tick && p + 1 < pd) tick(0, u);
+    }
 }
 
 void CAT(nn_dense_backward, S)(R *din, R *dw, R *db, const R *dout, const R *in, const R *w,
                                int B, int IN, int OUT)
 {
-    CAT(dense_backward_beta, S)(din, dw, db, dout, in, w, B, IN, OUT, 1);
+    CAT(dense_backward_beta, S)(din, dw, db, dout, in, w, B, IN, OUT, 1, 1, 1, NULL, NULL);
 }
 
 void CAT(nn_dense_backward_into, S)(R *din, R *dw, R *db, const R *dout, const R *in,
                                     const R *w, int B, int IN, int OUT)
 {
-    CAT(dense_backward_beta, S)(din, dw, db, dout, in, w, B, IN, OUT, 0);
+    CAT(dense_backward_beta, S)(din, dw, db, dout, in, w, B, IN, OUT, 0, 1, 1, NULL, NULL);
+}
+
+void CAT(nn_dense_backward_pieces, S)(R *din, R *dw, R *db, const R *dout, const R *in,
+                                      const R *w, int B, int IN, int OUT, int accumulate,
+                                      int pw, int pd, void (*tick)(size_t, void *), void *u)
+{
+    CAT(dense_backward_beta, S)(din, dw, db, dout, in, w, B, IN, OUT, accumulate ? 1 : 0, pw, pd,
+                                tick, u);
 }
 
 NN_SIMD void CAT(nn_act_forward_p, S)(R *y, const R *x, size_t n, nn_act a, R p)

@@ -162,11 +162,35 @@ const float *nn_forward(nn_model *m, const float *x, int B)
     return nn_forward_train(m, x, B, NULL);
 }
 
+/* How many pieces to cut a GEMM of `flops` into along a dimension of `width`: about
+ * flops / piece_flops, each at least 16 wide and none smaller than piece_flops (the pieces are
+ * floor or ceil of width / p wide). */
+static int pieces(double flops, double piece_flops, int width)
+{
+    if (piece_flops <= 0 || flops < 2 * piece_flops) return 1;
+    double want = flops / piece_flops, most = width / 16;
+    int p = want < most ? (int)want : (int)most;
+    while (p > 1 && (double)(width / p) * (flops / width) < piece_flops) p--;
+    return p < 1 ? 1 : p;
+}
+
+typedef struct {
+    const nn_backward_hook *h;
+    size_t base; /* the layer's w_off */
+} tick_ctx;
+
+static void tick(size_t k, void *u)
+{
+    const tick_ctx *t = u;
+    t->h->ready(t->base + k, t->h->user);
+}
+
 void nn_backward(nn_model *m, const float *x, const float *dlogits, int B, int accumulate,
-                 void (*done)(int layer, void *user), void *user)
+                 const nn_backward_hook *hook)
 {
     const float *dout = dlogits; /* gradient w.r.t. layer l's (possibly dropped) output */
     int ping = 0;
+    if (hook && !hook->ready) hook = NULL;
     for (int l = m->nlayers - 1; l >= 0; l--) {
         const nn_layer *L = &m->layers[l];
         size_t n = (size_t)B * L->out;
@@ -183,9 +207,11 @@ void nn_backward(nn_model *m, const float *x, const float *dlogits, int B, int a
                                             ? m->drop[l - 1] : m->a[l - 1]);
         float *din = l > 0 ? m->delta[ping ^ 1] : NULL;
         float *db = L->has_bias ? m->grads + L->b_off : NULL;
-        (accumulate ? nn_dense_backward : nn_dense_backward_into)(
-            din, m->grads + L->w_off, db, dz, in, m->params + L->w_off, B, L->in, L->out);
-        if (done) done(l, user);
+        const double flops = 2.0 * B * L->in * L->out, pf = hook ? hook->piece_flops : 0;
+        tick_ctx t = {hook, L->w_off};
+        nn_dense_backward_pieces(din, m->grads + L->w_off, db, dz, in, m->params + L->w_off, B,
+                                 L->in, L->out, accumulate, pieces(flops, pf, L->out),
+                                 pieces(flops, pf, L->in), hook ? tick : NULL, &t);
         dout = din;
         ping ^= 1;
     }

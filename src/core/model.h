@@ -85,11 +85,25 @@ const float *nn_forward(nn_model *m, const float *x, int B);
 /* Training forward: dropout applied with masks from ctx (ctx == NULL: none). */
 const float *nn_forward_train(nn_model *m, const float *x, int B, const nn_dropout_ctx *ctx);
 
+/* Backward's hook: ready(from, user) says grads[from ..) are final (called with decreasing
+ * from: after each layer's bias gradient and after each piece of its weight gradient, whose
+ * rows are computed from the last one down), and it is also called between the pieces of the
+ * input-gradient GEMM (same from). The caller starts reducing a bucket as soon as it is final
+ * and progresses the reductions in flight. With piece_flops > 0 each layer's two GEMMs are
+ * cut into pieces of at least that many flops (and 16 rows or columns), about flops /
+ * piece_flops of them; every element is still summed in the same order. (Same bits as long as
+ * the BLAS takes the same code path for a piece as for the whole GEMM: OpenBLAS uses other
+ * kernels below ~7.3 million multiply-adds, so callers keep piece_flops >= 16e6.) */
+typedef struct {
+    void (*ready)(size_t from, void *user);
+    void *user;
+    double piece_flops;
+} nn_backward_hook;
+
 /* Backward from dlogits (B, out_last) for the batch last passed to nn_forward. With
  * accumulate != 0 the parameter gradients are *added* into m->grads; with accumulate == 0
- * they overwrite it (the training step: no separate zeroing pass). After layer l's gradients are complete, calls done(l, user) if done != NULL —
- * the hook that lets the caller start reducing a bucket while earlier layers still compute. */
+ * they overwrite it (the training step: no separate zeroing pass). hook may be NULL. */
 void nn_backward(nn_model *m, const float *x, const float *dlogits, int B, int accumulate,
-                 void (*done)(int layer, void *user), void *user);
+                 const nn_backward_hook *hook);
 
 #endif

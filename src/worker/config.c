@@ -12,7 +12,8 @@
 
 typedef enum { K_PATH, K_FRACTION, K_POSDOUBLE, K_NONNEG, K_ANY, K_LAYERS, K_ACT,
                K_ACTLIST, K_DROPLIST, K_OPT, K_LOSS, K_INIT, K_SCHED, K_UNIT, K_BOOL,
-               K_POSINT, K_NONNEGINT, K_LONG1, K_LONG0, K_U64, K_RESUME, K_PERM } kind;
+               K_POSINT, K_NONNEGINT, K_LONG1, K_LONG0, K_U64, K_RESUME, K_PERM,
+               K_OVERLAP } kind;
 
 /* when a key is printed into /config, besides `only`: always, when it holds a value
  * (a non-empty path, a number > 0), or when the model has a hidden layer */
@@ -153,9 +154,19 @@ static const key_spec keys[] = {
      "BLAS threads per rank; 0 = `$OPENBLAS_NUM_THREADS` if set, else Slurm's "
      "`$SLURM_CPUS_PER_TASK` if set (the CPUs the allocation gave the task), else max(1, cores "
      "per node / ranks per node); capped by the CPUs the rank may run on"},
-    {"train", "bucket_mb", F(bucket_mb), K_POSDOUBLE, 0, 0, NULL, "`25`",
-     "allreduce bucket size (MiB), as PyTorch DDP's `bucket_cap_mb`; buckets still pending when "
-     "backward ends go in one blocking `MPI_Allreduce`"},
+    {"train", "overlap", F(overlap), K_OVERLAP, 0, 0, NULL, "`auto`",
+     "overlap the gradient allreduce with backward: `on` starts each bucket as soon as backward "
+     "has finished it and progresses the buckets in flight between pieces of backward's GEMMs; "
+     "`off` reduces all gradients with one blocking `MPI_Allreduce` after backward (fastest "
+     "within one node); `auto` = `on` when the ranks span several nodes"},
+    {"train", "bucket_mb", F(bucket_mb), K_POSDOUBLE, 0, 0, NULL, "`1`",
+     "allreduce bucket size (MiB) when overlapping (PyTorch DDP's `bucket_cap_mb`, 25 there; "
+     "small buckets start sooner, and the last one, waited for after backward, is small)"},
+    {"train", "piece_mflop", F(piece_mflop), K_NONNEG, 0, 0, NULL, "`32`",
+     "when overlapping, backward's GEMMs are cut into pieces of about this many million flops "
+     "(at least 16, and 16 rows or columns: smaller GEMMs take other OpenBLAS kernels, other "
+     "bits) and the buckets in flight progress (`MPI_Testall`) between them; every element is "
+     "summed in the same order as without pieces; 0 = whole layers"},
     {"train", "flush_denormals", F(flush_denormals), K_BOOL, 0, 0, NULL, "`true`",
      "flush denormal floats to zero (FTZ/DAZ) on the training thread, as TensorFlow does by "
      "default (`torch.set_flush_denormal(True)` in PyTorch): Adam's second moments of tiny "
@@ -197,9 +208,11 @@ static const char *sched_name(int i) { return nn_sched_name((nn_sched_kind)i); }
 static const char *const perm_names[] = {"auto", "table", "feistel"}; /* NT_PERM_* order */
 static const char *const unit_names[] = {"epoch", "step"};            /* sched_per_step */
 static const char *const resume_names[] = {"never", "auto"};          /* resume_auto */
+static const char *const overlap_names[] = {"auto", "on", "off"};     /* NT_OVERLAP_* order */
 static const char *perm_name(int i) { return perm_names[i]; }
 static const char *unit_name(int i) { return unit_names[i]; }
 static const char *resume_name(int i) { return resume_names[i]; }
+static const char *overlap_name(int i) { return overlap_names[i]; }
 
 static name_list names_of(kind k)
 {
@@ -212,6 +225,7 @@ static name_list names_of(kind k)
     case K_PERM: return (name_list){3, perm_name};
     case K_UNIT: return (name_list){2, unit_name};
     case K_RESUME: return (name_list){2, resume_name};
+    case K_OVERLAP: return (name_list){3, overlap_name};
     default: return (name_list){0, NULL};
     }
 }
@@ -319,6 +333,7 @@ static int set_word(void *field, const key_spec *k, const char *v, nt_err *e, co
         /* fall through */
     case K_PERM:
     case K_UNIT:
+    case K_OVERLAP:
         for (int i = 0; i < nl.count; i++)
             if (!strcmp(v, nl.name(i))) { *(int *)field = i; return 0; }
         snprintf(what, sizeof what, "must be %s", join_names(nl, 1, names, sizeof names));
@@ -385,7 +400,7 @@ static int set_value(nt_config *c, const key_spec *k, const char *v, nt_err *e,
     case K_DROPLIST:
         return set_list(c, k, v, e, origin);
     case K_BOOL: case K_ACT: case K_OPT: case K_LOSS: case K_INIT: case K_SCHED:
-    case K_RESUME: case K_PERM: case K_UNIT:
+    case K_RESUME: case K_PERM: case K_UNIT: case K_OVERLAP:
         return set_word(field, k, v, e, origin);
     default:
         return set_number(field, k, v, e, origin);
@@ -453,7 +468,8 @@ static void defaults(nt_config *c)
     c->epochs = 5;
     c->batch_size = 128;
     c->seed = 1;
-    c->bucket_mb = 25; /* PyTorch DDP's default bucket_cap_mb */
+    c->bucket_mb = 1;
+    c->piece_mflop = 32;
     c->flush_denormals = 1;
     c->timeout = 300;
     c->ckpt_every_epochs = 1;
@@ -635,7 +651,7 @@ static void print_value(FILE *f, const nt_config *c, const key_spec *k)
     case K_U64: fprintf(f, "%llu", (unsigned long long)*(const uint64_t *)field); break;
     case K_BOOL: fputs(*(const int *)field ? "true" : "false", f); break;
     case K_ACT: case K_OPT: case K_LOSS: case K_INIT: case K_SCHED:
-    case K_RESUME: case K_PERM: case K_UNIT:
+    case K_RESUME: case K_PERM: case K_UNIT: case K_OVERLAP:
         fputs(nl.name(*(const int *)field), f);
         break;
     case K_LAYERS:

@@ -16,6 +16,8 @@
 
 /* [data] permutation: auto = a table up to NT_PERM_TABLE_MAX rows, else Feistel (O(1)). */
 enum { NT_PERM_AUTO = 0, NT_PERM_TABLE = 1, NT_PERM_FEISTEL = 2 };
+/* [train] overlap: auto = on when the ranks span several nodes. */
+enum { NT_OVERLAP_AUTO = 0, NT_OVERLAP_ON = 1, NT_OVERLAP_OFF = 2 };
 #define NT_PERM_TABLE_MAX ((int64_t)1 << 24)
 
 typedef struct {
@@ -52,7 +54,9 @@ typedef struct {
     long batch_size;
     uint64_t seed;
     int threads;                  /* BLAS threads per rank; 0 = cores per node / ranks per node */
+    int overlap;                  /* NT_OVERLAP_*: allreduce during backward */
     double bucket_mb;             /* allreduce bucket size */
+    double piece_mflop;           /* backward GEMM pieces between progress calls */
     int flush_denormals;          /* FTZ/DAZ on the training thread */
     double timeout;               /* watchdog: seconds without progress; 0 = off */
     /* [output] */

@@ -2,23 +2,33 @@
 #include "exchange.h"
 #include "util.h" /* nt_now */
 
-int nt_exchange_init(nt_exchange *x, comm_t *c, const nn_model *m, size_t nextra, double bucket_mb)
-{
-    *x = (nt_exchange){.m = m, .rc = MPI_SUCCESS};
-    return comm_reducer_init(&x->red, c, m->grads, m->nparams + nextra, (size_t)(bucket_mb * 1048576));
-}
-
-void nt_exchange_free(nt_exchange *x) { comm_reducer_free(&x->red); }
-
-/* After layer l's gradients are complete, everything from its first weight on is final. */
-void nt_exchange_layer_done(int l, void *user)
+/* Backward's hook: grads[from ..) are final; start what is complete, progress what flies. */
+static void ready(size_t from, void *user)
 {
     nt_exchange *x = user;
     const int before = x->red.started;
-    int rc = comm_reducer_ready(&x->red, x->m->layers[l].w_off);
+    int rc = comm_reducer_ready(&x->red, from);
     if (before == 0 && x->red.started > 0) x->t_first = nt_now();
-    if (rc != MPI_SUCCESS) x->rc = rc;
+    if (rc != MPI_SUCCESS && x->rc == MPI_SUCCESS) x->rc = rc;
 }
+
+int nt_exchange_init(nt_exchange *x, comm_t *c, const nn_model *m, size_t nextra, int overlap,
+                     double bucket_mb, double piece_mflop)
+{
+    *x = (nt_exchange){.rc = MPI_SUCCESS};
+    const size_t n = m->nparams + nextra;
+    /* without overlap (or with one rank: nothing in flight) one bucket, never started early,
+     * and whole GEMMs */
+    overlap = overlap && c->size > 1;
+    /* pieces of at least 16 MFLOP: OpenBLAS sends GEMMs below 28 * 512 * 512 multiply-adds
+     * to its "direct"/small-matrix kernels, which sum in another order (other bits) */
+    double pf = piece_mflop > 0 && piece_mflop < NT_PIECE_MIN_MFLOP ? NT_PIECE_MIN_MFLOP : piece_mflop;
+    x->hook = (nn_backward_hook){ready, x, overlap ? pf * 1e6 : 0};
+    size_t bytes = overlap ? (size_t)(bucket_mb * 1048576) : n * sizeof(float);
+    return comm_reducer_init(&x->red, c, m->grads, n, bytes);
+}
+
+void nt_exchange_free(nt_exchange *x) { comm_reducer_free(&x->red); }
 
 int nt_exchange_wait(nt_exchange *x)
 {

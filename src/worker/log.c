@@ -123,6 +123,8 @@ void nt_report_start(nt_reporter *r, const nt_run_info *i)
                 i->n_train, i->n_val, i->n_test, i->batch, i->shard_min, i->shard_max, i->steps,
                 i->epochs, i->streaming ? "true" : "false");
         json_num(f, "cache_mb", i->cache_mb);
+        fprintf(f, ",\"overlap\":%s", i->overlap_mb > 0 ? "true" : "false");
+        if (i->overlap_mb > 0) json_num(f, "bucket_mb", i->overlap_mb);
         fputs(",\"config\":", f); json_str(f, i->config);
         fputs(",\"output_dir\":", f); json_str(f, i->out_dir);
         fputs("}\n", f);
@@ -130,8 +132,10 @@ void nt_report_start(nt_reporter *r, const nt_run_info *i)
         fprintf(f, "nntrain %s | %d rank%s on %d node%s x %d BLAS thread%s (%s) | config %s -> %s\n",
                 i->version, i->ranks, i->ranks > 1 ? "s" : "", i->nodes, i->nodes > 1 ? "s" : "",
                 i->threads, i->threads > 1 ? "s" : "", i->blas, i->config, i->out_dir);
-        fprintf(f, "model %s %s, %zu params | %s loss | %s lr %g\n", i->model, i->activation,
+        fprintf(f, "model %s %s, %zu params | %s loss | %s lr %g", i->model, i->activation,
                 i->params, i->loss, i->optimizer, i->lr);
+        if (i->overlap_mb > 0) fprintf(f, " | allreduce overlapped, %g MiB buckets", i->overlap_mb);
+        fputc('\n', f);
         fprintf(f, "data: train %lld, val %lld", i->n_train, i->n_val);
         if (i->n_test > 0) fprintf(f, ", test %lld", i->n_test);
         fprintf(f, " rows (%s) | batch %lld global, %lld-%lld per rank, %lld steps/epoch x %d epochs\n",

@@ -45,6 +45,7 @@ typedef struct {
     long long n_train, n_val, n_test, batch, shard_min, shard_max, steps;
     int epochs, streaming;
     double cache_mb;
+    double overlap_mb; /* > 0: the allreduce overlaps backward in buckets of this many MiB */
 } nt_run_info;
 void nt_report_start(nt_reporter *r, const nt_run_info *i);
 

@@ -248,7 +248,13 @@ static int allocate(nt_trainer *t)
         goto done;
     }
     t->opt_ok = 1;
-    if (nt_exchange_init(&t->x, t->c, &t->m, NT_X_N, cfg->bucket_mb) != MPI_SUCCESS) {
+    /* auto: overlap across nodes; within one node the blocking allreduce over shared memory
+     * is cheaper than the progress calls (BENCHMARKS.md). local_size < size holds on every rank
+     * or on none, so all ranks agree. */
+    t->overlap = cfg->overlap == NT_OVERLAP_ON ||
+                 (cfg->overlap == NT_OVERLAP_AUTO && t->c->local_size < t->c->size);
+    if (nt_exchange_init(&t->x, t->c, &t->m, NT_X_N, t->overlap, cfg->bucket_mb,
+                         cfg->piece_mflop) != MPI_SUCCESS) {
         st = nt_fail(&t->e, "out of memory creating the gradient reducer");
         goto done;
     }
@@ -358,7 +364,8 @@ static void banner(nt_trainer *t)
                       .n_test = t->have_test ? (long long)t->test.n : 0, .batch = cfg->batch_size,
                       .shard_min = cfg->batch_size / t->c->size, .shard_max = s->shard_max,
                       .steps = s->steps, .epochs = cfg->epochs, .streaming = s->spw < s->steps,
-                      .cache_mb = cfg->cache_mb};
+                      .cache_mb = cfg->cache_mb,
+                      .overlap_mb = t->overlap && t->c->size > 1 ? cfg->bucket_mb : 0};
     nt_report_start(&t->rep, &ri);
 }
 

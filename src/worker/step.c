@@ -19,7 +19,7 @@ void nt_train_step(nt_step *s, const nt_batch *b, int error, int stop)
     xs[NT_X_ERROR] = (float)error;
     xs[NT_X_STOP] = (float)stop;
     /* overwrites the gradients; each finished layer starts its buckets */
-    nn_backward(m, b->x, s->dz, b->n, 0, s->x ? nt_exchange_layer_done : NULL, s->x);
+    nn_backward(m, b->x, s->dz, b->n, 0, s->x ? &s->x->hook : NULL);
 }
 
 void nt_optimizer_step(nn_optim *o, nn_model *m, double clip_grad_norm)

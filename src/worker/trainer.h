@@ -38,6 +38,7 @@ typedef struct {
     nn_optim opt;
     nt_exchange x;
     int model_ok, opt_ok, x_ok, stream_ok;
+    int overlap; /* the gradient allreduce overlaps backward ([train] overlap, resolved) */
     nt_stream stream;
     nt_batch batch;            /* also the evaluation batch */
     float *dz;                 /* (bmax, K) */

@@ -178,22 +178,79 @@ static void test_init(void **state)
 
 /* ---- forward / backward vs FD ------------------------------------------------------------ */
 
+/* records every ready(from) call of nn_backward's hook with a snapshot of the gradients */
+#define MAXCALLS 96
 typedef struct {
     const nn_model *m;
     int calls;
-    int order[8];
-    float *snap[8];
+    size_t from[MAXCALLS];
+    float *snap[MAXCALLS];
 } hook_ctx;
 
-static void hook(int layer, void *user)
+static void hook(size_t from, void *user)
 {
     hook_ctx *h = user;
-    assert_true(h->calls < 8);
-    h->order[h->calls] = layer;
+    assert_true(h->calls < MAXCALLS);
+    h->from[h->calls] = from;
     size_t n = h->m->nparams + h->m->nextra;
     h->snap[h->calls] = tu_alloc(sizeof(float) * n);
     memcpy(h->snap[h->calls], h->m->grads, sizeof(float) * n);
     h->calls++;
+}
+
+/* Every call: from never grows, grads[from, nparams) are already final and grads[0, from) not
+ * touched yet (still 0); the last call has from = 0. Frees the snapshots. */
+static void check_hook_calls(hook_ctx *h, const float *final, size_t np)
+{
+    assert_true(h->calls > 0);
+    assert_true(h->from[h->calls - 1] == 0);
+    for (int c = 0; c < h->calls; c++) {
+        if (c > 0) assert_true(h->from[c] <= h->from[c - 1]);
+        for (size_t i = 0; i < np; i++) {
+            float want = i >= h->from[c] ? final[i] : 0.0f;
+            if (memcmp(&h->snap[c][i], &want, sizeof want) != 0)
+                fail_msg("call %d ready(%zu): grads[%zu] = %g, want %g", c, h->from[c], i,
+                         h->snap[c][i], want);
+        }
+        free(h->snap[c]);
+    }
+}
+
+/* Backward in pieces (piece_flops = 1: as many as the 16-wide minimum allows): the hook runs
+ * between pieces with a correct final suffix each time, and the gradients and the input
+ * gradients are the same bits as the whole GEMMs'. Accumulating and overwriting. */
+static void test_backward_pieces(void **state)
+{
+    (void)state;
+    const int sizes[] = {40, 64, 35, 5};
+    const int L = 3, B = 7;
+    nn_model m;
+    assert_int_equal(tu_model(&m, sizes, L, NN_ACT_TANH, B, 2), 0);
+    tu_model_init(&m, 11);
+    const size_t np = m.nparams;
+    float *x = tu_alloc(sizeof(float) * B * sizes[0]);
+    float *dl = tu_alloc(sizeof(float) * B * sizes[L]);
+    for (int i = 0; i < B * sizes[0]; i++) x[i] = (float)sin(0.37 * i);
+    for (int i = 0; i < B * sizes[L]; i++) dl[i] = (float)cos(0.91 * i) / B;
+    (void)nn_forward(&m, x, B);
+    float *whole = tu_alloc(sizeof(float) * np);
+    for (int accumulate = 0; accumulate <= 1; accumulate++) {
+        memset(m.grads, 0, sizeof(float) * np);
+        nn_backward(&m, x, dl, B, accumulate, NULL);
+        memcpy(whole, m.grads, sizeof(float) * np);
+        memset(m.grads, 0, sizeof(float) * np);
+        hook_ctx h = {&m, 0, {0}, {0}};
+        nn_backward_hook hk = {hook, &h, 1};
+        nn_backward(&m, x, dl, B, accumulate, &hk);
+        assert_memory_equal(m.grads, whole, sizeof(float) * np);
+        /* pieces: dW's OUT / 16 and din's IN / 16 (at least 1); calls: 1 after db, 1 per dW
+         * piece, 1 between din pieces. Layer 2 (35 -> 5): 1 + 1 + (2 - 1); layer 1 (64 -> 35):
+         * 1 + 2 + (4 - 1); layer 0 (40 -> 64, no din): 1 + 4. */
+        assert_int_equal(h.calls, 3 + 6 + 5);
+        check_hook_calls(&h, whole, np);
+    }
+    free(x); free(dl); free(whole);
+    nn_model_free(&m);
 }
 
 static void check_model_grads(nn_act hidden, int B, uint64_t seed)
@@ -242,7 +299,8 @@ static void check_model_grads(nn_act hidden, int B, uint64_t seed)
     memset(m.grads, 0, sizeof(float) * np);
     for (size_t i = 0; i < nextra; i++) m.grads[np + i] = 1234.5f + (float)i;
     hook_ctx h = {&m, 0, {0}, {0}};
-    nn_backward(&m, x, dlogits, B, 1, hook, &h);
+    nn_backward_hook hk = {hook, &h, 0};
+    nn_backward(&m, x, dlogits, B, 1, &hk);
 
     /* FD in double on the same parameters */
     double *fd = tu_alloc(sizeof(double) * np), *g = tu_alloc(sizeof(double) * np);
@@ -266,29 +324,14 @@ static void check_model_grads(nn_act hidden, int B, uint64_t seed)
     }
     for (size_t i = 0; i < nextra; i++) assert_true(m.grads[np + i] == 1234.5f + (float)i);
 
-    /* done() once per layer, in order L-1..0, each time with that layer's gradients (and
-     * the later layers') complete and the earlier layers' not yet touched */
-    assert_int_equal(h.calls, L);
-    for (int c = 0; c < L; c++) {
-        int l = h.order[c];
-        assert_int_equal(l, L - 1 - c);
-        for (int k = 0; k < L; k++) {
-            const nn_layer *Ly = &m.layers[k];
-            size_t lo = Ly->w_off, hi = Ly->b_off + (size_t)Ly->out;
-            for (size_t i = lo; i < hi; i++) {
-                float want = k >= l ? m.grads[i] : 0.0f;
-                if (h.snap[c][i] != want)
-                    fail_msg("done(%d): grads of layer %d [%zu] = %g, want %g", l, k, i,
-                             h.snap[c][i], want);
-            }
-        }
-        free(h.snap[c]);
-    }
+    /* whole layers: two calls per layer (after db, after dW) */
+    assert_int_equal(h.calls, 2 * L);
+    check_hook_calls(&h, m.grads, np);
 
     /* backward adds: a second pass (without hook) doubles the gradients */
     float *g1 = tu_alloc(sizeof(float) * np);
     memcpy(g1, m.grads, sizeof(float) * np);
-    nn_backward(&m, x, dlogits, B, 1, NULL, NULL);
+    nn_backward(&m, x, dlogits, B, 1, NULL);
     double *twice = tu_alloc(sizeof(double) * np);
     for (size_t i = 0; i < np; i++) { g[i] = m.grads[i]; twice[i] = 2.0 * g1[i]; }
     TU_ASSERT_REL("second backward accumulates", g, twice, np, 1e-6);
@@ -332,6 +375,7 @@ int main(void)
         cmocka_unit_test(test_layout),
         cmocka_unit_test(test_init),
         cmocka_unit_test(test_forward_backward_fd),
+        cmocka_unit_test(test_backward_pieces),
         cmocka_unit_test(test_batch_size_change),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -65,6 +65,8 @@ static const struct { const char *section, *key, *context, *value; } examples[] 
     {"train", "seed", "", "42"},
     {"train", "threads", "", "2"},
     {"train", "bucket_mb", "", "8"},
+    {"train", "piece_mflop", "", "2.5"},
+    {"train", "overlap", "", "off"},
     {"train", "flush_denormals", "", "false"},
     {"train", "timeout", "", "60"},
     {"output", "dir", "", "out/x"},
