@@ -5,10 +5,12 @@
 #include "sampler.h"
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <hdf5.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 
 static int attr_i64(hid_t obj, const char *name, int64_t v, const char *path, nt_err *e)
 {
@@ -27,6 +29,90 @@ static int read_attr(hid_t obj, const char *name, hid_t type, void *v, const cha
              H5_TRY(H5Aread(a, type, v), e, path) ? -1 : 0;
     if (a >= 0) rc |= H5_TRY(H5Aclose(a), e, path);
     return rc;
+}
+
+/* ---- checksums: a CRC-32 (zlib) of every array, attribute "crc32" on its dataset ----------
+ * Computed from the memory buffer handed to H5Dwrite (float32/float64 little-endian, as in the
+ * file) and, on load, from the buffer H5Dread filled. */
+static uint32_t crc_of(const void *buf, size_t bytes)
+{
+    uLong v = crc32(0L, Z_NULL, 0);
+    const unsigned char *p = buf;
+    while (bytes > 0) { /* zlib takes uInt lengths */
+        uInt k = bytes > (1u << 30) ? (1u << 30) : (uInt)bytes;
+        v = crc32(v, p, k);
+        p += k;
+        bytes -= k;
+    }
+    return (uint32_t)v;
+}
+
+/* Attaches crc32 = v to dataset dset of f. Collective (every rank passes the same v). */
+static int crc_write(hid_t f, const char *dset, uint32_t v, const char *path, nt_err *e)
+{
+    hid_t d;
+    if (H5_TRY(d = H5Dopen2(f, dset, H5P_DEFAULT), e, path)) return -1;
+    int st = nt_h5_attr_num(d, "crc32", H5T_STD_U32LE, H5T_NATIVE_UINT32, &v, path, e);
+    st |= H5_TRY(H5Dclose(d), e, path);
+    return st;
+}
+
+/* Checks the bytes read from dataset dset against its crc32 attribute. A checkpoint of format
+ * 2 or later must have it (required != 0); format 1 predates checksums. */
+static int crc_check(hid_t f, const char *dset, const void *buf, size_t bytes, int required,
+                     const char *path, nt_err *e)
+{
+    hid_t d = H5Dopen2(f, dset, H5P_DEFAULT);
+    if (d < 0) return nt_fail(e, "%s: %s is missing", path, dset);
+    uint32_t stored = 0;
+    int have = H5Aexists(d, "crc32") > 0, st = 0;
+    if (have) st = read_attr(d, "crc32", H5T_NATIVE_UINT32, &stored, path, e);
+    else if (required) st = nt_fail(e, "%s: %s has no checksum (crc32): the file is damaged", path, dset);
+    H5Dclose(d);
+    if (st || !have) return st;
+    uint32_t now = crc_of(buf, bytes);
+    if (now != stored)
+        return nt_fail(e, "%s: %s fails its checksum (crc32 %08x stored, %08x read): the file "
+                       "is damaged", path, dset, (unsigned)stored, (unsigned)now);
+    return 0;
+}
+
+/* The model's layers: /model/layer{l}/weight and bias. */
+static int model_crcs(hid_t f, const nn_model *m, int check, int required, const char *path, nt_err *e)
+{
+    int st = 0;
+    for (int l = 0; l < m->nlayers && !st; l++) {
+        const nn_layer *L = &m->layers[l];
+        char name[64];
+        size_t nw = sizeof(float) * (size_t)L->in * L->out;
+        snprintf(name, sizeof name, "/model/layer%d/weight", l);
+        st = check ? crc_check(f, name, m->params + L->w_off, nw, required, path, e)
+                   : crc_write(f, name, crc_of(m->params + L->w_off, nw), path, e);
+        if (st || !L->has_bias) continue;
+        snprintf(name, sizeof name, "/model/layer%d/bias", l);
+        size_t nb = sizeof(float) * (size_t)L->out;
+        st = check ? crc_check(f, name, m->params + L->b_off, nb, required, path, e)
+                   : crc_write(f, name, crc_of(m->params + L->b_off, nb), path, e);
+    }
+    return st;
+}
+
+/* At save, after every dataset is written: the CRCs of the model, the optimizer state (both
+ * the same on every rank), and of /state/partial and /metrics, which rank 0 wrote (its CRCs
+ * are broadcast). Collective. */
+static int crcs_write(hid_t f, const nn_model *m, const nn_optim *o, const nt_ckpt_state *s,
+                      uint32_t metrics_crc, comm_t *c, const char *path, nt_err *e)
+{
+    uint32_t r0[2] = {crc_of(s->partial, sizeof s->partial), metrics_crc};
+    if (comm_bcast_bytes(c, r0, sizeof r0, 0) != MPI_SUCCESS)
+        return nt_fail(e, "%s: MPI broadcast of the checksums failed", path);
+    int st = model_crcs(f, m, 0, 1, path, e);
+    if (o->nslots > 0)
+        st |= crc_write(f, "/optimizer/state",
+                        crc_of(o->state, sizeof(float) * (size_t)o->nslots * o->n), path, e);
+    st |= crc_write(f, "/state/partial", r0[0], path, e);
+    st |= crc_write(f, "/metrics", r0[1], path, e);
+    return st;
 }
 
 /* A small float64 dataset written by rank 0 only (others select nothing). Collective. */
@@ -192,6 +278,7 @@ int nt_ckpt_save(const char *dir, int keep, const nn_model *m, const nn_optim *o
     if (rows) nt_history_pack(h, rows);
     else status = nt_fail(e, "out of memory writing %s", tmp);
     status |= !rows || small_f64(f, "metrics", rows, (hsize_t)h->n, NT_H_STORED, c, xfer, tmp, e);
+    uint32_t metrics_crc = rows ? crc_of(rows, sizeof(double) * NT_H_STORED * (size_t)h->n) : 0;
     free(rows);
     hid_t md;
     status |= H5_TRY(md = H5Dopen2(f, "metrics", H5P_DEFAULT), e, tmp);
@@ -199,6 +286,7 @@ int nt_ckpt_save(const char *dir, int keep, const nn_model *m, const nn_optim *o
         status |= nt_h5_attr_str(md, "columns", nt_history_stored_columns(), tmp, e);
         status |= H5_TRY(H5Dclose(md), e, tmp);
     }
+    status |= crcs_write(f, m, o, s, metrics_crc, c, tmp, e);
     if (xfer >= 0) status |= H5_TRY(H5Pclose(xfer), e, tmp);
     st = nt_h5_commit(f, tmp, path, status ? -1 : 0, c, e);
     if ((st = nt_agree(c, st, e))) return st;
@@ -235,12 +323,13 @@ void nt_ckpt_remove_all(const char *dir)
     }
 }
 
-int nt_ckpt_find(const char *dir, comm_t *c, char *path, size_t n)
+int nt_ckpt_find_before(const char *dir, comm_t *c, long long before, char *path, size_t n)
 {
     long long best = -1;
     if (c->rank == 0) {
         long long steps[4096];
         int k = list_ckpts(dir, steps, 4096);
+        while (k > 0 && steps[k - 1] >= before) k--;
         if (k > 0) best = steps[k - 1];
     }
     if (comm_bcast_bytes(c, &best, sizeof best, 0) != MPI_SUCCESS) {
@@ -252,9 +341,23 @@ int nt_ckpt_find(const char *dir, comm_t *c, char *path, size_t n)
     return 1;
 }
 
+int nt_ckpt_find(const char *dir, comm_t *c, char *path, size_t n)
+{
+    return nt_ckpt_find_before(dir, c, LLONG_MAX, path, n);
+}
+
+long long nt_ckpt_step_of(const char *path)
+{
+    const char *b = strrchr(path, '/');
+    long long st;
+    char tail[8];
+    b = b ? b + 1 : path;
+    return sscanf(b, "ckpt-%lld.h%7s", &st, tail) == 2 && !strcmp(tail, "5") ? st : -1;
+}
+
 /* /optimizer: the same optimizer and state slots as configured; step and (every rank reads
  * the whole state: each holds a full replica) the state. Collective. */
-static int optimizer_read(hid_t f, const char *path, nn_optim *o, hid_t xfer, nt_err *e)
+static int optimizer_read(hid_t f, const char *path, nn_optim *o, hid_t xfer, int crc, nt_err *e)
 {
     hid_t og = H5Gopen2(f, "optimizer", H5P_DEFAULT); /* missing: the name check below says so */
     char *name = og >= 0 ? nt_h5_read_str(og, "name") : NULL;
@@ -277,13 +380,15 @@ static int optimizer_read(hid_t f, const char *path, nn_optim *o, hid_t xfer, nt
         if (ds < 0 || H5Dread(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, xfer, o->state) < 0) /* collective */
             st = nt_fail(e, "%s: cannot read /optimizer/state", path);
         if (ds >= 0) st |= H5_TRY(H5Dclose(ds), e, path);
+        if (!st) st = crc_check(f, "/optimizer/state", o->state,
+                                sizeof(float) * (size_t)o->nslots * o->n, crc, path, e);
     }
     if (og >= 0) st |= H5_TRY(H5Gclose(og), e, path);
     return st;
 }
 
 /* /state: the data-order counters and this epoch's partial sums. Collective. */
-static int state_read(hid_t f, const char *path, nt_ckpt_state *s, hid_t xfer, nt_err *e)
+static int state_read(hid_t f, const char *path, nt_ckpt_state *s, hid_t xfer, int crc, nt_err *e)
 {
     int st = 0;
     hid_t sg = H5Gopen2(f, "state", H5P_DEFAULT);
@@ -302,13 +407,14 @@ static int state_read(hid_t f, const char *path, nt_ckpt_state *s, hid_t xfer, n
         if (pd < 0 || H5Dread(pd, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, xfer, s->partial) < 0) /* collective */
             st = nt_fail(e, "%s: cannot read /state/partial", path);
         if (pd >= 0) st |= H5_TRY(H5Dclose(pd), e, path);
+        if (!st) st = crc_check(f, "/state/partial", s->partial, sizeof s->partial, crc, path, e);
         st |= H5_TRY(H5Gclose(sg), e, path);
     }
     return st;
 }
 
 /* /metrics: the history's stored columns, at most h->cap rows. Collective. */
-static int history_read(hid_t f, const char *path, nt_history *h, hid_t xfer, nt_err *e)
+static int history_read(hid_t f, const char *path, nt_history *h, hid_t xfer, int crc, nt_err *e)
 {
     int st = 0;
     hid_t md = H5Dopen2(f, "metrics", H5P_DEFAULT);
@@ -324,7 +430,8 @@ static int history_read(hid_t f, const char *path, nt_history *h, hid_t xfer, nt
         st = nt_fail(e, "out of memory reading %s", path);
     else if (d[0] > 0 && H5Dread(md, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, xfer, rows) < 0) /* collective */
         st = nt_fail(e, "%s: cannot read /metrics", path);
-    else
+    else if (!(st = crc_check(f, "/metrics", rows, sizeof(double) * NT_H_STORED * (size_t)d[0], crc,
+                              path, e)))
         nt_history_unpack(h, rows, (int)d[0]);
     free(rows);
     if (sp >= 0) st |= H5_TRY(H5Sclose(sp), e, path);
@@ -332,27 +439,56 @@ static int history_read(hid_t f, const char *path, nt_history *h, hid_t xfer, nt
     return st;
 }
 
-int nt_ckpt_load(const char *path, nn_model *m, nn_optim *o, nt_ckpt_state *s, nt_history *h,
-                 comm_t *c, nt_err *e)
+/* Agreement without printing: every rank gets the first failing rank's message in e. */
+static int agree_quiet(comm_t *c, int status, nt_err *e)
+{
+    int first;
+    int g = comm_agree(c, status, &first);
+    if (g != 0 && first >= 0 && comm_bcast_bytes(c, e->msg, sizeof e->msg, first) != MPI_SUCCESS)
+        snprintf(e->msg, sizeof e->msg, "failure on rank %d", first);
+    return g;
+}
+
+int nt_ckpt_load_quiet(const char *path, nn_model *m, nn_optim *o, nt_ckpt_state *s,
+                       nt_history *h, comm_t *c, nt_err *e)
 {
     nt_err_clear(e);
     hid_t f = nt_h5_open(path, c);
-    int st = f < 0 ? (nt_fail(e, "%s: cannot open checkpoint", path), NT_EXIT_INPUT) : 0;
-    if ((st = nt_agree(c, st, e))) return st;
+    int st = f < 0 ? (nt_fail(e, "%s: cannot open checkpoint (truncated or not HDF5?)", path),
+                      NT_EXIT_INPUT) : 0;
+    if ((st = agree_quiet(c, st, e))) return st;
     char *kind = nt_h5_read_str(f, "kind");
     if (!kind || strcmp(kind, "checkpoint"))
         st = nt_fail(e, "%s: not an nntrain checkpoint (no kind = \"checkpoint\")", path);
     free(kind);
+    /* format 2 on: every array carries a CRC-32 that must match */
+    int version = 1;
+    if (!st && H5Aexists(f, "checkpoint_format_version") > 0 &&
+        read_attr(f, "checkpoint_format_version", H5T_NATIVE_INT, &version, path, e))
+        st = -1;
+    const int crc = version >= 2;
     if (!st) st = nt_model_read(f, path, m, e) ? -1 : 0;
+    if (!st) st = model_crcs(f, m, 1, crc, path, e);
     hid_t xfer = H5I_INVALID_HID;
     if (!st && (H5_TRY(xfer = H5Pcreate(H5P_DATASET_XFER), e, path) ||
                 H5_TRY(H5Pset_dxpl_mpio(xfer, H5FD_MPIO_COLLECTIVE), e, path)))
         st = -1;
-    if (!st) st = optimizer_read(f, path, o, xfer, e);
-    if (!st) st = state_read(f, path, s, xfer, e);
+    if (!st) st = optimizer_read(f, path, o, xfer, crc, e);
+    if (!st) st = state_read(f, path, s, xfer, crc, e);
     h->n = 0;
-    if (!st) st = history_read(f, path, h, xfer, e);
+    if (!st) st = history_read(f, path, h, xfer, crc, e);
     if (xfer >= 0) st |= H5_TRY(H5Pclose(xfer), e, path);
     st |= H5_TRY(H5Fclose(f), e, path); /* collective */
-    return nt_agree(c, st ? NT_EXIT_INPUT : 0, e);
+    return agree_quiet(c, st ? NT_EXIT_INPUT : 0, e);
+}
+
+int nt_ckpt_load(const char *path, nn_model *m, nn_optim *o, nt_ckpt_state *s, nt_history *h,
+                 comm_t *c, nt_err *e)
+{
+    int st = nt_ckpt_load_quiet(path, m, o, s, h, c, e);
+    if (st && c->rank == 0) {
+        fprintf(stderr, "nntrain: error: %s\n", e->msg[0] ? e->msg : "failure on another rank");
+        fflush(stderr);
+    }
+    return st;
 }

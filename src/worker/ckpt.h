@@ -22,7 +22,7 @@
 #include "optim.h"
 #include "util.h"
 
-#define NT_CKPT_FORMAT_VERSION 1
+#define NT_CKPT_FORMAT_VERSION 2
 
 typedef struct {
     int64_t epoch;          /* the epoch in progress (1-based) */
@@ -47,6 +47,11 @@ int nt_ckpt_save(const char *dir, int keep, const nn_model *m, const nn_optim *o
  * the broadcast failed. Collective. */
 int nt_ckpt_find(const char *dir, comm_t *c, char *path, size_t n);
 
+/* The same for the newest checkpoint with a step below `before`. Collective. */
+int nt_ckpt_find_before(const char *dir, comm_t *c, long long before, char *path, size_t n);
+/* The step in a path's name ckpt-<step>.h5, or -1. */
+long long nt_ckpt_step_of(const char *path);
+
 /* Rank-local helpers: the newest checkpoint in dir (returns 0 when none); remove all. */
 int nt_ckpt_find_local(const char *dir, char *path, size_t n);
 void nt_ckpt_remove_all(const char *dir);
@@ -56,5 +61,10 @@ void nt_ckpt_remove_all(const char *dir);
  * Returns the agreed status. */
 int nt_ckpt_load(const char *path, nn_model *m, nn_optim *o, nt_ckpt_state *s, nt_history *h,
                  comm_t *c, nt_err *e);
+/* The same without printing the error: on failure every rank's e holds the first failing
+ * rank's message (for trying an older checkpoint). Checkpoints of format 2 on carry a CRC-32 of
+ * every array (attribute crc32 of each dataset), verified here: a damaged file fails. */
+int nt_ckpt_load_quiet(const char *path, nn_model *m, nn_optim *o, nt_ckpt_state *s,
+                       nt_history *h, comm_t *c, nt_err *e);
 
 #endif

@@ -290,6 +290,45 @@ static int load_rows(nt_trainer *t)
     return nt_agree(t->c, nt_stream_load(&t->stream, &t->e), &t->e);
 }
 
+/* Loads t->resume_path, the newest checkpoint; when it cannot be read back intact (truncated,
+ * not HDF5, a checksum fails, something missing), the next older one, and so on: one warning
+ * names the newest and why it was skipped, and t->resume_path becomes the one loaded. When
+ * none loads, the newest's error. Collective. */
+static int load_intact(nt_trainer *t)
+{
+    const nt_config *cfg = t->cfg;
+    comm_t *c = t->c;
+    int st = nt_ckpt_load_quiet(t->resume_path, &t->m, &t->opt, &t->cs, &t->hist, c, &t->e);
+    if (!st) return 0;
+    char newest[sizeof t->resume_path];
+    nt_err why = t->e;
+    const int first_st = st;
+    snprintf(newest, sizeof newest, "%s", t->resume_path);
+    int skipped = 1;
+    for (;;) {
+        long long step = nt_ckpt_step_of(t->resume_path);
+        int found = step < 0 ? 0 : nt_ckpt_find_before(cfg->ckpt_dir, c, step, t->resume_path,
+                                                       sizeof t->resume_path);
+        if (found <= 0) {
+            if (c->rank == 0) {
+                fprintf(stderr, "nntrain: error: %s%s\n", why.msg[0] ? why.msg : newest,
+                        skipped > 1 ? " (and no older checkpoint can be read either)" : "");
+                fflush(stderr);
+            }
+            t->e = why;
+            return first_st;
+        }
+        if (!(st = nt_ckpt_load_quiet(t->resume_path, &t->m, &t->opt, &t->cs, &t->hist, c, &t->e)))
+            break;
+        skipped++;
+    }
+    char msg[8400];
+    snprintf(msg, sizeof msg, "%s; skipping it%s and resuming from the newest intact checkpoint, %s",
+             why.msg, skipped > 2 ? " and older ones that failed too" : "", t->resume_path);
+    nt_report_warning(&t->rep, msg);
+    return 0;
+}
+
 /* The starting weights: the checkpoint's (with optimizer state and counters), --init-from's,
  * or initialised from the seed on rank 0 and broadcast, so every replica holds the same bits. */
 static int load_weights(nt_trainer *t)
@@ -299,7 +338,7 @@ static int load_weights(nt_trainer *t)
     int st;
     if (t->resuming) {
         /* every rank reads the checkpoint: parameters, optimizer state, counters, history */
-        if ((st = nt_ckpt_load(t->resume_path, &t->m, &t->opt, &t->cs, &t->hist, c, &t->e))) return st;
+        if ((st = load_intact(t))) return st;
         if (t->cs.steps_per_epoch != t->stream.steps || t->cs.seed != cfg->seed) {
             nt_fail(&t->e, "%s: written for %lld steps per epoch and seed %llu; this configuration "
                     "has %lld and %llu (batch_size, data or seed changed)", t->resume_path,
