@@ -548,6 +548,28 @@ static int finish(nt_config *c, const parse_ctx *p, nt_err *e)
     return 0;
 }
 
+/* " --set 'S'" appended to c->overrides, quoted for a POSIX shell (for the resume command a
+ * stopped run prints); one that does not fit makes overrides say so instead. */
+static void append_set(nt_config *c, const char *s)
+{
+    size_t o = strlen(c->overrides), cap = sizeof c->overrides;
+    if (c->overrides_cut) return;
+    int plain = *s != 0;
+    for (const char *q = s; *q; q++)
+        if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.,=/:+-", *q)) plain = 0;
+    char buf[sizeof c->overrides];
+    size_t b = 0;
+    b += (size_t)snprintf(buf, sizeof buf, " --set %s", plain ? "" : "'");
+    for (const char *q = s; *q && b + 8 < sizeof buf; q++) {
+        if (*q == '\'' && !plain) { memcpy(buf + b, "'\\''", 4); b += 4; }
+        else buf[b++] = *q;
+    }
+    if (!plain && b + 1 < sizeof buf) buf[b++] = '\'';
+    buf[b] = 0;
+    if (o + b + 1 > cap || b + 8 >= sizeof buf) { c->overrides_cut = 1; return; }
+    memcpy(c->overrides + o, buf, b + 1);
+}
+
 static int parse_sets(nt_config *c, parse_ctx *p, char *const *sets, int nsets, nt_err *e)
 {
     /* --set section.key=value: same table, same checks; may override the file */
@@ -572,6 +594,7 @@ static int parse_sets(nt_config *c, parse_ctx *p, char *const *sets, int nsets, 
         }
         p->seen[k - keys] = 1;
         if (set_value(c, k, val, e, "--set")) return -1;
+        append_set(c, s);
     }
     return 0;
 }
@@ -588,6 +611,58 @@ int nt_config_parse_string(nt_config *c, const char *text, const char *origin, n
     return finish(c, &p, e);
 }
 
+/* Lines for libinih, one physical line per call, of any length. libinih parses into a buffer
+ * of INI_MAX_LINE (200) bytes and would cut a longer line in two (the rest reported as a
+ * malformed line further down). A longer comment is passed on empty; a longer
+ * `name = value` line is split here, as libinih would (inline comments after " ;" dropped,
+ * both sides trimmed), and handed to the handler directly under the current section, which
+ * this reader tracks from the [section] lines it passes on. Line numbers stay libinih's. */
+typedef struct {
+    FILE *f;
+    parse_ctx *p;
+    char *line;
+    size_t cap;
+    int lineno, read_errno, bad_line;
+    char section[64];
+} line_reader;
+
+static char *read_line(char *str, int num, void *stream)
+{
+    line_reader *r = stream;
+    errno = 0;
+    ssize_t n = getline(&r->line, &r->cap, r->f);
+    if (n < 0) {
+        if (ferror(r->f)) r->read_errno = errno ? errno : EIO;
+        return NULL;
+    }
+    r->lineno++;
+    int fits = n < num;
+    if (fits) memcpy(str, r->line, (size_t)n + 1);
+    while (n > 0 && (r->line[n - 1] == '\n' || r->line[n - 1] == '\r')) r->line[--n] = 0;
+    char *s = nn_trim(r->line);
+    if (*s == '[') { /* the section libinih will see */
+        char *end = strchr(s, ']');
+        size_t k = end ? (size_t)(end - s - 1) : 0;
+        if (end && k < sizeof r->section) { memcpy(r->section, s + 1, k); r->section[k] = 0; }
+    }
+    if (fits) return str;
+    str[0] = '\n';
+    str[1] = 0;
+    if (*s == ';' || *s == '#' || *s == 0) return str; /* a long comment: nothing to parse */
+    char *eq = strpbrk(s, "=:");
+    if (*s == '[' || !eq) { /* a long section header or no '=': malformed, at this line */
+        if (!r->bad_line) r->bad_line = r->lineno;
+        return str;
+    }
+    *eq = 0;
+    char *value = eq + 1;
+    for (char *q = value; *q; q++) /* an inline comment: ';' after whitespace */
+        if (*q == ';' && q > value && (q[-1] == ' ' || q[-1] == '\t')) { *q = 0; break; }
+    if (!handler(r->p, r->section, nn_trim(s), nn_trim(value)) && !r->bad_line && !r->p->failed)
+        r->bad_line = r->lineno;
+    return str;
+}
+
 int nt_config_load(nt_config *c, const char *path, char *const *sets, int nsets, nt_err *e)
 {
     defaults(c);
@@ -596,9 +671,13 @@ int nt_config_load(nt_config *c, const char *path, char *const *sets, int nsets,
     parse_ctx p = {.c = c, .e = e, .origin = path};
     FILE *f = fopen(path, "r");
     if (!f) return nt_fail(e, "%s: cannot open config: %s", path, strerror(errno));
-    int rc = ini_parse_file(f, handler, &p);
+    line_reader r = {.f = f, .p = &p};
+    int rc = ini_parse_stream(read_line, &r, handler, &p);
     fclose(f);
+    free(r.line);
     if (p.failed) return -1;
+    if (r.read_errno) return nt_fail(e, "%s: cannot read config: %s", path, strerror(r.read_errno));
+    if (r.bad_line && (rc <= 0 || r.bad_line < rc)) rc = r.bad_line;
     if (rc > 0) return nt_fail(e, "%s:%d: malformed line (expected [section] or key = value)", path, rc);
     if (rc < 0) return nt_fail(e, "%s: cannot read config", path);
     if (parse_sets(c, &p, sets, nsets, e)) return -1;

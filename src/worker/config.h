@@ -22,6 +22,8 @@ enum { NT_OVERLAP_AUTO = 0, NT_OVERLAP_ON = 1, NT_OVERLAP_OFF = 2 };
 
 typedef struct {
     char path[PATH_MAX];          /* the config file */
+    char overrides[8192];         /* the --set arguments, shell-quoted: " --set 'a.b=c'"... */
+    int overrides_cut;            /* they did not all fit in overrides */
     /* [data] */
     char train[PATH_MAX], test[PATH_MAX];
     double val_fraction;

@@ -314,6 +314,11 @@ static int mpi_main(int argc, char **argv, const char *cmd, int st, nt_err *e, t
 {
     /* FUNNELED: each rank's dataset reader thread makes no MPI calls; only this thread does */
     int provided = MPI_THREAD_SINGLE;
+    /* Open MPI 4.1's "lockedfile" shared-file-pointer component sprintf()s every file name
+     * given to MPI_File_open into a 256-byte buffer, so a data or checkpoint path longer than
+     * ~250 characters aborts the rank ("buffer overflow detected"). nntrain never uses shared
+     * file pointers: leave that component out unless the user chose the components. */
+    setenv("OMPI_MCA_sharedfp", "^lockedfile", 0);
     MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided);
     comm_t c;
     if (comm_init(&c, MPI_COMM_WORLD) != MPI_SUCCESS) {

@@ -353,7 +353,9 @@ static int load_weights(nt_trainer *t)
         nt_report_event(&t->rep, "resume", msg);
     } else if (t->o->init_from) {
         /* every rank reads the same weights (shape mismatch: one clear error) */
-        if ((st = nt_agree(c, nt_model_load(&t->m, t->o->init_from, c, &t->e), &t->e))) return st;
+        if ((st = nt_agree(c, nt_model_load(&t->m, t->o->init_from, c, &t->e) ? NT_EXIT_INPUT : 0,
+                           &t->e)))
+            return st;
         char msg[4200];
         snprintf(msg, sizeof msg, "starting from the weights in %s", t->o->init_from);
         nt_report_event(&t->rep, "init_from", msg);

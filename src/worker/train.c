@@ -241,12 +241,14 @@ static int end_epoch(nt_trainer *t, int epoch, const epoch_sums *a)
 static int stopped(nt_trainer *t, nt_result *res)
 {
     /* rank 0 may not be the rank that was signalled: say what it knows */
-    char msg[9000];
+    char msg[4 * PATH_MAX + 8192 + 256];
+    const nt_config *cfg = t->cfg;
     snprintf(msg, sizeof msg, "nntrain: stopped early (%s): checkpoint %s written; continue with\n"
-             "  nntrain train --config %s --resume",
+             "  nntrain train --config %s%s --resume%s",
              nt_stop_signal == SIGUSR1 ? "SIGUSR1" : nt_stop_signal == SIGTERM ? "SIGTERM"
                                                  : "stop requested on a rank",
-             t->ckpt_written, t->cfg->path);
+             t->ckpt_written, cfg->path, cfg->overrides,
+             cfg->overrides_cut ? "  (plus the rest of the original --set options, too long to repeat)" : "");
     nt_report_event(&t->rep, "stopped", msg);
     if (res) res->stopped = 1;
     nt_write_status(t->c, t->cfg->out_dir, "stopped global_step %lld checkpoint %s",

@@ -24,6 +24,9 @@ int nt_agree(comm_t *c, int status, const nt_err *e)
 {
     int first;
     int g = comm_agree(c, status, &first);
+    /* only documented exit codes leave: a helper's -1, or the MPI error code comm_agree
+     * returns when agreeing itself failed, is a runtime failure (1) */
+    if (g < 0 || g > NT_EXIT_INPUT) g = NT_EXIT_RUNTIME;
     if (g != 0 && c->rank == first) {
         fprintf(stderr, "nntrain: error: %s\n",
                 e && e->msg[0] ? e->msg : "failure on another rank");
