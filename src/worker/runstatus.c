@@ -7,12 +7,14 @@
  * How the lost ranks are told apart: every rank's watchdog writes .heartbeat/rank-K (host,
  * step, phase, newest checkpoint) and a stop signal (the launcher's SIGTERM to the ranks it
  * kills) leaves .heartbeat/signal-K. A rank with a heartbeat file but no signal file did not
- * live to get the launcher's signal: it was lost first. */
+ * live to get the launcher's signal: it was lost first. A directory whose .lock another
+ * process holds (runlock.h) belongs to a live run: the post-mortem leaves its status alone. */
 #define _GNU_SOURCE
 #include "runstatus.h"
 #include "ckpt.h"
 #include "cli.h"
 #include "config.h"
+#include "runlock.h"
 #include "util.h"
 #include "watchdog.h"
 #include <dirent.h>
@@ -34,7 +36,8 @@ static const char *status_usage =
     "checkpoint. No MPI needed.\n"
     "\n"
     "  --launcher-exit RC  the launcher (mpirun, srun) of the run exited with RC (not 0). If the\n"
-    "                      status file still says `running`, nntrain never said why: this names\n"
+    "                      status file still says `running` (and no other live process holds\n"
+    "                      RUN_DIR/.lock), nntrain never said why: this names\n"
     "                      the ranks that were lost (killed, or their node lost) from the\n"
     "                      heartbeat files, prints that as one error line on stderr and records\n"
     "                      `failed exit RC ...` in the status file. On stdout, for scripts:\n"
@@ -191,7 +194,12 @@ static int post_mortem(const char *run, int rc, const char *status)
     int n;
     nt_heartbeat_file *h = read_all(hb, &n);
     long long ck_step = newest_checkpoint(run, h, n, ck, sizeof ck);
-    const int running = !strncmp(status, "running", 7);
+    int running = !strncmp(status, "running", 7);
+    char lk_host[256], lk_pid[32];
+    /* `running` while another process holds the run's lock: the directory belongs to a live
+     * run (the launcher's own run was refused at start-up and said so), which must keep its
+     * status file */
+    if (running && nt_run_lock_holder(run, lk_host, sizeof lk_host, lk_pid, sizeof lk_pid)) running = 0;
     if (!running) { /* nntrain said why itself (or the run ended): only the facts for scripts */
         if (!strncmp(status, "failed", 6)) read_lost_file(hb, hosts, sizeof hosts);
         printf("lost_hosts=%s\ncheckpoint=%s\n", hosts, ck);

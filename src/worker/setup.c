@@ -1,13 +1,15 @@
 /* Start-up of a training run (trainer.h): the process (denormals, BLAS threads, warnings),
- * the data files, resume or a fresh output directory, allocation (once), the initial weights,
- * metrics.csv and the banner. Every check is agreed by all ranks before anything is written
- * into the output directory, so a start-up failure leaves it as it was. */
+ * the data files, the output directory's lock (runlock.h), resume or a fresh output directory,
+ * allocation (once), the initial weights, metrics.csv and the banner. Every check is agreed by
+ * all ranks before anything is written into the output directory, so a start-up failure leaves
+ * it as it was (apart from the directory and its .lock file, created when missing). */
 #define _GNU_SOURCE
 #include "trainer.h"
 #include "blas.h"
 #include "cli.h" /* nn_parse_* */
 #include "modelio.h"
 #include "rng.h"
+#include "runlock.h"
 #include <cblas.h>
 #if defined(__SSE__)
 #include <xmmintrin.h>
@@ -200,11 +202,31 @@ static int check_output_dir(nt_trainer *t)
     return nt_mkdirs(cfg->out_dir, &t->e) ? -1 : 0;
 }
 
+/* Rank 0 locks [output] dir (runlock.h), creating it if needed, before anything looks into it,
+ * and holds the lock until the run ends: a second run into the same directory stops here, on
+ * every rank, having written nothing (its status and metrics writes are never reached). */
+static int lock_output_dir(nt_trainer *t)
+{
+    int st = 0;
+    if (t->c->rank == 0) {
+        t->lock_fd = nt_run_lock(t->cfg->out_dir, &t->e);
+        if (t->lock_fd == -2) { /* no locks on this file system: warn, and go on unlocked */
+            nt_report_warning(&t->rep, t->e.msg);
+            t->e.msg[0] = 0;
+        } else if (t->lock_fd < 0) {
+            st = NT_EXIT_INPUT;
+        }
+    }
+    return nt_agree(t->c, st, &t->e);
+}
+
 /* Resume (the newest complete checkpoint, if asked for or [checkpoint] resume = auto) or a
  * fresh output directory; then the status file says "running". */
 static int prepare_output(nt_trainer *t)
 {
     const nt_config *cfg = t->cfg;
+    int st = lock_output_dir(t);
+    if (st) return st;
     int found = t->o->resume || cfg->resume_auto
                     ? nt_ckpt_find(cfg->ckpt_dir, t->c, t->resume_path, sizeof t->resume_path) : 0;
     if (found < 0) { /* the same on every rank: the name's broadcast failed */
@@ -216,7 +238,7 @@ static int prepare_output(nt_trainer *t)
         nt_fail(&t->e, "%s: no checkpoint to resume from (ckpt-<step>.h5)", cfg->ckpt_dir);
         return nt_agree(t->c, NT_EXIT_INPUT, &t->e);
     }
-    int st = t->c->rank == 0 && check_output_dir(t) ? NT_EXIT_INPUT : 0;
+    st = t->c->rank == 0 && check_output_dir(t) ? NT_EXIT_INPUT : 0;
     if ((st = nt_agree(t->c, st, &t->e))) return st;
     t->out_ready = 1;
     nt_write_status(t->c, cfg->out_dir, "running");
@@ -412,7 +434,7 @@ static void banner(nt_trainer *t)
 
 int nt_trainer_setup(nt_trainer *t, const nt_config *cfg, comm_t *c, const nt_train_opts *o)
 {
-    *t = (nt_trainer){.cfg = cfg, .c = c, .o = o};
+    *t = (nt_trainer){.cfg = cfg, .c = c, .o = o, .lock_fd = -1};
     t->train.file = t->test.file = H5I_INVALID_HID;
     setup_process(t);
     int st;
@@ -458,4 +480,6 @@ void nt_trainer_free(nt_trainer *t)
     if (t->have_test) nt_data_close(&t->test);
     if (t->have_train) nt_data_close(&t->train);
     nt_watchdog_stop(&t->wd); /* and its heartbeat files */
+    nt_run_unlock(t->lock_fd); /* last: the run has written all it will */
+    t->lock_fd = -1;
 }

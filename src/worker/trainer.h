@@ -27,6 +27,8 @@ typedef struct {
     int have_train, have_test;
     nt_input_norm norm;        /* the training file's standardisation, recorded with the model */
     int64_t N, n_val, n_train;
+    /* rank 0: the descriptor holding <output.dir>/.lock (runlock.h) until the run ends; -1 */
+    int lock_fd;
     /* the output directory exists and is this run's: keep its status file current */
     int out_ready;
     /* resuming from a checkpoint */
