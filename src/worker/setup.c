@@ -188,6 +188,9 @@ static int open_data(nt_trainer *t)
 static int check_output_dir(nt_trainer *t)
 {
     const nt_config *cfg = t->cfg;
+    /* where checkpoints go must be possible (a signal can ask for one at any step): a path
+     * under a file fails here, not at the first checkpoint after training started */
+    if (nt_mkdirs(cfg->ckpt_dir, &t->e)) return -1;
     if (t->resuming) return nt_mkdirs(cfg->out_dir, &t->e) ? -1 : 0;
     char mp[4200], path[4200], oldck[4300];
     snprintf(path, sizeof path, "%s/metrics.csv", cfg->out_dir);
@@ -239,13 +242,7 @@ static int prepare_output(nt_trainer *t)
         return nt_agree(t->c, NT_EXIT_INPUT, &t->e);
     }
     st = t->c->rank == 0 && check_output_dir(t) ? NT_EXIT_INPUT : 0;
-    if ((st = nt_agree(t->c, st, &t->e))) return st;
-    t->out_ready = 1;
-    nt_write_status(t->c, cfg->out_dir, "running");
-    /* heartbeat files of an earlier job in this directory (every rank starts its watchdog
-     * after later agreements, so after this) */
-    if (t->c->rank == 0) nt_watchdog_clear(cfg->out_dir);
-    return 0;
+    return nt_agree(t->c, st, &t->e);
 }
 
 /* Everything a step, an evaluation and a checkpoint need, allocated once. */
@@ -401,6 +398,13 @@ static int open_metrics(nt_trainer *t)
     int st = t->c->rank == 0 && nt_metrics_open(&t->metrics, t->cfg->out_dir, &t->hist, &t->e)
                  ? NT_EXIT_RUNTIME : 0;
     if ((st = nt_agree(t->c, st, &t->e))) return st;
+    /* from here on a failure is recorded in the status file; before, nothing was written (the
+     * lock file and empty directories apart) */
+    t->out_ready = 1;
+    nt_write_status(t->c, t->cfg->out_dir, "running");
+    /* heartbeat files of an earlier job in this directory (every rank starts its watchdog
+     * after later agreements, so after this) */
+    if (t->c->rank == 0) nt_watchdog_clear(t->cfg->out_dir);
     for (int i = 0; i < t->hist.n && t->c->rank == 0; i++) nt_metrics_row(&t->metrics, &t->hist.rows[i]);
     return 0;
 }

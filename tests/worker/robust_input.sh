@@ -58,6 +58,25 @@ for f in text random missing; do
         --set output.dir="$T/i-$f" --init-from "$T/$f.h5"
 done
 
+# start-up failures write nothing into the output directory (no status, no metrics.csv; the
+# lock file and empty directories apart): --init-from another architecture, a checkpoint
+# directory under a file, a model too large for memory
+untouched() { # untouched NAME DIR: DIR holds no file but .lock
+    local extra
+    extra=$(find "$2" -type f ! -name .lock 2>/dev/null)
+    [ -z "$extra" ] && ok "$1: nothing written into the output directory" || fail "$1: wrote $extra"
+}
+expect init-from-arch 3 "o1/model.h5: /model/layer0/weight has shape (8, 2), the model needs (9, 2)" mpi 2 "$NNTRAIN" train --config "$T/j.ini" --quiet \
+    --set "model.layers=2, 9, 2" --set output.dir="$T/arch" --init-from "$T/o1/model.h5"
+untouched init-from-arch "$T/arch"
+touch "$T/afile"
+expect ckpt-dir-under-file 3 "afile/ck: cannot create directory: Not a directory" mpi 2 "$NNTRAIN" train \
+    --config "$T/j.ini" --quiet --set output.dir="$T/ckf" --set checkpoint.dir="$T/afile/ck"
+untouched ckpt-dir-under-file "$T/ckf"
+expect out-of-memory 1 "out of memory" "$NNTRAIN" train --config "$T/j.ini" --quiet \
+    --set "model.layers=2, 1000000, 1000000, 2" --set output.dir="$T/oom"
+untouched out-of-memory "$T/oom"
+
 # the resume command of a stopped run, run as printed
 sets=(--set "model.layers=2, 12, 2" --set "train.epochs=3" --set "optimizer.name=sgd" --set "output.dir=$T/s")
 "$NNTRAIN" train --config "$T/j.ini" --quiet "${sets[@]:0:6}" --set output.dir="$T/full" || fail "uninterrupted run"
