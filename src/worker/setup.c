@@ -245,6 +245,68 @@ static int prepare_output(nt_trainer *t)
     return nt_agree(t->c, st, &t->e);
 }
 
+/* Memory this node can still give (bytes): MemAvailable, or less under a cgroup v2 limit
+ * (Slurm's --mem); NNTRAIN_TEST_MEM_AVAILABLE_MB replaces it (tests). -1: unknown. */
+static double node_memory_available(void)
+{
+    const char *hook = getenv("NNTRAIN_TEST_MEM_AVAILABLE_MB");
+    if (hook && *hook) return atof(hook) * 1048576.0;
+    double avail = -1;
+    FILE *f = fopen("/proc/meminfo", "r");
+    char line[256];
+    while (f && fgets(line, sizeof line, f)) {
+        long long kb;
+        if (sscanf(line, "MemAvailable: %lld kB", &kb) == 1) { avail = kb * 1024.0; break; }
+    }
+    if (f) fclose(f);
+    long long max = 0, cur = 0;
+    FILE *m = fopen("/sys/fs/cgroup/memory.max", "r"), *c = fopen("/sys/fs/cgroup/memory.current", "r");
+    if (m && c && fscanf(m, "%lld", &max) == 1 && fscanf(c, "%lld", &cur) == 1 && max > cur &&
+        (avail < 0 || (double)(max - cur) < avail))
+        avail = (double)(max - cur);
+    if (m) fclose(m);
+    if (c) fclose(c);
+    return avail;
+}
+
+/* Before allocating: the bytes a rank will hold (parameters and gradients, optimizer state,
+ * activations and workspaces for bmax rows, decoded rows in memory), times the ranks on this
+ * node, against what the node has available. Refuses with one line instead of being killed
+ * by the OOM killer halfway through zeroing the buffers. Rank-local (agreed by the caller). */
+static int preflight_memory(nt_trainer *t, int bmax, double cache_bytes)
+{
+    const nt_config *cfg = t->cfg;
+    const int L = cfg->nsizes - 1, D = cfg->sizes[0];
+    double params = NT_X_N, act = 0, widest = D;
+    for (int l = 0; l < L; l++) {
+        const double in = cfg->sizes[l], out = cfg->sizes[l + 1];
+        const int drop = cfg->ndropout && cfg->dropout[cfg->ndropout > 1 ? l : 0] > 0 && l < L - 1;
+        params += in * out + (cfg->bias ? out : 0);
+        act += (double)bmax * out * (drop ? 4 : 2);
+        if (out > widest) widest = out;
+    }
+    const double gib = 1073741824.0;
+    const double model = 4 * (2 * params + act + 2.0 * bmax * widest + 2.0 * bmax * cfg->sizes[L]);
+    const double opt = 4.0 * nn_optim_slots(&cfg->opt) * params;
+    const double row4 = 4.0 * D;
+    double rows = fmin(cache_bytes, (double)(t->n_train + t->n_val) * row4) + 3.0 * bmax * row4;
+    if (t->have_test) rows += fmin(cache_bytes, (double)t->test.n * row4);
+    const double rank = model + opt + rows, node = rank * t->c->local_size;
+    const double avail = node_memory_available();
+    if (avail < 0 || node <= avail) return 0;
+    char host[256] = "this node";
+    gethostname(host, sizeof host);
+    host[sizeof host - 1] = 0;
+    const double u = node >= gib ? gib : 1048576.0; /* GiB, or MiB for small figures */
+    const char *un = node >= gib ? "GiB" : "MiB";
+    return nt_fail(&t->e, "the run needs about %.1f %s per rank (parameters and gradients %.1f, "
+                   "optimizer state %.1f, activations %.1f, rows %.1f) x %d rank%s on %s = %.1f "
+                   "%s, but %s has %.1f %s available; use a smaller model or batch, fewer "
+                   "ranks per node or a smaller [data] cache_mb", rank / u, un, 8 * params / u,
+                   opt / u, (model - 8 * params) / u, rows / u, t->c->local_size,
+                   t->c->local_size > 1 ? "s" : "", host, node / u, un, host, avail / u, un);
+}
+
 /* Everything a step, an evaluation and a checkpoint need, allocated once. */
 static int allocate(nt_trainer *t)
 {
@@ -255,7 +317,8 @@ static int allocate(nt_trainer *t)
     const int bmax = (int)(shard_max > 256 ? shard_max : 256); /* also the eval batch */
     const double row_bytes = (double)D * (t->train.x_u8 ? 1 : 4);
     const int64_t cache_rows = (int64_t)fmax(1.0, cfg->cache_mb * 1048576.0 / row_bytes);
-    int st = 0;
+    int st = preflight_memory(t, bmax, cfg->cache_mb * 1048576.0);
+    if ((st = nt_agree(t->c, st ? NT_EXIT_RUNTIME : 0, &t->e))) return st;
     nn_model_spec spec = nt_config_model_spec(cfg, bmax, NT_X_N);
     if (nn_model_create_spec(&t->m, &spec)) {
         st = nt_fail(&t->e, "out of memory creating the model");

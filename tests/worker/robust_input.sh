@@ -73,9 +73,19 @@ touch "$T/afile"
 expect ckpt-dir-under-file 3 "afile/ck: cannot create directory: Not a directory" mpi 2 "$NNTRAIN" train \
     --config "$T/j.ini" --quiet --set output.dir="$T/ckf" --set checkpoint.dir="$T/afile/ck"
 untouched ckpt-dir-under-file "$T/ckf"
-expect out-of-memory 1 "out of memory" "$NNTRAIN" train --config "$T/j.ini" --quiet \
+expect out-of-memory 1 "the run needs about .* GiB per rank" "$NNTRAIN" train --config "$T/j.ini" --quiet \
     --set "model.layers=2, 1000000, 1000000, 2" --set output.dir="$T/oom"
 untouched out-of-memory "$T/oom"
+
+# the memory preflight: with the node's available memory set (test hook) below what a
+# 2-rank run of a 2-2000-2000-2 adam model needs (~2 x 70 MiB), one line naming the parts and
+# the host, exit 1, before allocating, nothing written; with enough it trains
+expect mem-preflight 1 "the run needs about .* MiB per rank (parameters and gradients .*) x 2 ranks on $(hostname) = .* MiB, but $(hostname) has 100.0 MiB available" \
+    mpi 2 -x NNTRAIN_TEST_MEM_AVAILABLE_MB=100 "$NNTRAIN" train --config "$T/j.ini" --quiet \
+    --set "model.layers=2, 2000, 2000, 2" --set optimizer.name=adam --set output.dir="$T/mem"
+untouched mem-preflight "$T/mem"
+expect mem-enough 0 "" mpi 2 -x NNTRAIN_TEST_MEM_AVAILABLE_MB=400 "$NNTRAIN" train --config "$T/j.ini" --quiet \
+    --set "model.layers=2, 2000, 2000, 2" --set optimizer.name=adam --set train.epochs=1 --set output.dir="$T/mem2"
 
 # the resume command of a stopped run, run as printed
 sets=(--set "model.layers=2, 12, 2" --set "train.epochs=3" --set "optimizer.name=sgd" --set "output.dir=$T/s")
