@@ -1,4 +1,5 @@
 /* Error, logging and filesystem helpers for the worker layer (number parsing: src/cli). */
+#define _GNU_SOURCE /* fallocate, FALLOC_FL_KEEP_SIZE */
 #include "util.h"
 #include <errno.h>
 #include <fcntl.h>
@@ -7,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -131,4 +133,48 @@ void nt_write_status_line(const char *dir, const char *tmp_name, const char *lin
     fprintf(f, "%s\n", line);
     if (fclose(f) == 0) rename(tmp, path);
     else remove(tmp);
+}
+
+int nt_disk_free(const char *dir, uint64_t *bytes)
+{
+    struct statvfs v;
+    if (statvfs(dir, &v) != 0) return errno;
+    /* root may also fill the blocks kept back for it */
+    *bytes = (uint64_t)(geteuid() == 0 ? v.f_bfree : v.f_bavail) * (uint64_t)v.f_frsize;
+    return 0;
+}
+
+int nt_disk_reserve(const char *path, uint64_t bytes)
+{
+    int fd = open(path, O_WRONLY);
+    if (fd < 0) return errno;
+    int err = 0;
+    if (bytes > 0 && fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, (off_t)bytes) != 0) err = errno;
+    if (err == ENOSYS || err == EINVAL) err = EOPNOTSUPP; /* this file system cannot */
+    if (close(fd) != 0 && !err) err = errno;
+    return err;
+}
+
+int nt_fsync_file(const char *path)
+{
+    int fd = open(path, O_RDWR);
+    if (fd < 0) return errno;
+    struct stat st;
+    int err = fstat(fd, &st) != 0 ? errno : 0;
+    /* give back what nt_disk_reserve held beyond the end */
+    if (!err && ftruncate(fd, st.st_size) != 0) err = errno;
+    if (!err && fsync(fd) != 0) err = errno;
+    if (close(fd) != 0 && !err) err = errno;
+    return err;
+}
+
+int nt_fsync_dir(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY);
+    if (fd < 0) return errno;
+    /* some file systems cannot fsync a directory (EINVAL): their renames are as durable as
+     * they get */
+    int err = fsync(fd) != 0 && errno != EINVAL ? errno : 0;
+    if (close(fd) != 0 && !err) err = errno;
+    return err;
 }

@@ -39,4 +39,16 @@ void nt_write_status(const comm_t *c, const char *dir, const char *fmt, ...)
  * line, through DIR/tmp_name. */
 void nt_write_status_line(const char *dir, const char *tmp_name, const char *line);
 
+/* Space-checked, durable file writes (rank-local; each returns 0 or an errno value).
+ * nt_disk_free: the bytes this process may still write in DIR's file system.
+ * nt_disk_reserve: allocates BYTES of disk for the existing file PATH without changing its
+ * size (fallocate KEEP_SIZE), so writes within them cannot run out of space; EOPNOTSUPP where
+ * the file system cannot reserve.
+ * nt_fsync_file: gives back what was reserved beyond PATH's end and fsyncs PATH.
+ * nt_fsync_dir: fsyncs directory DIR (after a rename into it, so the new name is durable). */
+int nt_disk_free(const char *dir, uint64_t *bytes);
+int nt_disk_reserve(const char *path, uint64_t bytes);
+int nt_fsync_file(const char *path);
+int nt_fsync_dir(const char *dir);
+
 #endif
