@@ -63,7 +63,9 @@ nn_mpirun() {
     # cannot tell by itself: say whether a live progress bar makes sense
     { [ -t 1 ] || [ "${NN_STDOUT_IS_TTY:-}" = 1 ]; } && flags+=(-x NNTRAIN_PROGRESS=1)
     [ -n "${NN_MPIRUN_SHOW:-}" ] && echo "mpirun ${flags[*]} $*" >&2
-    mpirun "${flags[@]}" "$@"
+    # NN_MPIRUN_EXEC=1: replace the (background sub)shell, so its pid is mpirun's and a signal
+    # sent to it reaches mpirun, which forwards it to the ranks
+    ${NN_MPIRUN_EXEC:+exec} mpirun "${flags[@]}" "$@"
 }
 
 # --- the cluster on one machine (launch/cluster-up, cluster-exec, cluster-down, cluster-rsh) ---

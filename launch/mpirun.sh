@@ -21,8 +21,9 @@ if [ "$(basename "$2")" = nntrain ] && [ "${3:-}" = train ]; then
         prev=$a
     done
     mapfile -t sets < <(nn_train_sets "${@:4}")
-    nn_mpirun "$@" &
-    pid=$!
+    NN_MPIRUN_EXEC=1 nn_mpirun "$@" &
+    pid=$! # mpirun itself (before: a subshell, so SIGTERM here killed the subshell and left
+           # mpirun and the ranks running unsignalled)
     trap 'kill -TERM $pid 2>/dev/null' TERM INT
     trap 'kill -USR1 $pid 2>/dev/null' USR1
     # When the watchdog has ended the run (status `failed`) because a node is unreachable, mpirun
@@ -46,6 +47,12 @@ if [ "$(basename "$2")" = nntrain ] && [ "${3:-}" = train ]; then
     done
     # (`wait` returns early when a trapped signal arrives: wait again until mpirun has ended)
     while :; do wait $pid && rc=0 || rc=$?; kill -0 $pid 2>/dev/null || break; done
+    # mpirun exits non-zero after forwarding SIGTERM/SIGINT even when every rank stopped at a
+    # step boundary, wrote its checkpoint and exited 0: the status file says which it was
+    if [ $rc != 0 ] && [ -n "$config" ] &&
+       [[ $("$2" status --config "$config" "${sets[@]}" 2>/dev/null || true) == stopped* ]]; then
+        rc=0
+    fi
     if [ $rc != 0 ] && [ -n "$config" ]; then nn_post_mortem $rc "$2" "$config" "${@:4}" > /dev/null || true; fi
     exit $rc
 fi
