@@ -7,7 +7,7 @@ NN_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # Build and run-time packages (Debian 12 names).
 NN_PACKAGES="build-essential cmake pkg-config libopenmpi-dev openmpi-bin libopenblas-dev
  libhdf5-openmpi-dev hdf5-tools libcmocka-dev libinih-dev zlib1g-dev dataset-fashion-mnist
- bc procps gnuplot-nox groff-base"
+ bc procps gnuplot-nox groff-base valgrind"
 
 nn_log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
