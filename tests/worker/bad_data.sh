@@ -10,6 +10,7 @@
 # that are streamed (larger than [data] cache_mb) is found at the end of the epoch: still the
 # one line naming the cell, from the rank that read it, and exit 3.
 set -u
+shopt -s lastpipe  # run_ ends pipelines: its failure count must reach this shell
 MKDATA=$1
 NP=3
 PY=/usr/bin/python3
