@@ -206,6 +206,80 @@ static int check_norm(const char *path, layout_info *L, nt_err *e)
     return 0;
 }
 
+/* a * b into *out; 0, or -1 when it does not fit in 64 bits */
+static int mul_u64(uint64_t a, uint64_t b, uint64_t *out)
+{
+    return __builtin_mul_overflow(a, b, out) ? -1 : 0;
+}
+
+/* Is the declared extent of dataset /NAME backed by storage? Only metadata is read, so a
+ * dataspace of 2^62 rows costs nothing: for unfiltered data the declared bytes must fit in the
+ * file (checked first, before anything counts chunks); every chunk must have been written (a
+ * chunk never written reads as the fill value, zeros, and would be trained on silently); a
+ * contiguous dataset must be allocated in full. Compact datasets, external storage and virtual
+ * datasets are left alone. Returns 0, or -1 with e = "PATH: /NAME ...". */
+static int check_storage(hid_t file, hid_t dset, const char *path, const char *name, nt_err *e)
+{
+    hsize_t dims[2], cd[2] = {0, 0}, fsize = 0, nch = 0;
+    int rank = dset_dims(dset, dims);
+    if (rank != 1 && rank != 2) return nt_fail(e, "%s: cannot read the dataspace of /%s", path, name);
+    hid_t t = H5Dget_type(dset);
+    size_t elem = t >= 0 ? H5Tget_size(t) : 0;
+    if (t >= 0 && H5_TRY(H5Tclose(t), e, path)) return -1;
+    if (elem == 0) return nt_fail(e, "%s: cannot read the type of /%s", path, name);
+    hid_t dcpl = H5I_INVALID_HID;
+    H5D_layout_t lay = H5D_LAYOUT_ERROR;
+    int nf = -1, next = -1, nd = 2;
+    int st = H5_TRY(dcpl = H5Dget_create_plist(dset), e, path) ||
+             H5_TRY(lay = H5Pget_layout(dcpl), e, path) ||
+             H5_TRY(nf = H5Pget_nfilters(dcpl), e, path) ||
+             H5_TRY(next = H5Pget_external_count(dcpl), e, path) ||
+             (lay == H5D_CHUNKED && H5_TRY(nd = H5Pget_chunk(dcpl, 2, cd), e, path)) ||
+             H5_TRY(H5Fget_filesize(file, &fsize), e, path);
+    if (dcpl >= 0 && H5_TRY(H5Pclose(dcpl), e, path)) st = 1;
+    if (st) return -1;
+    if ((lay != H5D_CONTIGUOUS && lay != H5D_CHUNKED) || next > 0) return 0;
+    uint64_t values = 0, bytes = 0, chunks = 1;
+    const int big = mul_u64(dims[0], rank == 2 ? dims[1] : 1, &values) || mul_u64(values, elem, &bytes);
+    char shape[96];
+    if (rank == 2)
+        snprintf(shape, sizeof shape, "%llu x %llu", (unsigned long long)dims[0], (unsigned long long)dims[1]);
+    else
+        snprintf(shape, sizeof shape, "%llu", (unsigned long long)dims[0]);
+    if (nf == 0 && (big || bytes > fsize))
+        return nt_fail(e, "%s: /%s declares %s values of %zu bytes (%.4g bytes), but the file holds "
+                       "only %llu bytes: it was never written in full (or was cut short)", path, name,
+                       shape, elem, (double)dims[0] * (rank == 2 ? (double)dims[1] : 1.0) * (double)elem,
+                       (unsigned long long)fsize);
+    if (lay == H5D_CONTIGUOUS) {
+        hsize_t have = H5Dget_storage_size(dset); /* 0: not allocated (or unreadable) */
+        if (have < bytes)
+            return nt_fail(e, "%s: /%s (%s) is incomplete: only %llu of %llu bytes written "
+                           "(the rest would read as fill values, zeros)", path, name, shape,
+                           (unsigned long long)have, (unsigned long long)bytes);
+        return 0;
+    }
+    if (nd != rank || cd[0] == 0 || (rank == 2 && cd[1] == 0))
+        return nt_fail(e, "%s: cannot read the chunk shape of /%s", path, name);
+    for (int i = 0; i < rank; i++)
+        if (mul_u64(chunks, (dims[i] + cd[i] - 1) / cd[i], &chunks)) chunks = UINT64_MAX;
+    /* every written chunk takes at least a byte of the file: more chunks than bytes cannot all
+     * be there (and counting them could take long) */
+    if (chunks > fsize)
+        return nt_fail(e, "%s: /%s declares %s values in %llu chunks, but the file holds only %llu "
+                       "bytes: it was never written in full (or was cut short)", path, name, shape,
+                       (unsigned long long)chunks, (unsigned long long)fsize);
+    hid_t sp = H5I_INVALID_HID;
+    st = H5_TRY(sp = H5Dget_space(dset), e, path) || H5_TRY(H5Dget_num_chunks(dset, sp, &nch), e, path);
+    if (sp >= 0 && H5_TRY(H5Sclose(sp), e, path)) st = 1;
+    if (st) return -1;
+    if (nch < chunks)
+        return nt_fail(e, "%s: /%s (%s) is incomplete: only %llu of %llu chunks written "
+                       "(the rest would read as fill values, zeros)", path, name, shape,
+                       (unsigned long long)nch, (unsigned long long)chunks);
+    return 0;
+}
+
 int layout_read(hid_t file, const char *path, unsigned flags, layout_info *L, nt_err *e)
 {
     int rc = NT_EXIT_INPUT;
@@ -228,6 +302,7 @@ int layout_read(hid_t file, const char *path, unsigned flags, layout_info *L, nt
         nt_fail(e, "%s: /y has 0 targets per row", path);
         goto fail;
     }
+    if (check_storage(file, L->x, path, "X", e) || check_storage(file, L->y, path, "y", e)) goto fail;
     if (!(flags & LAYOUT_SKIP_NORM) && (rc = check_norm(path, L, e))) goto fail;
     return 0;
 fail:

@@ -224,7 +224,7 @@ static int lock_output_dir(nt_trainer *t)
 }
 
 /* Resume (the newest complete checkpoint, if asked for or [checkpoint] resume = auto) or a
- * fresh output directory; then the status file says "running". */
+ * fresh output directory: the lock and the checks, nothing written yet (open_metrics). */
 static int prepare_output(nt_trainer *t)
 {
     const nt_config *cfg = t->cfg;
@@ -372,6 +372,30 @@ static int load_rows(nt_trainer *t)
     return nt_agree(t->c, nt_stream_load(&t->stream, &t->e), &t->e);
 }
 
+static void no_batch(void *user, int64_t set_index, int64_t win_index, int nb)
+{
+    (void)user; (void)set_index; (void)win_index; (void)nb;
+}
+
+/* The validation split and the test set, when a rank's share fits one read window ([data]
+ * cache_mb): read now, checked for NaN/Inf (nt_window_gather, as every evaluation does) and
+ * kept for the evaluations (nt_pass keep_resident), so bad rows stop the run before anything
+ * is written, at no extra cost. Larger sets are streamed; their rows are checked when each
+ * evaluation reads them. Collective: the rank that found the value names it. */
+static int check_held_rows(nt_trainer *t)
+{
+    nt_pass *sets[2] = {t->n_val > 0 ? &t->vset : NULL, t->have_test ? &t->tset : NULL};
+    nt_batch *b = &t->batch;
+    for (int i = 0; i < 2; i++) {
+        nt_pass *p = sets[i];
+        if (!p || !p->keep || p->nwin != 1) continue; /* nwin is the same on every rank */
+        int st = nt_agree(t->c, nt_pass_run(p, b->x, b->labels, b->targets, b->bmax, no_batch,
+                                            NULL, NULL, &t->e), &t->e);
+        if (st) return st;
+    }
+    return 0;
+}
+
 /* Loads t->resume_path, the newest checkpoint; when it cannot be read back intact (truncated,
  * not HDF5, a checksum fails, something missing), the next older one, and so on: one warning
  * names the newest and why it was skipped, and t->resume_path becomes the one loaded. When
@@ -505,8 +529,11 @@ int nt_trainer_setup(nt_trainer *t, const nt_config *cfg, comm_t *c, const nt_tr
     t->train.file = t->test.file = H5I_INVALID_HID;
     setup_process(t);
     int st;
+    /* every check (the data, the rows held in memory: training rows in load_rows, the
+     * validation and test rows in check_held_rows; the memory; the starting weights) before
+     * the first write into the output directory (open_metrics) */
     if ((st = open_data(t)) || (st = prepare_output(t)) || (st = allocate(t)) || (st = load_rows(t)) ||
-        (st = load_weights(t)) || (st = open_metrics(t)))
+        (st = check_held_rows(t)) || (st = load_weights(t)) || (st = open_metrics(t)))
         return st;
     banner(t);
     nt_testing_init(&t->testing);

@@ -51,19 +51,25 @@ static void eval_batch(void *user, int64_t set_index, int64_t win_index, int nb)
     nt_beat_progress(a->hb); /* a long evaluation is progress, not a hang */
 }
 
-/* Collective. The means over the whole set (a sharded pass, pass.h) into out[3]. */
-static int evaluate(nt_trainer *t, nt_pass *set, double out[3])
+/* Collective. The means over the whole set (a sharded pass, pass.h) into out[3]. Returns this
+ * rank's status: 0, or NT_EXIT_INPUT (a non-finite value: t->e names the file, row and
+ * column) / NT_EXIT_RUNTIME (a failed read) on the rank that hit it. *failed becomes 1 on
+ * every rank when any rank failed; the caller agrees on the statuses (nt_agree), so the
+ * rank holding the message is the one that prints it. */
+static int evaluate(nt_trainer *t, nt_pass *set, double out[3], int *failed)
 {
     const int K = t->cfg->sizes[t->cfg->nsizes - 1];
     eval_acc a = {&t->m, &t->batch, &t->cfg->loss, K, {0, 0, 0}, &t->wd.hb};
     nt_batch *b = &t->batch;
     int status = nt_pass_run(set, b->x, b->labels, b->targets, b->bmax, eval_batch, NULL, &a, &t->e);
     double sums[4] = {a.sums[0], a.sums[1], a.sums[2], status ? 1 : 0};
-    if (comm_allreduce_double(t->c, sums, 4, COMM_SUM) != MPI_SUCCESS)
-        return nt_fail(&t->e, "MPI_Allreduce failed during evaluation");
+    if (comm_allreduce_double(t->c, sums, 4, COMM_SUM) != MPI_SUCCESS) {
+        *failed = 1;
+        return (nt_fail(&t->e, "MPI_Allreduce failed during evaluation"), NT_EXIT_RUNTIME);
+    }
     if (sums[3] > 0) {
-        if (!status) nt_fail(&t->e, "evaluation read failed on another rank");
-        return -1;
+        *failed = 1;
+        return status;
     }
     finish_metrics(&t->cfg->loss, K, (double)set->n, sums[0], sums[1], sums[2], out);
     return 0;
@@ -207,10 +213,10 @@ static int end_epoch(nt_trainer *t, int epoch, const epoch_sums *a)
     t->x.comm_s = t->x.exposed_s = 0;
     for (int i = 0; i < 3; i++) r.v[NT_H_SET(NT_SET_VAL) + i] = NAN;
     double t_eval = nt_now();
-    int st = 0;
+    int st = 0, failed = 0;
     nt_trainer_beat(t, t->done, NT_PH_EVAL);
-    if (t->n_val > 0 && evaluate(t, &t->vset, &r.v[NT_H_SET(NT_SET_VAL)])) st = NT_EXIT_RUNTIME;
-    if (!st && t->have_test && evaluate(t, &t->tset, &r.v[NT_H_SET(NT_SET_TEST)])) st = NT_EXIT_RUNTIME;
+    if (t->n_val > 0) st = evaluate(t, &t->vset, &r.v[NT_H_SET(NT_SET_VAL)], &failed);
+    if (!failed && t->have_test) st = evaluate(t, &t->tset, &r.v[NT_H_SET(NT_SET_TEST)], &failed);
     t_eval = nt_now() - t_eval;
     nt_trainer_beat(t, t->done, NT_PH_EPOCH_END);
     if ((st = nt_agree(c, st, &t->e)) || (st = check_replicas(t, epoch))) return st;

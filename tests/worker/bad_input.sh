@@ -4,6 +4,7 @@
 # seconds, and leave an earlier run's files in the output directory untouched.
 # Also: a rank killed mid-training ends the whole job promptly instead of hanging.
 set -u
+shopt -s lastpipe  # case_ ends pipelines: its failure count must reach this shell
 MKDATA=$1
 NP=3
 . "$(dirname "$0")/lib.sh"
