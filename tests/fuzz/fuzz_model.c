@@ -30,6 +30,8 @@ static nt_config fixed, cfg; /* large: not on the stack */
 static nn_model fixed_model;
 static nn_optim fixed_opt;
 
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc; (void)argv;
@@ -43,6 +45,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
         abort();
     }
     fz_ids_baseline();
+    LLVMFuzzerTestOneInput((const uint8_t *)"", 0); /* warm-up: MPI's lazily loaded parts */
+    fz_mpi_started();
     return 0;
 }
 
