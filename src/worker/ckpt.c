@@ -23,13 +23,10 @@ static int attr_f64(hid_t obj, const char *name, double v, const char *path, nt_
     return nt_h5_attr_num(obj, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, &v, path, e);
 }
 
+/* one value only (a damaged file's array of them would overrun v) */
 static int read_attr(hid_t obj, const char *name, hid_t type, void *v, const char *path, nt_err *e)
 {
-    hid_t a = H5I_INVALID_HID;
-    int rc = H5_TRY(a = H5Aopen(obj, name, H5P_DEFAULT), e, path) ||
-             H5_TRY(H5Aread(a, type, v), e, path) ? -1 : 0;
-    if (a >= 0) rc |= H5_TRY(H5Aclose(a), e, path);
-    return rc;
+    return nt_h5_read_attr1(obj, name, type, v, path, e);
 }
 
 /* ---- checksums: a CRC-32 (zlib) of every array, attribute "crc32" on its dataset ----------

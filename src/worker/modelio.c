@@ -46,6 +46,21 @@ int nt_h5_attr_int(hid_t obj, const char *name, int val, const char *path, nt_er
     return nt_h5_attr_num(obj, name, H5T_STD_I32LE, H5T_NATIVE_INT, &val, path, e);
 }
 
+int nt_h5_read_attr1(hid_t obj, const char *name, hid_t mtype, void *v, const char *path, nt_err *e)
+{
+    hid_t a = H5I_INVALID_HID, s = H5I_INVALID_HID;
+    hssize_t np = -1;
+    int rc = H5_TRY(a = H5Aopen(obj, name, H5P_DEFAULT), e, path) ||
+             H5_TRY(s = H5Aget_space(a), e, path) ||
+             H5_TRY(np = H5Sget_simple_extent_npoints(s), e, path) ? -1 : 0;
+    if (!rc && np != 1)
+        rc = nt_fail(e, "%s: attribute %s holds %lld values, expected one", path, name, (long long)np);
+    if (!rc) rc = H5_TRY(H5Aread(a, mtype, v), e, path);
+    if (s >= 0) rc |= H5_TRY(H5Sclose(s), e, path);
+    if (a >= 0) rc |= H5_TRY(H5Aclose(a), e, path);
+    return rc;
+}
+
 char *nt_h5_read_str(hid_t obj, const char *name)
 {
     if (H5Aexists(obj, name) <= 0) return NULL; /* absent, or cannot tell: the same to callers */
