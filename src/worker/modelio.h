@@ -49,7 +49,8 @@ int nt_h5_attr_num(hid_t obj, const char *name, hid_t ftype, hid_t mtype, const 
  * read as mtype into *v. A file's attribute of more values is an error, never read: it would
  * overrun *v. Returns 0 or -1 with e = "PATH: ..." (e may be NULL). */
 int nt_h5_read_attr1(hid_t obj, const char *name, hid_t mtype, void *v, const char *path, nt_err *e);
-/* a string attribute (fixed or variable length), malloc'd; NULL when absent */
+/* a string attribute (fixed or variable length, one string), malloc'd; NULL when absent or
+ * not one string */
 char *nt_h5_read_str(hid_t obj, const char *name);
 int nt_h5_attr_int(hid_t obj, const char *name, int val, const char *path, nt_err *e);
 /* rows [lo, hi) of a (rows, cols) float tensor (cols 0: 1-D) to/from dataset d */
