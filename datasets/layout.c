@@ -27,6 +27,18 @@ const char *layout_type_name(hid_t t, char *buf, size_t len)
     return buf;
 }
 
+/* A number type nntrain reads through HDF5's conversions: whole bytes, all of them used
+ * (IEEE half/single/double floats, 8- to 64-bit integers). HDF5 1.10.8 overruns its own
+ * conversion buffers on exotic types a damaged file can declare (a 8192-bit float of
+ * precision 0: fuzz_layout), so anything else is refused before any row is read. */
+static int plain_number_type(hid_t t, H5T_class_t c)
+{
+    size_t sz = H5Tget_size(t), prec = H5Tget_precision(t);
+    if (prec != 8 * sz) return 0;
+    if (c == H5T_FLOAT) return sz == 2 || sz == 4 || sz == 8;
+    return c == H5T_INTEGER && (sz == 1 || sz == 2 || sz == 4 || sz == 8);
+}
+
 static const char *nonfinite_name(double v) { return isnan(v) ? "nan" : v > 0 ? "inf" : "-inf"; }
 
 /* open_dset, check_x and check_y return 0 or -1: every failure of theirs is a problem of the
@@ -72,10 +84,14 @@ static int check_x(const char *path, layout_info *L, nt_err *e)
     L->x_u8 = c == H5T_INTEGER && L->x_bytes == 1 && sg == H5T_SGN_NONE;
     layout_type_name(t, tn, sizeof tn);
     int bad = c == H5T_NO_CLASS || L->x_bytes == 0 || sg == H5T_SGN_ERROR;
+    const int plain = plain_number_type(t, c);
     if (bad) nt_fail(e, "%s: cannot read the type of /X", path);
     if (H5_TRY(H5Tclose(t), e, path) || bad) return -1;
     if (!L->x_u8 && c != H5T_FLOAT)
         return nt_fail(e, "%s: /X has dtype %s, expected uint8 or float", path, tn);
+    if (!plain)
+        return nt_fail(e, "%s: /X has an unsupported %s type (%zu bytes, not a plain IEEE float)",
+                       path, tn, L->x_bytes);
     /* the chunk extent along rows (the worker's direct reads follow it); 0 when not chunked */
     hid_t dcpl = H5I_INVALID_HID;
     H5D_layout_t lay = H5D_LAYOUT_ERROR;
@@ -121,6 +137,7 @@ static int check_y(const char *path, layout_info *L, nt_err *e)
     if (t < 0) return nt_fail(e, "%s: cannot read the type of /y", path);
     H5T_class_t c = H5Tget_class(t);
     layout_type_name(t, tn, sizeof tn);
+    const int plain = plain_number_type(t, c);
     if (c == H5T_NO_CLASS) nt_fail(e, "%s: cannot read the type of /y", path);
     if (H5_TRY(H5Tclose(t), e, path) || c == H5T_NO_CLASS) return -1;
     if (rank == 1 && c != H5T_INTEGER)
@@ -129,6 +146,9 @@ static int check_y(const char *path, layout_info *L, nt_err *e)
     if (rank == 2 && c != H5T_FLOAT)
         return nt_fail(e, "%s: /y (N, K) has dtype %s, expected float regression targets", path,
                        tn);
+    if (!plain)
+        return nt_fail(e, "%s: /y has an unsupported %s type (not plain: precision below its "
+                       "size, or an odd size)", path, tn);
     if ((int64_t)dims[0] != L->n)
         return nt_fail(e, "%s: /y has %lld rows, /X has %lld", path, (long long)dims[0],
                        (long long)L->n);

@@ -23,13 +23,10 @@ static int attr_f64(hid_t obj, const char *name, double v, const char *path, nt_
     return nt_h5_attr_num(obj, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, &v, path, e);
 }
 
+/* one value only (a damaged file's array of them would overrun v) */
 static int read_attr(hid_t obj, const char *name, hid_t type, void *v, const char *path, nt_err *e)
 {
-    hid_t a = H5I_INVALID_HID;
-    int rc = H5_TRY(a = H5Aopen(obj, name, H5P_DEFAULT), e, path) ||
-             H5_TRY(H5Aread(a, type, v), e, path) ? -1 : 0;
-    if (a >= 0) rc |= H5_TRY(H5Aclose(a), e, path);
-    return rc;
+    return nt_h5_read_attr1(obj, name, type, v, path, e);
 }
 
 /* ---- checksums: a CRC-32 (zlib) of every array, attribute "crc32" on its dataset ----------
@@ -494,6 +491,15 @@ long long nt_ckpt_step_of(const char *path)
     return sscanf(b, "ckpt-%lld.h%7s", &st, tail) == 2 && !strcmp(tail, "5") ? st : -1;
 }
 
+/* The number of values dataset d holds, or -1. */
+static hssize_t dset_npoints(hid_t d)
+{
+    hid_t sp = H5Dget_space(d);
+    hssize_t n = sp >= 0 ? H5Sget_simple_extent_npoints(sp) : -1;
+    if (sp >= 0 && H5Sclose(sp) < 0) n = -1;
+    return n;
+}
+
 /* /optimizer: the same optimizer and state slots as configured; step and (every rank reads
  * the whole state: each holds a full replica) the state. Collective. */
 static int optimizer_read(hid_t f, const char *path, nn_optim *o, hid_t xfer, int crc, nt_err *e)
@@ -516,7 +522,13 @@ static int optimizer_read(hid_t f, const char *path, nn_optim *o, hid_t xfer, in
     o->step = step;
     if (!st && o->nslots > 0) {
         hid_t ds = H5Dopen2(og, "state", H5P_DEFAULT);
-        if (ds < 0 || H5Dread(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, xfer, o->state) < 0) /* collective */
+        /* all of it is read into o->state: first its size (a larger one would overrun it) */
+        const long long want = (long long)o->nslots * (long long)o->n;
+        const long long have = ds >= 0 ? (long long)dset_npoints(ds) : -1;
+        if (ds >= 0 && have != want)
+            st = nt_fail(e, "%s: /optimizer/state holds %lld values, the model needs %lld", path,
+                         have, want);
+        else if (ds < 0 || H5Dread(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, xfer, o->state) < 0) /* collective */
             st = nt_fail(e, "%s: cannot read /optimizer/state", path);
         if (ds >= 0) st |= H5_TRY(H5Dclose(ds), e, path);
         if (!st) st = crc_check(f, "/optimizer/state", o->state,
@@ -543,7 +555,11 @@ static int state_read(hid_t f, const char *path, nt_ckpt_state *s, hid_t xfer, i
     s->seed = (uint64_t)seed;
     if (sg >= 0) {
         hid_t pd = H5Dopen2(sg, "partial", H5P_DEFAULT);
-        if (pd < 0 || H5Dread(pd, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, xfer, s->partial) < 0) /* collective */
+        const long long want = (long long)(sizeof s->partial / sizeof s->partial[0]);
+        const long long have = pd >= 0 ? (long long)dset_npoints(pd) : -1;
+        if (pd >= 0 && have != want) /* read whole into s->partial: a larger one would overrun it */
+            st = nt_fail(e, "%s: /state/partial holds %lld values, expected %lld", path, have, want);
+        else if (pd < 0 || H5Dread(pd, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, xfer, s->partial) < 0) /* collective */
             st = nt_fail(e, "%s: cannot read /state/partial", path);
         if (pd >= 0) st |= H5_TRY(H5Dclose(pd), e, path);
         if (!st) st = crc_check(f, "/state/partial", s->partial, sizeof s->partial, crc, path, e);

@@ -599,15 +599,22 @@ static int parse_sets(nt_config *c, parse_ctx *p, char *const *sets, int nsets, 
     return 0;
 }
 
+static int parse_stream(FILE *f, parse_ctx *p, nt_err *e);
+
 int nt_config_parse_string(nt_config *c, const char *text, const char *origin, nt_err *e)
 {
     defaults(c);
     snprintf(c->path, sizeof c->path, "%s", origin);
     strcpy(c->train, "-"); /* fixtures and summaries need no data file */
     parse_ctx p = {.c = c, .e = e, .origin = origin};
-    int rc = ini_parse_string(text, handler, &p);
-    if (p.failed) return -1;
-    if (rc > 0) return nt_fail(e, "%s:%d: malformed line (expected [section] or key = value)", origin, rc);
+    /* read as a file is (read_line), so that lines longer than libinih's buffer parse here
+     * too: a checkpoint's /config holds the paths of the run, of any length */
+    size_t n = strlen(text);
+    FILE *f = n ? fmemopen((void *)text, n, "r") : NULL;
+    if (n && !f) return nt_fail(e, "%s: cannot read config: %s", origin, strerror(errno));
+    int rc = f ? parse_stream(f, &p, e) : 0;
+    if (f) fclose(f); /* read-only memory stream */
+    if (rc) return -1;
     return finish(c, &p, e);
 }
 
@@ -663,6 +670,21 @@ static char *read_line(char *str, int num, void *stream)
     return str;
 }
 
+/* The INI text of f into p's configuration (no defaults, no final checks): 0, or -1 with e
+ * naming p->origin and the line. */
+static int parse_stream(FILE *f, parse_ctx *p, nt_err *e)
+{
+    line_reader r = {.f = f, .p = p};
+    int rc = ini_parse_stream(read_line, &r, handler, p);
+    free(r.line);
+    if (p->failed) return -1;
+    if (r.read_errno) return nt_fail(e, "%s: cannot read config: %s", p->origin, strerror(r.read_errno));
+    if (r.bad_line && (rc <= 0 || r.bad_line < rc)) rc = r.bad_line;
+    if (rc > 0) return nt_fail(e, "%s:%d: malformed line (expected [section] or key = value)", p->origin, rc);
+    if (rc < 0) return nt_fail(e, "%s: cannot read config", p->origin);
+    return 0;
+}
+
 int nt_config_load(nt_config *c, const char *path, char *const *sets, int nsets, nt_err *e)
 {
     defaults(c);
@@ -671,15 +693,9 @@ int nt_config_load(nt_config *c, const char *path, char *const *sets, int nsets,
     parse_ctx p = {.c = c, .e = e, .origin = path};
     FILE *f = fopen(path, "r");
     if (!f) return nt_fail(e, "%s: cannot open config: %s", path, strerror(errno));
-    line_reader r = {.f = f, .p = &p};
-    int rc = ini_parse_stream(read_line, &r, handler, &p);
+    int rc = parse_stream(f, &p, e);
     fclose(f);
-    free(r.line);
-    if (p.failed) return -1;
-    if (r.read_errno) return nt_fail(e, "%s: cannot read config: %s", path, strerror(r.read_errno));
-    if (r.bad_line && (rc <= 0 || r.bad_line < rc)) rc = r.bad_line;
-    if (rc > 0) return nt_fail(e, "%s:%d: malformed line (expected [section] or key = value)", path, rc);
-    if (rc < 0) return nt_fail(e, "%s: cannot read config", path);
+    if (rc) return -1;
     if (parse_sets(c, &p, sets, nsets, e)) return -1;
     return finish(c, &p, e);
 }

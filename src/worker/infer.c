@@ -20,11 +20,7 @@ static int opt_double_attr(hid_t obj, const char *name, double *v, const char *p
 {
     htri_t has = H5Aexists(obj, name);
     if (has <= 0) return H5_TRY(has, e, path);
-    hid_t a = H5I_INVALID_HID;
-    int rc = H5_TRY(a = H5Aopen(obj, name, H5P_DEFAULT), e, path) ||
-             H5_TRY(H5Aread(a, H5T_NATIVE_DOUBLE, v), e, path) ? -1 : 0;
-    if (a >= 0) rc |= H5_TRY(H5Aclose(a), e, path);
-    return rc;
+    return nt_h5_read_attr1(obj, name, H5T_NATIVE_DOUBLE, v, path, e); /* one value only */
 }
 
 /* What a model.h5 says of layer L (group lg): its weight's (out, in) (0, 0 when there is no

@@ -46,13 +46,30 @@ int nt_h5_attr_int(hid_t obj, const char *name, int val, const char *path, nt_er
     return nt_h5_attr_num(obj, name, H5T_STD_I32LE, H5T_NATIVE_INT, &val, path, e);
 }
 
+int nt_h5_read_attr1(hid_t obj, const char *name, hid_t mtype, void *v, const char *path, nt_err *e)
+{
+    hid_t a = H5I_INVALID_HID, s = H5I_INVALID_HID;
+    hssize_t np = -1;
+    int rc = H5_TRY(a = H5Aopen(obj, name, H5P_DEFAULT), e, path) ||
+             H5_TRY(s = H5Aget_space(a), e, path) ||
+             H5_TRY(np = H5Sget_simple_extent_npoints(s), e, path) ? -1 : 0;
+    if (!rc && np != 1)
+        rc = nt_fail(e, "%s: attribute %s holds %lld values, expected one", path, name, (long long)np);
+    if (!rc) rc = H5_TRY(H5Aread(a, mtype, v), e, path);
+    if (s >= 0) rc |= H5_TRY(H5Sclose(s), e, path);
+    if (a >= 0) rc |= H5_TRY(H5Aclose(a), e, path);
+    return rc;
+}
+
 char *nt_h5_read_str(hid_t obj, const char *name)
 {
     if (H5Aexists(obj, name) <= 0) return NULL; /* absent, or cannot tell: the same to callers */
     hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
     hid_t t = a >= 0 ? H5Aget_type(a) : H5I_INVALID_HID, mt = H5Tcopy(H5T_C_S1);
+    hid_t s = a >= 0 ? H5Aget_space(a) : H5I_INVALID_HID;
     char *out = NULL;
-    int ok = a >= 0 && t >= 0 && mt >= 0;
+    /* one string only: a damaged file's array of them would overrun the buffer below */
+    int ok = a >= 0 && t >= 0 && mt >= 0 && s >= 0 && H5Sget_simple_extent_npoints(s) == 1;
     htri_t var = ok ? H5Tis_variable_str(t) : -1;
     if (var > 0) { /* h5py writes variable-length strings */
         char *v = NULL;
@@ -67,6 +84,7 @@ char *nt_h5_read_str(hid_t obj, const char *name)
         if (out && (H5Tset_size(mt, n + 1) < 0 || H5Aread(a, mt, out) < 0)) { free(out); out = NULL; }
     }
     /* a failed close after a good read still means the file is not as expected */
+    if (s >= 0 && H5Sclose(s) < 0) ok = 0;
     if (mt >= 0 && H5Tclose(mt) < 0) ok = 0;
     if (t >= 0 && H5Tclose(t) < 0) ok = 0;
     if (a >= 0 && H5Aclose(a) < 0) ok = 0;

@@ -45,7 +45,12 @@ int nt_h5_attr_float(hid_t obj, const char *name, float val, const char *path, n
 /* a scalar attribute of file type ftype from *v of memory type mtype (collective) */
 int nt_h5_attr_num(hid_t obj, const char *name, hid_t ftype, hid_t mtype, const void *v,
                    const char *path, nt_err *e);
-/* a string attribute (fixed or variable length), malloc'd; NULL when absent */
+/* A numeric attribute `name` of obj holding exactly one value (scalar, or an array of one),
+ * read as mtype into *v. A file's attribute of more values is an error, never read: it would
+ * overrun *v. Returns 0 or -1 with e = "PATH: ..." (e may be NULL). */
+int nt_h5_read_attr1(hid_t obj, const char *name, hid_t mtype, void *v, const char *path, nt_err *e);
+/* a string attribute (fixed or variable length, one string), malloc'd; NULL when absent or
+ * not one string */
 char *nt_h5_read_str(hid_t obj, const char *name);
 int nt_h5_attr_int(hid_t obj, const char *name, int val, const char *path, nt_err *e);
 /* rows [lo, hi) of a (rows, cols) float tensor (cols 0: 1-D) to/from dataset d */

@@ -120,11 +120,10 @@ static long long intact_step(const char *path)
     if (f >= 0) {
         hid_t g = H5Gopen2(f, "/state", H5P_DEFAULT);
         if (g >= 0) {
-            hid_t a = H5Aopen(g, "global_step", H5P_DEFAULT);
-            int64_t v;
-            if (a >= 0 && H5Aread(a, H5T_NATIVE_INT64, &v) >= 0 && H5Lexists(f, "/model", H5P_DEFAULT) > 0)
+            int64_t v; /* one value only: an array of them would overrun v */
+            if (!nt_h5_read_attr1(g, "global_step", H5T_NATIVE_INT64, &v, path, NULL) &&
+                H5Lexists(f, "/model", H5P_DEFAULT) > 0)
                 step = v;
-            if (a >= 0) H5Aclose(a);
             H5Gclose(g);
         }
         H5Fclose(f);
