@@ -188,9 +188,6 @@ static int open_data(nt_trainer *t)
 static int check_output_dir(nt_trainer *t)
 {
     const nt_config *cfg = t->cfg;
-    /* where checkpoints go must be possible (a signal can ask for one at any step): a path
-     * under a file fails here, not at the first checkpoint after training started */
-    if (nt_mkdirs(cfg->ckpt_dir, &t->e)) return -1;
     if (t->resuming) return nt_mkdirs(cfg->out_dir, &t->e) ? -1 : 0;
     char mp[4200], path[4200], oldck[4300];
     snprintf(path, sizeof path, "%s/metrics.csv", cfg->out_dir);
@@ -482,8 +479,13 @@ static int load_weights(nt_trainer *t)
  * epochs after the checkpoint are not listed twice. */
 static int open_metrics(nt_trainer *t)
 {
-    int st = t->c->rank == 0 && nt_metrics_open(&t->metrics, t->cfg->out_dir, &t->hist, &t->e)
-                 ? NT_EXIT_RUNTIME : 0;
+    /* where checkpoints go must be possible (a signal can ask for one at any step): a path
+     * under a file fails here, before anything is written, not at the first checkpoint after
+     * training started */
+    int st = t->c->rank == 0 && nt_mkdirs(t->cfg->ckpt_dir, &t->e) ? NT_EXIT_INPUT : 0;
+    if ((st = nt_agree(t->c, st, &t->e))) return st;
+    st = t->c->rank == 0 && nt_metrics_open(&t->metrics, t->cfg->out_dir, &t->hist, &t->e)
+             ? NT_EXIT_RUNTIME : 0;
     if ((st = nt_agree(t->c, st, &t->e))) return st;
     /* from here on a failure is recorded in the status file; before, nothing was written (the
      * lock file and empty directories apart) */
