@@ -10,6 +10,7 @@
 #    required");
 #  - --init-from a text file, random bytes, a missing file, on 2 ranks: exit 3 (was 255 /
 #    "failed exit -1");
+#  - a read-only output file system (missing and existing output dir): exit 3, one line;
 #  - a stopped run's printed resume command repeats the --set overrides, shell-quoted; run as
 #    printed it finishes bitwise equal to the uninterrupted run (was: dropped, so it failed).
 set -u
@@ -86,6 +87,21 @@ expect mem-preflight 1 "the run needs about .* MiB per rank (parameters and grad
 untouched mem-preflight "$T/mem"
 expect mem-enough 0 "" mpi 2 -x NNTRAIN_TEST_MEM_AVAILABLE_MB=400 "$NNTRAIN" train --config "$T/j.ini" --quiet \
     --set "model.layers=2, 2000, 2000, 2" --set optimizer.name=adam --set train.epochs=1 --set output.dir="$T/mem2"
+
+# a read-only output file system (as root, permissions do not stop writes: a read-only tmpfs
+# does): one line naming the path and the errno, exit 3, on 2 ranks, a missing output dir and an
+# existing empty one
+mkdir -p "$T/ro"
+if mount -t tmpfs -o size=1m tmpfs "$T/ro" && mkdir "$T/ro/empty" && mount -o remount,ro "$T/ro"; then
+    expect read-only-new 3 "ro/new: cannot create directory: Read-only file system" mpi 2 "$NNTRAIN" train \
+        --config "$T/j.ini" --quiet --set output.dir="$T/ro/new"
+    expect read-only-existing 3 "ro/empty/.lock: cannot create the run's lock file: Read-only file system" \
+        mpi 2 "$NNTRAIN" train --config "$T/j.ini" --quiet --set output.dir="$T/ro/empty"
+    umount "$T/ro"
+else
+    fail "read-only: cannot mount a tmpfs at $T/ro (root needed)"
+    umount "$T/ro" 2>/dev/null
+fi
 
 # the resume command of a stopped run, run as printed
 sets=(--set "model.layers=2, 12, 2" --set "train.epochs=3" --set "optimizer.name=sgd" --set "output.dir=$T/s")
