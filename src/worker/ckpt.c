@@ -296,6 +296,11 @@ static uint64_t ckpt_bytes(const nn_model *m, const nn_optim *o, const nt_input_
 
 #define MB(x) ((double)(x) / (1 << 20))
 
+/* What the file being written is, for the messages of safe_write and its helpers:
+ * "checkpoint" / "; older checkpoints are kept", or "model" / "". Set by safe_write (the
+ * training thread is the only writer). */
+static const char *cur_kind = "checkpoint", *cur_kept = "; older checkpoints are kept";
+
 /* e = "PATH: checkpoint not written: WHY (DETAIL); older checkpoints are kept", where WHY is
  * strerror(err) and DETAIL what e said so far (the failed call), without its file name. */
 static int not_written(nt_err *e, const char *path, const char *tmp, int err)
@@ -307,10 +312,10 @@ static int not_written(nt_err *e, const char *path, const char *tmp, int err)
     snprintf(detail, sizeof detail, "%s", d);
     e->msg[0] = 0;
     if (err && detail[0])
-        return nt_fail(e, "%s: checkpoint not written: %s (%s); older checkpoints are kept", path,
-                       strerror(err), detail);
-    return nt_fail(e, "%s: checkpoint not written: %s; older checkpoints are kept", path,
-                   err ? strerror(err) : detail[0] ? detail : "write failed");
+        return nt_fail(e, "%s: %s not written: %s (%s)%s", path, cur_kind, strerror(err), detail,
+                       cur_kept);
+    return nt_fail(e, "%s: %s not written: %s%s", path, cur_kind,
+                   err ? strerror(err) : detail[0] ? detail : "write failed", cur_kept);
 }
 
 /* The cause of a failed write, for the message: errno when it names one (HDF5 does not keep
@@ -347,29 +352,34 @@ static int abandon(hid_t f, const char *tmp, comm_t *c, int st)
     return st;
 }
 
-int nt_ckpt_save(const char *dir, int keep, const nn_model *m, const nn_optim *o,
-                 const nt_input_norm *norm, const nt_ckpt_state *s, const nt_config *cfg, const nt_history *h,
-                 comm_t *c, char *written, size_t wlen, nt_err *e)
+/* Writes PATH (in DIR) collectively through PATH.tmp with write(f, ctx, tmp, e), about NEED
+ * bytes: refused before anything is written when the file system has no room, the space
+ * reserved (fallocate) while it is written, every rank agreeing after the writes, the flush
+ * and the close; fsynced, renamed, the directory fsynced. On any failure every rank returns
+ * the same status with one message, and the .tmp is gone. KIND/KEPT name the file in the
+ * messages ("checkpoint", "; older checkpoints are kept"). */
+static int safe_write(const char *dir, const char *path, const char *kind, const char *kept,
+                      uint64_t need, int (*write)(hid_t f, void *ctx, const char *tmp, nt_err *e),
+                      void *ctx, comm_t *c, nt_err *e)
 {
-    char path[4200], tmp[4300];
-    nt_err_clear(e);
-    int st = c->rank == 0 ? nt_mkdirs(dir, e) : 0;
-    if ((st = nt_agree(c, st ? NT_EXIT_RUNTIME : 0, e))) return st;
-    snprintf(path, sizeof path, "%s/ckpt-%lld.h5", dir, (long long)s->global_step);
+    char tmp[4300];
+    int st;
+    cur_kind = kind;
+    cur_kept = kept;
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    /* room for it? A checkpoint that cannot fit is refused before HDF5 writes anything (then
+    /* room for it? A file that cannot fit is refused before HDF5 writes anything (then
      * nothing is left to clean up, and a file system with no space at all never sees a close
      * that cannot write). Test hook (tests/worker/disk_full.sh): NNTRAIN_CKPT_SPACE_CHECK=
      * reserve skips this check, =off also the reservation below, to reach what they prevent */
     const char *hook = getenv("NNTRAIN_CKPT_SPACE_CHECK");
     const int check = !hook || (strcmp(hook, "reserve") && strcmp(hook, "off")),
               reserve = !hook || strcmp(hook, "off");
-    uint64_t need = ckpt_bytes(m, o, norm, h), avail = 0;
+    uint64_t avail = 0;
     int err = c->rank == 0 && check ? nt_disk_free(dir, &avail) : 0;
     if (c->rank == 0 && check && !err && avail < need) {
         err = ENOSPC;
-        nt_fail(e, "%s: checkpoint not written: %s (it needs about %.1f MB, %.1f MB are free); "
-                "older checkpoints are kept", path, strerror(err), MB(need), MB(avail));
+        nt_fail(e, "%s: %s not written: %s (it needs about %.1f MB, %.1f MB are free)%s", path,
+                kind, strerror(err), MB(need), MB(avail), kept);
     } else if (err) {
         err = 0; /* cannot tell: the reservation below or the writes will say */
     }
@@ -390,13 +400,13 @@ int nt_ckpt_save(const char *dir, int keep, const nn_model *m, const nn_optim *o
     const int reserved = c->rank == 0 && !err;
     if (err == EOPNOTSUPP) err = 0; /* cannot reserve here: checked again after the writes */
     if (err)
-        nt_fail(e, "%s: checkpoint not written: %s (reserving %.1f MB); older checkpoints are kept",
-                path, strerror(err), MB(need));
+        nt_fail(e, "%s: %s not written: %s (reserving %.1f MB)%s", path, kind, strerror(err),
+                MB(need), kept);
     st = nt_agree(c, err ? NT_EXIT_RUNTIME : 0, e);
     /* the agreement points: after the dataset writes, after the flush (HDF5's metadata);
      * every rank is in the same place at each, so a failure leaves the write together */
     if (!st) {
-        int status = ckpt_write(f, m, o, norm, s, cfg, h, c, tmp, e);
+        int status = write(f, ctx, tmp, e);
         /* without a reservation, a file system that filled up (perhaps with nobody told: see
          * above) leaves no room for the flush's metadata: give up before it */
         if (!status && c->rank == 0 && !reserved && !nt_disk_free(dir, &avail) && avail < (256u << 10)) {
@@ -411,21 +421,49 @@ int nt_ckpt_save(const char *dir, int keep, const nn_model *m, const nn_optim *o
     /* durable before it gets its name: the data (each rank's MPI-IO writes were synced by the
      * flush) and the file's size, then the rename itself (the directory) */
     if (!st && c->rank == 0 && (err = nt_fsync_file(tmp)))
-        nt_fail(e, "%s: checkpoint not written: %s (fsync of %s); older checkpoints are kept",
-                path, strerror(err), tmp);
+        nt_fail(e, "%s: %s not written: %s (fsync of %s)%s", path, kind, strerror(err), tmp, kept);
     if (!st) st = nt_agree(c, err ? NT_EXIT_RUNTIME : 0, e);
     if (!st && c->rank == 0) {
         if (rename(tmp, path) != 0)
             err = errno, nt_fail(e, "%s: cannot rename to %s: %s", tmp, path, strerror(err));
         else if ((err = nt_fsync_dir(dir)))
-            nt_fail(e, "%s: checkpoint written but not durable: %s (fsync of %s)", path,
+            nt_fail(e, "%s: %s written but not durable: %s (fsync of %s)", path, kind,
                     strerror(err), dir);
     }
     if (!st) st = nt_agree(c, err ? NT_EXIT_RUNTIME : 0, e);
-    if (st) {
-        if (c->rank == 0) remove(tmp);
+    if (st && c->rank == 0) remove(tmp);
+    return st;
+}
+
+typedef struct {
+    const nn_model *m;
+    const nn_optim *o;
+    const nt_input_norm *norm;
+    const nt_ckpt_state *s;
+    const nt_config *cfg;
+    const nt_history *h;
+    comm_t *c;
+} ckpt_ctx;
+
+static int ckpt_writer(hid_t f, void *ctx, const char *tmp, nt_err *e)
+{
+    const ckpt_ctx *k = ctx;
+    return ckpt_write(f, k->m, k->o, k->norm, k->s, k->cfg, k->h, k->c, tmp, e);
+}
+
+int nt_ckpt_save(const char *dir, int keep, const nn_model *m, const nn_optim *o,
+                 const nt_input_norm *norm, const nt_ckpt_state *s, const nt_config *cfg, const nt_history *h,
+                 comm_t *c, char *written, size_t wlen, nt_err *e)
+{
+    char path[4200];
+    nt_err_clear(e);
+    int st = c->rank == 0 ? nt_mkdirs(dir, e) : 0;
+    if ((st = nt_agree(c, st ? NT_EXIT_RUNTIME : 0, e))) return st;
+    snprintf(path, sizeof path, "%s/ckpt-%lld.h5", dir, (long long)s->global_step);
+    ckpt_ctx k = {m, o, norm, s, cfg, h, c};
+    if ((st = safe_write(dir, path, "checkpoint", "; older checkpoints are kept",
+                         ckpt_bytes(m, o, norm, h), ckpt_writer, &k, c, e)))
         return st;
-    }
     if (written) snprintf(written, wlen, "%s", path);
     /* keep the newest `keep` (rank 0; the new one is complete before any old one goes) */
     if (c->rank == 0 && keep > 0) {
@@ -438,6 +476,33 @@ int nt_ckpt_save(const char *dir, int keep, const nn_model *m, const nn_optim *o
         }
     }
     return 0;
+}
+
+typedef struct {
+    const nn_model *m;
+    const char *loss;
+    const nt_input_norm *norm;
+    comm_t *c;
+} model_ctx;
+
+static int model_writer(hid_t f, void *ctx, const char *tmp, nt_err *e)
+{
+    const model_ctx *k = ctx;
+    return nt_model_write(f, k->m, k->loss, k->norm, k->c, tmp, e);
+}
+
+int nt_model_save_safe(const nn_model *m, const char *loss, const nt_input_norm *norm,
+                       const char *path, comm_t *c, nt_err *e)
+{
+    char dir[4200];
+    nt_err_clear(e);
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash && slash != dir) *slash = 0;
+    else snprintf(dir, sizeof dir, "%s", slash ? "/" : ".");
+    model_ctx k = {m, loss, norm, c};
+    uint64_t raw = 4 * (uint64_t)m->nparams + 8 * (uint64_t)(norm && norm->mean ? norm->d : 0) + 32;
+    return safe_write(dir, path, "model", "", raw + raw / 64 + (256u << 10), model_writer, &k, c, e);
 }
 
 int nt_ckpt_find_local(const char *dir, char *path, size_t n)

@@ -269,8 +269,9 @@ static int finished(nt_trainer *t, nt_result *res)
     char path[4200];
     snprintf(path, sizeof path, "%s/model.h5", cfg->out_dir);
     nt_trainer_beat(t, t->done, NT_PH_SAVE);
-    int st = nt_model_save(&t->m, nn_loss_name(cfg->loss.kind), &t->norm, path, t->c, &t->e);
-    if ((st = nt_agree(t->c, st, &t->e))) return st;
+    /* agreed, its one line printed */
+    int st = nt_model_save_safe(&t->m, nn_loss_name(cfg->loss.kind), &t->norm, path, t->c, &t->e);
+    if (st) return st;
     nt_write_status(t->c, cfg->out_dir, "finished epochs %d global_step %lld model %s", cfg->epochs,
                     (long long)t->done, path);
     if (!t->o->quiet) {

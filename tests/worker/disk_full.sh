@@ -12,6 +12,7 @@
 # it asserts: exit code 1 within 20 s (before: a hang at 3 ranks, a segfault in MPI_Finalize,
 # exit 139, at one), exactly one `nntrain: error:` line naming ckpt-15.h5 and "No space left
 # on device", no .tmp left, ckpt-5 and ckpt-10 byte-identical (sha256), status `failed exit 1`.
+# Also model.h5 at the end of training on a full disk (1 and 3 ranks; before: exit 139).
 # Then the success path is durable: strace shows the .tmp fsynced before the rename and the
 # directory fsynced after it.
 # Needs root (mount -t tmpfs) and strace; fails, not skips, without them.
@@ -78,6 +79,28 @@ for np in 1 3; do
             fail "$name: status '$(cat "$R/status" 2>&1)'"
     done
 done
+
+# model.h5 at the end of training on a full disk (written the same way since nt_model_save_safe;
+# before: the old close-and-rename, which could hang or crash like the checkpoints did): the
+# tmpfs is filled until ~0.5 MB is left, less than the 1.1 MB model; no checkpoints
+for np in 1 3; do
+    umount "$M" 2>/dev/null; mount -t tmpfs -o size=8000k tmpfs "$M" || fail "remount"
+    avail=$(df -B1 --output=avail "$M" | tail -1)
+    head -c $((avail - 512 * 1024)) /dev/zero > "$M/filler"
+    d="$M/model$np"
+    t0=$SECONDS
+    timeout 60 "$MPIEXEC" -np $np $MPI_PREFLAGS "$NNTRAIN" train --config "$T/j.ini" --quiet \
+        --set output.dir="$d" --set checkpoint.every_epochs=0 --set checkpoint.every_steps=0 > "$T/model$np.out" 2> "$T/model$np.err"
+    rc=$?
+    n=$(grep -c "^nntrain: error:" "$T/model$np.err")
+    if [ $rc = 1 ] && [ "$n" = 1 ] && [ $((SECONDS - t0)) -lt 30 ] &&
+       grep -q "^nntrain: error: $d/model.h5: model not written: No space left on device" "$T/model$np.err"; then
+        ok "model.h5 on a full disk, $np rank(s): $(grep "^nntrain: error:" "$T/model$np.err")"
+    else fail "model.h5 on a full disk, $np rank(s): exit $rc after $((SECONDS - t0)) s, $n error line(s): $(cat "$T/model$np.err")"; fi
+    [ ! -e "$d/model.h5" ] && [ ! -e "$d/model.h5.tmp" ] || fail "model$np: model.h5 or its .tmp left: $(ls "$d")"
+    [[ $(cat "$d/status" 2>/dev/null) == "failed exit 1"* ]] || fail "model$np: status '$(cat "$d/status" 2>/dev/null)'"
+done
+umount "$M" 2>/dev/null; mount -t tmpfs -o size=8000k tmpfs "$M" || fail "remount"
 
 # durable when it succeeds: the file is fsynced (after the reservation beyond its end is
 # given back) before the rename, and the directory after it
