@@ -21,6 +21,8 @@ if [ "$(basename "$2")" = nntrain ] && [ "${3:-}" = train ]; then
         prev=$a
     done
     mapfile -t sets < <(nn_train_sets "${@:4}")
+    bin=$2
+    run_state() { "$bin" status --config "$config" "${sets[@]}" 2>/dev/null || true; }
     NN_MPIRUN_EXEC=1 nn_mpirun "$@" &
     pid=$! # mpirun itself (before: a subshell, so SIGTERM here killed the subshell and left
            # mpirun and the ranks running unsignalled)
@@ -37,7 +39,7 @@ if [ "$(basename "$2")" = nntrain ] && [ "${3:-}" = train ]; then
         kill $tick 2>/dev/null || true
         kill -0 $pid 2>/dev/null || break
         [ -n "$config" ] || continue
-        case $("$2" status --config "$config" "${sets[@]}" 2>/dev/null || true) in
+        case $(run_state) in
             failed*) failed_at=${failed_at:-$SECONDS}
                      if [ $((SECONDS - failed_at)) -ge "${NN_MPIRUN_GRACE:-5}" ]; then
                          echo "launch/mpirun.sh: the run failed (its status file says so) and mpirun has not ended for ${NN_MPIRUN_GRACE:-5} s (an unreachable node?): stopping mpirun" >&2
@@ -50,7 +52,7 @@ if [ "$(basename "$2")" = nntrain ] && [ "${3:-}" = train ]; then
     # mpirun exits non-zero after forwarding SIGTERM/SIGINT even when every rank stopped at a
     # step boundary, wrote its checkpoint and exited 0: the status file says which it was
     if [ $rc != 0 ] && [ -n "$config" ] &&
-       [[ $("$2" status --config "$config" "${sets[@]}" 2>/dev/null || true) == stopped* ]]; then
+       [[ $(run_state) == stopped* ]]; then
         rc=0
     fi
     if [ $rc != 0 ] && [ -n "$config" ]; then nn_post_mortem $rc "$2" "$config" "${@:4}" > /dev/null || true; fi

@@ -659,16 +659,6 @@ static int history_read(hid_t f, const char *path, nt_history *h, hid_t xfer, in
     return st;
 }
 
-/* Agreement without printing: every rank gets the first failing rank's message in e. */
-static int agree_quiet(comm_t *c, int status, nt_err *e)
-{
-    int first;
-    int g = comm_agree(c, status, &first);
-    if (g != 0 && first >= 0 && comm_bcast_bytes(c, e->msg, sizeof e->msg, first) != MPI_SUCCESS)
-        snprintf(e->msg, sizeof e->msg, "failure on rank %d", first);
-    return g;
-}
-
 int nt_ckpt_load_quiet(const char *path, nn_model *m, nn_optim *o, nt_ckpt_state *s,
                        nt_history *h, comm_t *c, nt_err *e)
 {
@@ -676,7 +666,7 @@ int nt_ckpt_load_quiet(const char *path, nn_model *m, nn_optim *o, nt_ckpt_state
     hid_t f = nt_h5_open(path, c);
     int st = f < 0 ? (nt_fail(e, "%s: cannot open checkpoint (truncated or not HDF5?)", path),
                       NT_EXIT_INPUT) : 0;
-    if ((st = agree_quiet(c, st, e))) return st;
+    if ((st = nt_agree_quiet(c, st, e))) return st;
     char *kind = nt_h5_read_str(f, "kind");
     if (!kind || strcmp(kind, "checkpoint"))
         st = nt_fail(e, "%s: not an nntrain checkpoint (no kind = \"checkpoint\")", path);
@@ -699,7 +689,7 @@ int nt_ckpt_load_quiet(const char *path, nn_model *m, nn_optim *o, nt_ckpt_state
     if (!st) st = history_read(f, path, h, xfer, crc, e);
     if (xfer >= 0) st |= H5_TRY(H5Pclose(xfer), e, path);
     st |= H5_TRY(H5Fclose(f), e, path); /* collective */
-    return agree_quiet(c, st ? NT_EXIT_INPUT : 0, e);
+    return nt_agree_quiet(c, st ? NT_EXIT_INPUT : 0, e);
 }
 
 int nt_ckpt_load(const char *path, nn_model *m, nn_optim *o, nt_ckpt_state *s, nt_history *h,

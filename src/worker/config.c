@@ -665,8 +665,7 @@ static char *read_line(char *str, int num, void *stream)
     char *value = eq + 1;
     for (char *q = value; *q; q++) /* an inline comment: ';' after whitespace */
         if (*q == ';' && q > value && (q[-1] == ' ' || q[-1] == '\t')) { *q = 0; break; }
-    if (!handler(r->p, r->section, nn_trim(s), nn_trim(value)) && !r->bad_line && !r->p->failed)
-        r->bad_line = r->lineno;
+    (void)handler(r->p, r->section, nn_trim(s), nn_trim(value)); /* a failure sets p->failed */
     return str;
 }
 

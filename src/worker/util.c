@@ -22,13 +22,27 @@ void log0(const comm_t *c, const char *fmt, ...)
     fflush(stdout);
 }
 
+/* comm_agree, letting only documented exit codes out: a helper's -1, or the MPI error code
+ * comm_agree returns when agreeing itself failed, is a runtime failure (1) */
+static int agree_code(comm_t *c, int status, int *first)
+{
+    int g = comm_agree(c, status, first);
+    return g < 0 || g > NT_EXIT_INPUT ? NT_EXIT_RUNTIME : g;
+}
+
+int nt_agree_quiet(comm_t *c, int status, nt_err *e)
+{
+    int first;
+    int g = agree_code(c, status, &first);
+    if (g != 0 && first >= 0 && comm_bcast_bytes(c, e->msg, sizeof e->msg, first) != MPI_SUCCESS)
+        snprintf(e->msg, sizeof e->msg, "failure on rank %d", first);
+    return g;
+}
+
 int nt_agree(comm_t *c, int status, const nt_err *e)
 {
     int first;
-    int g = comm_agree(c, status, &first);
-    /* only documented exit codes leave: a helper's -1, or the MPI error code comm_agree
-     * returns when agreeing itself failed, is a runtime failure (1) */
-    if (g < 0 || g > NT_EXIT_INPUT) g = NT_EXIT_RUNTIME;
+    int g = agree_code(c, status, &first);
     if (g != 0 && c->rank == first) {
         fprintf(stderr, "nntrain: error: %s\n",
                 e && e->msg[0] ? e->msg : "failure on another rank");

@@ -17,6 +17,9 @@ void log0(const comm_t *c, const char *fmt, ...) __attribute__((format(printf, 2
  * failed, the lowest failing rank prints "nntrain: error: <its message>" to stderr and all
  * ranks return the same non-zero status. */
 int nt_agree(comm_t *c, int status, const nt_err *e);
+/* The same without printing: on failure every rank's e holds the first failing rank's message
+ * (a caller that may recover, e.g. by trying an older checkpoint, prints it or not). */
+int nt_agree_quiet(comm_t *c, int status, nt_err *e);
 
 double nt_now(void); /* monotonic seconds */
 
