@@ -87,6 +87,69 @@ int comm_allreduce_double(comm_t *c, double *buf, size_t n, comm_op op)
     return allreduce(c, buf, n, sizeof *buf, MPI_DOUBLE, op);
 }
 
+int comm_allreduce_i8(comm_t *c, int8_t *buf, size_t n, comm_op op)
+{
+    return allreduce(c, buf, n, sizeof *buf, MPI_INT8_T, op);
+}
+
+int comm_allreduce_floats(comm_t *c, float *buf, size_t n)
+{
+    return allreduce(c, buf, n, sizeof *buf, MPI_FLOAT, COMM_SUM);
+}
+
+int comm_slices_init(comm_slices *s, const comm_t *c, size_t n, size_t align)
+{
+    memset(s, 0, sizeof *s);
+    s->counts = calloc((size_t)c->size, sizeof(int));
+    s->displs = calloc((size_t)c->size, sizeof(int));
+    if (!s->counts || !s->displs) return MPI_ERR_NO_MEM;
+    if (align < 1) align = 1;
+    const size_t blocks = (n + align - 1) / align;
+    for (int r = 0; r < c->size; r++) {
+        size_t lo = blocks * (size_t)r / (size_t)c->size * align;
+        size_t hi = blocks * (size_t)(r + 1) / (size_t)c->size * align;
+        lo = lo < n ? lo : n;
+        hi = hi < n ? hi : n;
+        if (hi - lo > INT_MAX || lo > INT_MAX) return MPI_ERR_COUNT;
+        s->counts[r] = (int)(hi - lo);
+        s->displs[r] = (int)lo;
+        if (r == c->rank) s->lo = lo, s->hi = hi;
+    }
+    return MPI_SUCCESS;
+}
+
+void comm_slices_free(comm_slices *s)
+{
+    free(s->counts);
+    free(s->displs);
+    memset(s, 0, sizeof *s);
+}
+
+int comm_reduce_scatter_floats(comm_t *c, float *buf, const comm_slices *s)
+{
+    if (c->size == 1) return MPI_SUCCESS;
+    return MPI_Reduce_scatter(MPI_IN_PLACE, buf, s->counts, MPI_FLOAT, MPI_SUM, c->comm);
+}
+
+int comm_reduce_scatter_i64(comm_t *c, int64_t *buf, const comm_slices *s)
+{
+    if (c->size == 1) return MPI_SUCCESS;
+    return MPI_Reduce_scatter(MPI_IN_PLACE, buf, s->counts, MPI_INT64_T, MPI_SUM, c->comm);
+}
+
+int comm_allgather_floats(comm_t *c, float *buf, const comm_slices *s)
+{
+    if (c->size == 1) return MPI_SUCCESS;
+    return MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, buf, s->counts, s->displs,
+                          MPI_FLOAT, c->comm);
+}
+
+int comm_allgather_bytes(comm_t *c, const void *mine, size_t len, void *all)
+{
+    if (len > INT_MAX) return MPI_ERR_COUNT;
+    return MPI_Allgather(mine, (int)len, MPI_BYTE, all, (int)len, MPI_BYTE, c->comm);
+}
+
 int comm_range_u64(comm_t *c, uint64_t v, uint64_t *lo, uint64_t *hi)
 {
     /* max(v) = ~min(~v): both ends from one MIN reduction */

@@ -28,6 +28,26 @@ int comm_allreduce_int(comm_t *c, int *buf, size_t n, comm_op op);
 int comm_allreduce_i64(comm_t *c, int64_t *buf, size_t n, comm_op op);
 int comm_allreduce_u64(comm_t *c, uint64_t *buf, size_t n, comm_op op);
 int comm_allreduce_double(comm_t *c, double *buf, size_t n, comm_op op);
+int comm_allreduce_i8(comm_t *c, int8_t *buf, size_t n, comm_op op);
+int comm_allreduce_floats(comm_t *c, float *buf, size_t n); /* sum */
+
+/* Slices of a flat buffer of n values, one per rank, contiguous and in rank order, cut at
+ * multiples of `align` values (the last ends at n; a rank may get nothing): ZeRO-1's
+ * partition of the parameters. counts/displs are MPI's (each slice < 2^31 values). */
+typedef struct {
+    int *counts, *displs;
+    size_t lo, hi; /* this rank's slice */
+} comm_slices;
+int comm_slices_init(comm_slices *s, const comm_t *c, size_t n, size_t align);
+void comm_slices_free(comm_slices *s);
+/* In place: buf[0..n) of every rank summed; this rank's slice of the sum lands at
+ * buf[0 .. count) (MPI_Reduce_scatter with MPI_IN_PLACE). */
+int comm_reduce_scatter_floats(comm_t *c, float *buf, const comm_slices *s);
+int comm_reduce_scatter_i64(comm_t *c, int64_t *buf, const comm_slices *s);
+/* In place: every rank's slice buf[lo..hi) to every rank. */
+int comm_allgather_floats(comm_t *c, float *buf, const comm_slices *s);
+/* Each rank's `len` bytes into all[r * len ..) on every rank. */
+int comm_allgather_bytes(comm_t *c, const void *mine, size_t len, void *all);
 /* The smallest and largest v over all ranks, in one collective (lo == hi: all agree). */
 int comm_range_u64(comm_t *c, uint64_t v, uint64_t *lo, uint64_t *hi);
 

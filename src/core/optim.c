@@ -53,9 +53,16 @@ int nn_optim_slots(const nn_opt_config *c)
 
 int nn_optim_create(nn_optim *o, const nn_opt_config *cfg, size_t n)
 {
+    return nn_optim_create_slice(o, cfg, 0, n, n);
+}
+
+int nn_optim_create_slice(nn_optim *o, const nn_opt_config *cfg, size_t off, size_t n, size_t total)
+{
     memset(o, 0, sizeof *o);
     o->cfg = *cfg;
     o->n = n;
+    o->off = off;
+    o->total = total;
     o->nslots = nn_optim_slots(cfg);
     o->nstate = (size_t)o->nslots * n;
     if (o->nstate) {
@@ -64,7 +71,7 @@ int nn_optim_create(nn_optim *o, const nn_opt_config *cfg, size_t n)
     }
     if (cfg->kind == NN_OPT_ADAGRAD)
         for (size_t i = 0; i < n; i++) o->state[i] = (float)cfg->initial_accumulator_value;
-    nn_opt_segment all = {0, n, cfg->weight_decay};
+    nn_opt_segment all = {0, total, cfg->weight_decay};
     return nn_optim_set_segments(o, &all, 1);
 }
 
@@ -72,10 +79,15 @@ int nn_optim_set_segments(nn_optim *o, const nn_opt_segment *seg, int nseg)
 {
     nn_opt_segment *s = malloc(sizeof *s * (size_t)(nseg > 0 ? nseg : 1));
     if (!s) return -1;
-    memcpy(s, seg, sizeof *s * (size_t)nseg);
+    int k = 0;
+    const size_t lo = o->off, hi = o->off + o->n;
+    for (int i = 0; i < nseg; i++) { /* the part inside the slice, relative to it */
+        size_t a = seg[i].lo > lo ? seg[i].lo : lo, b = seg[i].hi < hi ? seg[i].hi : hi;
+        if (a < b) s[k++] = (nn_opt_segment){a - lo, b - lo, seg[i].weight_decay};
+    }
     free(o->seg);
     o->seg = s;
-    o->nseg = nseg;
+    o->nseg = k;
     return 0;
 }
 

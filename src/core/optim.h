@@ -36,7 +36,9 @@ typedef struct { size_t lo, hi; double weight_decay; } nn_opt_segment;
 
 typedef struct {
     nn_opt_config cfg;
-    size_t n;
+    size_t n;              /* parameters this optimizer updates: [off, off + n) of total */
+    size_t off, total;     /* a ZeRO-1 slice of the flat parameters; 0 and n otherwise */
+    int sliced;            /* set by the caller: ranks hold different slices (ZeRO-1) */
     float *state;          /* nslots * n floats */
     int nslots;
     size_t nstate;
@@ -53,8 +55,13 @@ void nn_opt_defaults(nn_opt_config *c, nn_opt_kind k);
 /* Per-parameter state slots the optimizer keeps (e.g. adam 2, amsgrad 3, plain sgd 0). */
 int nn_optim_slots(const nn_opt_config *c);
 int nn_optim_create(nn_optim *o, const nn_opt_config *cfg, size_t n);
+/* An optimizer for the slice [off, off + n) of total parameters (ZeRO-1: each rank updates
+ * and keeps state for its slice only). nn_optim_step then takes the slice's params and grads
+ * (n each); segments are still given over [0, total) and clipped to the slice. */
+int nn_optim_create_slice(nn_optim *o, const nn_opt_config *cfg, size_t off, size_t n, size_t total);
 void nn_optim_free(nn_optim *o);
-/* Replace the weight-decay segments (copied); they must cover [0, n) in order. */
+/* Replace the weight-decay segments (copied); they must cover [0, total) in order (only
+ * their part inside the slice is kept). */
 int nn_optim_set_segments(nn_optim *o, const nn_opt_segment *seg, int nseg);
 /* One update of params (n) from grads (n), with learning rate o->cfg.lr. */
 void nn_optim_step(nn_optim *o, float *params, const float *grads);

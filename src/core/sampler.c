@@ -62,3 +62,18 @@ void nn_shard(int64_t n, int64_t batch, int nranks, int rank, int64_t step,
     *lo = start + (b * rank) / nranks;
     *hi = start + (b * (rank + 1)) / nranks;
 }
+
+void nn_shard_chunks(int64_t n, int64_t batch, int nranks, int rank, int64_t step, int64_t chunk,
+                     int64_t *lo, int64_t *hi)
+{
+    if (chunk <= 0) {
+        nn_shard(n, batch, nranks, rank, step, lo, hi);
+        return;
+    }
+    int64_t start = step * batch;
+    int64_t end = start + batch < n ? start + batch : n;
+    int64_t g = end > start ? (end - start + chunk - 1) / chunk : 0; /* chunks in the batch */
+    int64_t a = start + (g * rank) / nranks * chunk, b = start + (g * (rank + 1)) / nranks * chunk;
+    *lo = a < end ? a : end;
+    *hi = b < end ? b : end;
+}

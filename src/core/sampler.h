@@ -36,5 +36,11 @@ int64_t nn_steps_per_epoch(int64_t n, int64_t batch);
  * order to the whole batch. Also used for sharding evaluation sets (one "batch" of n). */
 void nn_shard(int64_t n, int64_t batch, int nranks, int rank, int64_t step,
               int64_t *lo, int64_t *hi);
+/* The same cut along fixed chunks: the batch's rows form chunks of `chunk` rows counted from
+ * its start (the last may be shorter) whose boundaries do not depend on nranks; rank r gets
+ * chunks [floor(r*g/P), floor((r+1)*g/P)) of the g chunks (deterministic mode). chunk <= 0:
+ * nn_shard. */
+void nn_shard_chunks(int64_t n, int64_t batch, int nranks, int rank, int64_t step, int64_t chunk,
+                     int64_t *lo, int64_t *hi);
 
 #endif

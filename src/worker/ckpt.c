@@ -57,8 +57,8 @@ static int crc_write(hid_t f, const char *dset, uint32_t v, const char *path, nt
 
 /* Checks the bytes read from dataset dset against its crc32 attribute. A checkpoint of format
  * 2 or later must have it (required != 0); format 1 predates checksums. */
-static int crc_check(hid_t f, const char *dset, const void *buf, size_t bytes, int required,
-                     const char *path, nt_err *e)
+static int crc_check_value(hid_t f, const char *dset, uint32_t now, int required,
+                           const char *path, nt_err *e)
 {
     hid_t d = H5Dopen2(f, dset, H5P_DEFAULT);
     if (d < 0) return nt_fail(e, "%s: %s is missing", path, dset);
@@ -68,11 +68,47 @@ static int crc_check(hid_t f, const char *dset, const void *buf, size_t bytes, i
     else if (required) st = nt_fail(e, "%s: %s has no checksum (crc32): the file is damaged", path, dset);
     H5Dclose(d);
     if (st || !have) return st;
-    uint32_t now = crc_of(buf, bytes);
     if (now != stored)
         return nt_fail(e, "%s: %s fails its checksum (crc32 %08x stored, %08x read): the file "
                        "is damaged", path, dset, (unsigned)stored, (unsigned)now);
     return 0;
+}
+
+static int crc_check(hid_t f, const char *dset, const void *buf, size_t bytes, int required,
+                     const char *path, nt_err *e)
+{
+    return crc_check_value(f, dset, crc_of(buf, bytes), required, path, e);
+}
+
+/* The CRC-32 of /optimizer/state (slots, total) as stored, on every rank. Without ZeRO-1 every
+ * rank holds all of it; with it each rank holds columns [off, off + n) of every slot, so the
+ * pieces' CRCs are gathered and combined in file order (crc32_combine: row by row, rank by
+ * rank). Collective when sliced. *crc is 0 and MPI's code returned when the gather fails. */
+static int state_crc(const nn_optim *o, comm_t *c, uint32_t *crc)
+{
+    *crc = 0;
+    if (!o->sliced || c->size == 1) {
+        *crc = crc_of(o->state, sizeof(float) * (size_t)o->nslots * o->n);
+        return MPI_SUCCESS;
+    }
+    enum { MAXS = 8 };
+    uint64_t mine[MAXS] = {0}, *all = malloc(sizeof mine * (size_t)c->size);
+    if (!all) return MPI_ERR_NO_MEM;
+    for (int k = 0; k < o->nslots && k < MAXS; k++)
+        mine[k] = crc_of(o->state + (size_t)k * o->n, sizeof(float) * o->n) |
+                  (uint64_t)o->n << 32; /* the piece's length in floats (< 2^31) */
+    int rc = comm_allgather_bytes(c, mine, sizeof mine, all);
+    if (rc == MPI_SUCCESS) {
+        uLong v = crc32(0L, Z_NULL, 0);
+        for (int k = 0; k < o->nslots && k < MAXS; k++)
+            for (int r = 0; r < c->size; r++) {
+                const uint64_t p = all[(size_t)r * MAXS + k];
+                v = crc32_combine(v, (uLong)(p & 0xffffffffu), (z_off_t)(4 * (p >> 32)));
+            }
+        *crc = (uint32_t)v;
+    }
+    free(all);
+    return rc;
 }
 
 /* The model's layers: /model/layer{l}/weight and bias. */
@@ -105,9 +141,10 @@ static int crcs_write(hid_t f, const nn_model *m, const nn_optim *o, const nt_ck
     if (comm_bcast_bytes(c, r0, sizeof r0, 0) != MPI_SUCCESS)
         return nt_fail(e, "%s: MPI broadcast of the checksums failed", path);
     int st = model_crcs(f, m, 0, 1, path, e);
-    if (o->nslots > 0)
-        st |= crc_write(f, "/optimizer/state",
-                        crc_of(o->state, sizeof(float) * (size_t)o->nslots * o->n), path, e);
+    uint32_t scrc = 0;
+    if (o->nslots > 0 && state_crc(o, c, &scrc) != MPI_SUCCESS)
+        st |= nt_fail(e, "%s: MPI gather of the optimizer state's checksums failed", path);
+    if (o->nslots > 0) st |= crc_write(f, "/optimizer/state", scrc, path, e);
     st |= crc_write(f, "/state/partial", r0[0], path, e);
     st |= crc_write(f, "/metrics", r0[1], path, e);
     return st;
@@ -160,25 +197,46 @@ static int list_ckpts(const char *dir, long long *steps, int max)
     return n;
 }
 
+/* The columns [lo, hi) of /optimizer/state this rank writes or reads: its ZeRO-1 slice, or
+ * (every rank holding all of it) a contiguous share for writing, everything for reading. */
+static void state_cols(const nn_optim *o, const comm_t *c, int reading, int64_t *lo, int64_t *hi)
+{
+    if (o->sliced) {
+        *lo = (int64_t)o->off, *hi = (int64_t)(o->off + o->n);
+    } else if (reading) {
+        *lo = 0, *hi = (int64_t)o->total;
+    } else {
+        nn_shard((int64_t)o->total, (int64_t)o->total, c->size, c->rank, 0, lo, hi);
+    }
+}
+
+/* Selects columns [lo, hi) of every slot in the file space fs (slots, total) and the same
+ * values in the memory space ms (slots, o->n: the rank's state, starting at column o->off). */
+static int state_select(const nn_optim *o, hid_t fs, hid_t ms, int64_t lo, int64_t hi,
+                        const char *path, nt_err *e)
+{
+    if (hi <= lo)
+        return H5_TRY(H5Sselect_none(fs), e, path) || H5_TRY(H5Sselect_none(ms), e, path) ? -1 : 0;
+    hsize_t fstart[2] = {0, (hsize_t)lo}, mstart[2] = {0, (hsize_t)(lo - (int64_t)o->off)};
+    hsize_t cnt[2] = {(hsize_t)o->nslots, (hsize_t)(hi - lo)};
+    return H5_TRY(H5Sselect_hyperslab(fs, H5S_SELECT_SET, fstart, NULL, cnt, NULL), e, path) ||
+           H5_TRY(H5Sselect_hyperslab(ms, H5S_SELECT_SET, mstart, NULL, cnt, NULL), e, path) ? -1 : 0;
+}
+
 /* /optimizer/state: every state slot as rows of one (slots, nparams) array; each rank writes a
- * contiguous block of columns. Collective. */
+ * contiguous block of columns (its ZeRO-1 slice, or a share of the replica). Collective. */
 static int slots_write(hid_t og, const nn_optim *o, comm_t *c, hid_t xfer, const char *path,
                        nt_err *e)
 {
-    hsize_t d[2] = {(hsize_t)o->nslots, (hsize_t)o->n};
+    hsize_t d[2] = {(hsize_t)o->nslots, (hsize_t)o->total}, md[2] = {(hsize_t)o->nslots, (hsize_t)o->n};
     int64_t lo, hi;
-    nn_shard((int64_t)o->n, (int64_t)o->n, c->size, c->rank, 0, &lo, &hi);
-    hsize_t start[2] = {0, (hsize_t)lo}, cnt[2] = {(hsize_t)o->nslots, (hsize_t)(hi - lo)};
+    state_cols(o, c, 0, &lo, &hi);
     hid_t sp = H5I_INVALID_HID, ds = H5I_INVALID_HID, ms = H5I_INVALID_HID;
     int st = H5_TRY(sp = H5Screate_simple(2, d, NULL), e, path) ||
              H5_TRY(ds = H5Dcreate2(og, "state", H5T_IEEE_F32LE, sp, H5P_DEFAULT, H5P_DEFAULT,
                                     H5P_DEFAULT), e, path) || /* collective */
-             H5_TRY(ms = H5Screate_simple(2, d, NULL), e, path) ? -1 : 0;
-    if (!st && hi > lo)
-        st = H5_TRY(H5Sselect_hyperslab(sp, H5S_SELECT_SET, start, NULL, cnt, NULL), e, path) ||
-             H5_TRY(H5Sselect_hyperslab(ms, H5S_SELECT_SET, start, NULL, cnt, NULL), e, path) ? -1 : 0;
-    else if (!st)
-        st = H5_TRY(H5Sselect_none(sp), e, path) || H5_TRY(H5Sselect_none(ms), e, path) ? -1 : 0;
+             H5_TRY(ms = H5Screate_simple(2, md, NULL), e, path) ? -1 : 0;
+    if (!st) st = state_select(o, sp, ms, lo, hi, path, e);
     if (ds >= 0 && ms >= 0)
         st |= H5_TRY(H5Dwrite(ds, H5T_NATIVE_FLOAT, ms, sp, xfer, o->state), e, path); /* collective */
     if (ms >= 0) st |= H5_TRY(H5Sclose(ms), e, path);
@@ -288,7 +346,7 @@ static int ckpt_write(hid_t f, const nn_model *m, const nn_optim *o, const nt_in
 static uint64_t ckpt_bytes(const nn_model *m, const nn_optim *o, const nt_input_norm *norm,
                            const nt_history *h)
 {
-    uint64_t raw = 4 * (uint64_t)m->nparams + 4 * (uint64_t)o->nslots * (uint64_t)o->n +
+    uint64_t raw = 4 * (uint64_t)m->nparams + 4 * (uint64_t)o->nslots * (uint64_t)o->total +
                    8 * (uint64_t)NT_H_STORED * (uint64_t)(h->n > 0 ? h->n : 0) +
                    8 * (uint64_t)(norm && norm->mean ? norm->d : 0) + 32;
     return raw + raw / 64 + (256u << 10);
@@ -567,7 +625,8 @@ static hssize_t dset_npoints(hid_t d)
 
 /* /optimizer: the same optimizer and state slots as configured; step and (every rank reads
  * the whole state: each holds a full replica) the state. Collective. */
-static int optimizer_read(hid_t f, const char *path, nn_optim *o, hid_t xfer, int crc, nt_err *e)
+static int optimizer_read(hid_t f, const char *path, nn_optim *o, comm_t *c, hid_t xfer, int crc,
+                          nt_err *e)
 {
     hid_t og = H5Gopen2(f, "optimizer", H5P_DEFAULT); /* missing: the name check below says so */
     char *name = og >= 0 ? nt_h5_read_str(og, "name") : NULL;
@@ -587,17 +646,29 @@ static int optimizer_read(hid_t f, const char *path, nn_optim *o, hid_t xfer, in
     o->step = step;
     if (!st && o->nslots > 0) {
         hid_t ds = H5Dopen2(og, "state", H5P_DEFAULT);
-        /* all of it is read into o->state: first its size (a larger one would overrun it) */
-        const long long want = (long long)o->nslots * (long long)o->n;
+        /* this rank's columns (all of them, or its ZeRO-1 slice) into o->state: first the
+         * size (a larger one would overrun it). Written by any number of ranks in either mode. */
+        const long long want = (long long)o->nslots * (long long)o->total;
         const long long have = ds >= 0 ? (long long)dset_npoints(ds) : -1;
+        int64_t lo, hi;
+        state_cols(o, c, 1, &lo, &hi);
+        hsize_t d[2] = {(hsize_t)o->nslots, (hsize_t)o->total}, md[2] = {(hsize_t)o->nslots, (hsize_t)o->n};
+        hid_t fs = H5Screate_simple(2, d, NULL), ms = H5Screate_simple(2, md, NULL);
         if (ds >= 0 && have != want)
             st = nt_fail(e, "%s: /optimizer/state holds %lld values, the model needs %lld", path,
                          have, want);
-        else if (ds < 0 || H5Dread(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, xfer, o->state) < 0) /* collective */
+        else if (ds < 0 || fs < 0 || ms < 0 || state_select(o, fs, ms, lo, hi, path, e) ||
+                 H5Dread(ds, H5T_NATIVE_FLOAT, ms, fs, xfer, o->state) < 0) /* collective */
             st = nt_fail(e, "%s: cannot read /optimizer/state", path);
+        if (fs >= 0) H5Sclose(fs);
+        if (ms >= 0) H5Sclose(ms);
         if (ds >= 0) st |= H5_TRY(H5Dclose(ds), e, path);
-        if (!st) st = crc_check(f, "/optimizer/state", o->state,
-                                sizeof(float) * (size_t)o->nslots * o->n, crc, path, e);
+        /* sliced: every rank reaches the gather (the checks above agree on every rank, as they
+         * test the same file) */
+        uint32_t now = 0;
+        if (state_crc(o, c, &now) != MPI_SUCCESS && !st)
+            st = nt_fail(e, "%s: MPI gather of the optimizer state's checksums failed", path);
+        if (!st) st = crc_check_value(f, "/optimizer/state", now, crc, path, e);
     }
     if (og >= 0) st |= H5_TRY(H5Gclose(og), e, path);
     return st;
@@ -683,7 +754,7 @@ int nt_ckpt_load_quiet(const char *path, nn_model *m, nn_optim *o, nt_ckpt_state
     if (!st && (H5_TRY(xfer = H5Pcreate(H5P_DATASET_XFER), e, path) ||
                 H5_TRY(H5Pset_dxpl_mpio(xfer, H5FD_MPIO_COLLECTIVE), e, path)))
         st = -1;
-    if (!st) st = optimizer_read(f, path, o, xfer, crc, e);
+    if (!st) st = optimizer_read(f, path, o, c, xfer, crc, e);
     if (!st) st = state_read(f, path, s, xfer, crc, e);
     h->n = 0;
     if (!st) st = history_read(f, path, h, xfer, crc, e);

@@ -13,7 +13,7 @@
 typedef enum { K_PATH, K_FRACTION, K_POSDOUBLE, K_NONNEG, K_ANY, K_LAYERS, K_ACT,
                K_ACTLIST, K_DROPLIST, K_OPT, K_LOSS, K_INIT, K_SCHED, K_UNIT, K_BOOL,
                K_POSINT, K_NONNEGINT, K_LONG1, K_LONG0, K_U64, K_RESUME, K_PERM,
-               K_OVERLAP } kind;
+               K_OVERLAP, K_EXCHANGE } kind;
 
 /* when a key is printed into /config, besides `only`: always, when it holds a value
  * (a non-empty path, a number > 0), or when the model has a hidden layer */
@@ -167,6 +167,21 @@ static const key_spec keys[] = {
      "(at least 16, and 16 rows or columns: smaller GEMMs take other OpenBLAS kernels, other "
      "bits) and the buckets in flight progress (`MPI_Testall`) between them; every element is "
      "summed in the same order as without pieces; 0 = whole layers"},
+    {"train", "exchange", F(exchange), K_EXCHANGE, 0, 0, NULL, "`allreduce`",
+     "how gradients are combined: `allreduce` (every rank gets the summed gradients and updates "
+     "every parameter; full optimizer state on every rank) or `zero1` (ZeRO stage 1: the "
+     "gradients are reduce-scattered, each rank updates its 1/P slice of the parameters and "
+     "keeps only that slice's optimizer state, then the parameters are allgathered; "
+     "README \"Exchange modes\")"},
+    {"train", "deterministic", F(deterministic), K_BOOL, 0, 0, NULL, "`false`",
+     "`true`: model, checkpoints and metrics are bit-identical for any number of ranks and BLAS "
+     "threads: the global batch is cut into chunks of `deterministic_chunk` rows, each chunk's "
+     "gradient computed alone and all chunks summed exactly (integer fixed point) instead of "
+     "by a floating-point allreduce (README \"Exchange modes\")"},
+    {"train", "deterministic_chunk", F(det_chunk), K_POSINT, 0, 0, NULL, "`32`",
+     "rows per chunk in deterministic mode (part of the result: runs agree bit for bit only "
+     "with the same value); ranks get whole chunks, so more ranks than batch_size / "
+     "deterministic_chunk leave some idle"},
     {"train", "flush_denormals", F(flush_denormals), K_BOOL, 0, 0, NULL, "`true`",
      "flush denormal floats to zero (FTZ/DAZ) on the training thread, as TensorFlow does by "
      "default (`torch.set_flush_denormal(True)` in PyTorch): Adam's second moments of tiny "
@@ -209,10 +224,12 @@ static const char *const perm_names[] = {"auto", "table", "feistel"}; /* NT_PERM
 static const char *const unit_names[] = {"epoch", "step"};            /* sched_per_step */
 static const char *const resume_names[] = {"never", "auto"};          /* resume_auto */
 static const char *const overlap_names[] = {"auto", "on", "off"};     /* NT_OVERLAP_* order */
+static const char *const exchange_names[] = {"allreduce", "zero1"};   /* NT_EXCHANGE_* order */
 static const char *perm_name(int i) { return perm_names[i]; }
 static const char *unit_name(int i) { return unit_names[i]; }
 static const char *resume_name(int i) { return resume_names[i]; }
 static const char *overlap_name(int i) { return overlap_names[i]; }
+static const char *exchange_name(int i) { return exchange_names[i]; }
 
 static name_list names_of(kind k)
 {
@@ -226,6 +243,7 @@ static name_list names_of(kind k)
     case K_UNIT: return (name_list){2, unit_name};
     case K_RESUME: return (name_list){2, resume_name};
     case K_OVERLAP: return (name_list){3, overlap_name};
+    case K_EXCHANGE: return (name_list){2, exchange_name};
     default: return (name_list){0, NULL};
     }
 }
@@ -334,6 +352,7 @@ static int set_word(void *field, const key_spec *k, const char *v, nt_err *e, co
     case K_PERM:
     case K_UNIT:
     case K_OVERLAP:
+    case K_EXCHANGE:
         for (int i = 0; i < nl.count; i++)
             if (!strcmp(v, nl.name(i))) { *(int *)field = i; return 0; }
         snprintf(what, sizeof what, "must be %s", join_names(nl, 1, names, sizeof names));
@@ -400,7 +419,7 @@ static int set_value(nt_config *c, const key_spec *k, const char *v, nt_err *e,
     case K_DROPLIST:
         return set_list(c, k, v, e, origin);
     case K_BOOL: case K_ACT: case K_OPT: case K_LOSS: case K_INIT: case K_SCHED:
-    case K_RESUME: case K_PERM: case K_UNIT: case K_OVERLAP:
+    case K_RESUME: case K_PERM: case K_UNIT: case K_OVERLAP: case K_EXCHANGE:
         return set_word(field, k, v, e, origin);
     default:
         return set_number(field, k, v, e, origin);
@@ -470,6 +489,7 @@ static void defaults(nt_config *c)
     c->seed = 1;
     c->bucket_mb = 1;
     c->piece_mflop = 32;
+    c->det_chunk = 32;
     c->flush_denormals = 1;
     c->timeout = 300;
     c->ckpt_every_epochs = 1;
@@ -745,7 +765,7 @@ static void print_value(FILE *f, const nt_config *c, const key_spec *k)
     case K_U64: fprintf(f, "%llu", (unsigned long long)*(const uint64_t *)field); break;
     case K_BOOL: fputs(*(const int *)field ? "true" : "false", f); break;
     case K_ACT: case K_OPT: case K_LOSS: case K_INIT: case K_SCHED:
-    case K_RESUME: case K_PERM: case K_UNIT: case K_OVERLAP:
+    case K_RESUME: case K_PERM: case K_UNIT: case K_OVERLAP: case K_EXCHANGE:
         fputs(nl.name(*(const int *)field), f);
         break;
     case K_LAYERS:

@@ -18,6 +18,8 @@
 enum { NT_PERM_AUTO = 0, NT_PERM_TABLE = 1, NT_PERM_FEISTEL = 2 };
 /* [train] overlap: auto = on when the ranks span several nodes. */
 enum { NT_OVERLAP_AUTO = 0, NT_OVERLAP_ON = 1, NT_OVERLAP_OFF = 2 };
+/* [train] exchange */
+enum { NT_EXCHANGE_ALLREDUCE = 0, NT_EXCHANGE_ZERO1 = 1 };
 #define NT_PERM_TABLE_MAX ((int64_t)1 << 24)
 
 typedef struct {
@@ -59,6 +61,9 @@ typedef struct {
     int overlap;                  /* NT_OVERLAP_*: allreduce during backward */
     double bucket_mb;             /* allreduce bucket size */
     double piece_mflop;           /* backward GEMM pieces between progress calls */
+    int exchange;                 /* NT_EXCHANGE_*: allreduce or ZeRO-1 */
+    int deterministic;            /* bit-identical results for any rank/thread count */
+    int det_chunk;                /* rows per fixed chunk in deterministic mode */
     int flush_denormals;          /* FTZ/DAZ on the training thread */
     double timeout;               /* watchdog: seconds without progress; 0 = off */
     /* [output] */

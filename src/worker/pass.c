@@ -7,14 +7,26 @@
 int nt_pass_init(nt_pass *p, nt_data *d, const int64_t *rows, int64_t n, int64_t cap_rows,
                  int keep_resident, const comm_t *c, nt_err *e)
 {
+    return nt_pass_init_chunked(p, d, rows, n, cap_rows, keep_resident, 0, c, e);
+}
+
+int nt_pass_init_chunked(nt_pass *p, nt_data *d, const int64_t *rows, int64_t n, int64_t cap_rows,
+                         int keep_resident, int64_t chunk, const comm_t *c, nt_err *e)
+{
     memset(p, 0, sizeof *p);
     p->data = d;
     p->rows = rows;
     p->n = n;
     p->keep = keep_resident;
-    nn_shard(n, n, c->size, c->rank, 0, &p->lo, &p->hi);
+    nn_shard_chunks(n, n, c->size, c->rank, 0, chunk, &p->lo, &p->hi);
     int64_t most = (n + c->size - 1) / c->size; /* the largest share: same nwin everywhere */
+    if (chunk > 0) { /* whole chunks: shares, windows and so batches start at chunk bounds */
+        const int64_t g = (n + chunk - 1) / chunk;
+        most = (g + c->size - 1) / c->size * chunk;
+        if (cap_rows > chunk) cap_rows -= cap_rows % chunk;
+    }
     if (cap_rows < 1) cap_rows = 1;
+    if (chunk > 0 && cap_rows < chunk) cap_rows = chunk;
     p->per_window = most < cap_rows ? (most > 0 ? most : 1) : cap_rows;
     p->nwin = (most + p->per_window - 1) / p->per_window;
     if (!rows && !(p->ids = malloc(sizeof(int64_t) * (size_t)p->per_window)))

@@ -21,6 +21,11 @@ typedef struct {
 /* Every rank gets the same nwin. cap_rows bounds the window (memory). */
 int nt_pass_init(nt_pass *p, nt_data *d, const int64_t *rows, int64_t n, int64_t cap_rows,
                  int keep_resident, const comm_t *c, nt_err *e);
+/* The same with shares of whole chunks of `chunk` rows (nn_shard_chunks) and windows of a
+ * multiple of chunk rows, so that with a batch size that is a multiple of chunk every batch
+ * starts at a chunk boundary of the set (deterministic mode). chunk 0: nt_pass_init. */
+int nt_pass_init_chunked(nt_pass *p, nt_data *d, const int64_t *rows, int64_t n, int64_t cap_rows,
+                         int keep_resident, int64_t chunk, const comm_t *c, nt_err *e);
 void nt_pass_free(nt_pass *p);
 /* With rows == NULL: set i is file row nn_perm_at(order, i) (a copy is kept). */
 void nt_pass_set_order(nt_pass *p, const nn_perm *order);

@@ -69,7 +69,14 @@ int nt_open_dataset(nt_data *ds, const char *path, int D, int K, const nn_loss *
 
 int nt_make_optimizer(nn_optim *o, const nt_config *cfg, const nn_model *m)
 {
-    if (nn_optim_create(o, &cfg->opt, m->nparams)) return -1;
+    return nt_make_optimizer_slice(o, cfg, m, 0, m->nparams);
+}
+
+int nt_make_optimizer_slice(nn_optim *o, const nt_config *cfg, const nn_model *m, size_t lo,
+                            size_t hi)
+{
+    if (nn_optim_create_slice(o, &cfg->opt, lo, hi - lo, m->nparams)) return -1;
+    o->sliced = cfg->exchange == NT_EXCHANGE_ZERO1;
     if (cfg->decay_biases || !cfg->bias || cfg->opt.weight_decay == 0) return 0;
     /* biases excluded from weight decay: one segment per weight block and bias block */
     nn_opt_segment seg[2 * NT_MAX_LAYERS];
@@ -284,11 +291,20 @@ static int preflight_memory(nt_trainer *t, int bmax, double cache_bytes)
     }
     const double gib = 1073741824.0;
     const double model = 4 * (2 * params + act + 2.0 * bmax * widest + 2.0 * bmax * cfg->sizes[L]);
-    const double opt = 4.0 * nn_optim_slots(&cfg->opt) * params;
+    const int64_t P = t->c->size;
+    /* zero1: this rank's slice of the state only (slices are cut at NT_SLICE_ALIGN) */
+    const double opt = 4.0 * nn_optim_slots(&cfg->opt) *
+                       (cfg->exchange == NT_EXCHANGE_ZERO1 ? ceil(params / P / NT_SLICE_ALIGN) * NT_SLICE_ALIGN
+                                                           : params);
+    double det = 0; /* deterministic: chunk buffers, exact sums (8 bytes), exponents */
+    if (cfg->deterministic) {
+        const int64_t g = (cfg->batch_size + cfg->det_chunk - 1) / cfg->det_chunk;
+        det = 4.0 * params * (double)((g + P - 1) / P - 1) + 9.0 * params;
+    }
     const double row4 = 4.0 * D;
     double rows = fmin(cache_bytes, (double)(t->n_train + t->n_val) * row4) + 3.0 * bmax * row4;
     if (t->have_test) rows += fmin(cache_bytes, (double)t->test.n * row4);
-    const double rank = model + opt + rows, node = rank * t->c->local_size;
+    const double rank = model + opt + det + rows, node = rank * t->c->local_size;
     const double avail = node_memory_available();
     if (avail < 0 || node <= avail) return 0;
     char host[256] = "this node";
@@ -297,10 +313,11 @@ static int preflight_memory(nt_trainer *t, int bmax, double cache_bytes)
     const double u = node >= gib ? gib : 1048576.0; /* GiB, or MiB for small figures */
     const char *un = node >= gib ? "GiB" : "MiB";
     return nt_fail(&t->e, "the run needs about %.1f %s per rank (parameters and gradients %.1f, "
-                   "optimizer state %.1f, activations %.1f, rows %.1f) x %d rank%s on %s = %.1f "
+                   "optimizer state %.1f, activations %.1f, rows %.1f%s%.1f) x %d rank%s on %s = %.1f "
                    "%s, but %s has %.1f %s available; use a smaller model or batch, fewer "
                    "ranks per node or a smaller [data] cache_mb", rank / u, un, 8 * params / u,
-                   opt / u, (model - 8 * params) / u, rows / u, t->c->local_size,
+                   opt / u, (model - 8 * params) / u, rows / u,
+                   det > 0 ? ", deterministic sums " : "", det > 0 ? det / u : 0.0, t->c->local_size,
                    t->c->local_size > 1 ? "s" : "", host, node / u, un, host, avail / u, un);
 }
 
@@ -310,8 +327,12 @@ static int allocate(nt_trainer *t)
     const nt_config *cfg = t->cfg;
     const int L = cfg->nsizes - 1, K = cfg->sizes[L], D = cfg->sizes[0];
     const int64_t B = cfg->batch_size, P = t->c->size;
-    const int64_t shard_max = (B + P - 1) / P;                  /* largest per-rank batch */
-    const int bmax = (int)(shard_max > 256 ? shard_max : 256); /* also the eval batch */
+    /* deterministic: whole chunks per rank (nn_shard_chunks) */
+    const int64_t chunk = cfg->deterministic ? cfg->det_chunk : 0;
+    const int64_t shard_max = chunk ? ((B + chunk - 1) / chunk + P - 1) / P * chunk
+                                    : (B + P - 1) / P;          /* largest per-rank batch */
+    int bmax = (int)(shard_max > 256 ? shard_max : 256);        /* also the eval batch */
+    if (chunk) bmax = (int)((bmax + chunk - 1) / chunk * chunk); /* eval batches of whole chunks */
     const double row_bytes = (double)D * (t->train.x_u8 ? 1 : 4);
     const int64_t cache_rows = (int64_t)fmax(1.0, cfg->cache_mb * 1048576.0 / row_bytes);
     int st = preflight_memory(t, bmax, cfg->cache_mb * 1048576.0);
@@ -322,22 +343,27 @@ static int allocate(nt_trainer *t)
         goto done;
     }
     t->model_ok = 1;
-    if (nt_make_optimizer(&t->opt, cfg, &t->m)) {
+    /* auto: overlap across nodes; within one node the blocking allreduce over shared memory
+     * is cheaper than the progress calls (BENCHMARKS.md). local_size < size holds on every rank
+     * or on none, so all ranks agree. Only the plain allreduce overlaps. */
+    t->overlap = cfg->exchange == NT_EXCHANGE_ALLREDUCE && !cfg->deterministic &&
+                 (cfg->overlap == NT_OVERLAP_ON ||
+                  (cfg->overlap == NT_OVERLAP_AUTO && t->c->local_size < t->c->size));
+    nt_exchange_cfg xc = {.zero1 = cfg->exchange == NT_EXCHANGE_ZERO1,
+                          .deterministic = cfg->deterministic, .chunk = cfg->det_chunk, .batch = B,
+                          .overlap = t->overlap, .bucket_mb = cfg->bucket_mb,
+                          .piece_mflop = cfg->piece_mflop};
+    t->x_ok = 1;
+    if (nt_exchange_init(&t->x, t->c, &t->m, NT_X_N, NT_X_N - NT_X_ERROR, &xc) != MPI_SUCCESS) {
+        st = nt_fail(&t->e, "out of memory creating the gradient exchange");
+        goto done;
+    }
+    /* the optimizer for the parameters this rank updates (zero1: its slice) */
+    if (nt_make_optimizer_slice(&t->opt, cfg, &t->m, t->x.sl.lo, t->x.sl.hi)) {
         st = nt_fail(&t->e, "out of memory creating the optimizer");
         goto done;
     }
     t->opt_ok = 1;
-    /* auto: overlap across nodes; within one node the blocking allreduce over shared memory
-     * is cheaper than the progress calls (BENCHMARKS.md). local_size < size holds on every rank
-     * or on none, so all ranks agree. */
-    t->overlap = cfg->overlap == NT_OVERLAP_ON ||
-                 (cfg->overlap == NT_OVERLAP_AUTO && t->c->local_size < t->c->size);
-    if (nt_exchange_init(&t->x, t->c, &t->m, NT_X_N, t->overlap, cfg->bucket_mb,
-                         cfg->piece_mflop) != MPI_SUCCESS) {
-        st = nt_fail(&t->e, "out of memory creating the gradient reducer");
-        goto done;
-    }
-    t->x_ok = 1;
     /* the sample order: index tables (8 bytes per row, three of them), or for datasets too
      * large for that, Feistel bijections evaluated per position (O(1) memory) */
     nt_stream_cfg sc = {.data = &t->train, .n_val = t->n_val, .n_train = t->n_train, .batch = B,
@@ -345,18 +371,30 @@ static int allocate(nt_trainer *t)
                         .cache_bytes = cfg->cache_mb * 1048576.0, .seed = cfg->seed,
                         .feistel = cfg->perm_mode == NT_PERM_FEISTEL ||
                                    (cfg->perm_mode == NT_PERM_AUTO && t->N > NT_PERM_TABLE_MAX),
-                        .rank = t->c->rank, .nranks = t->c->size};
+                        .rank = t->c->rank, .nranks = t->c->size, .chunk = chunk};
     t->stream_ok = 1;
     if (nt_stream_init(&t->stream, &sc, &t->e)) { st = -1; goto done; }
     t->dz = malloc(sizeof(float) * (size_t)bmax * K);
+    if (chunk) {
+        const int64_t most = t->n_val > t->test.n || !t->have_test ? t->n_val : t->test.n;
+        t->evparts = malloc(sizeof(double) * (3 * (size_t)((most + chunk - 1) / chunk) + 1));
+        if (!t->evparts) {
+            st = nt_fail(&t->e, "out of memory");
+            goto done;
+        }
+    }
     if (nt_history_init(&t->hist, cfg->epochs, nn_loss_is_regression(cfg->loss.kind), t->n_val > 0,
                         t->have_test) || nt_batch_alloc(&t->batch, bmax, D, K) || !t->dz) {
         st = nt_fail(&t->e, "out of memory");
         goto done;
     }
-    if (nt_pass_init(&t->vset, &t->train, NULL, t->n_val, cache_rows, 1, t->c, &t->e)) { st = -1; goto done; }
+    if (nt_pass_init_chunked(&t->vset, &t->train, NULL, t->n_val, cache_rows, 1, chunk, t->c, &t->e)) {
+        st = -1;
+        goto done;
+    }
     nt_pass_set_order(&t->vset, nt_stream_val_order(&t->stream)); /* validation row i = split(i) */
-    if (t->have_test && nt_pass_init(&t->tset, &t->test, NULL, t->test.n, cache_rows, 1, t->c, &t->e))
+    if (t->have_test &&
+        nt_pass_init_chunked(&t->tset, &t->test, NULL, t->test.n, cache_rows, 1, chunk, t->c, &t->e))
         st = -1;
 done:
     t->step = (nt_step){.m = &t->m, .loss = &cfg->loss, .seed = cfg->seed, .dz = t->dz, .x = &t->x};
@@ -571,6 +609,8 @@ void nt_trainer_free(nt_trainer *t)
     free(t->dz);
     nt_history_free(&t->hist);
     if (t->x_ok) nt_exchange_free(&t->x);
+    free(t->evparts);
+    t->evparts = NULL;
     if (t->opt_ok) nn_optim_free(&t->opt);
     if (t->model_ok) nn_model_free(&t->m);
     if (t->have_test) nt_data_close(&t->test);

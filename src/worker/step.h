@@ -29,10 +29,14 @@ static inline float *nt_step_scalars(const nn_model *m) { return m->grads + m->n
 
 /* Forward (with dropout) of b's rows, the loss scaled by 1/b->global_n (so the sum over ranks
  * is the exact mean of the global batch), backward overwriting the gradients; the scalars
- * are set before backward starts the exchange's buckets. error/stop: this rank's flags. */
+ * are set before backward starts the exchange's buckets. error/stop: this rank's flags.
+ * Deterministic exchange: each chunk of the shard (x->cfg.chunk rows) is computed alone into
+ * its own buffer (nt_exchange_chunk); the exchange sums them. */
 void nt_train_step(nt_step *s, const nt_batch *b, int error, int stop);
 
-/* After the exchange: clip to the global norm (the same on every rank) and update. */
-void nt_optimizer_step(nn_optim *o, nn_model *m, double clip_grad_norm);
+/* After the exchange: clip to the global norm (the same on every rank) and update (with
+ * zero1 this rank's slice, then the parameters are allgathered; nt_exchange_update). x may be
+ * NULL (one process). Returns an MPI code. */
+int nt_optimizer_step(nn_optim *o, nn_model *m, double clip_grad_norm, nt_exchange *x);
 
 #endif

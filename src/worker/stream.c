@@ -25,7 +25,14 @@ int nt_stream_init(nt_stream *s, const nt_stream_cfg *cfg, nt_err *e)
 {
     *s = (nt_stream){.cfg = *cfg, .perm_epoch = {-1, -1}, .win_epoch = {-1, -1}, .win_s0 = {-1, -1}};
     const int64_t N = cfg->n_val + cfg->n_train, B = cfg->batch;
-    s->shard_max = (B + cfg->nranks - 1) / cfg->nranks;
+    if (cfg->chunk > 0) { /* whole chunks per rank: the largest share has ceil(g / P) */
+        const int64_t g = (B + cfg->chunk - 1) / cfg->chunk;
+        s->shard_max = (g + cfg->nranks - 1) / cfg->nranks * cfg->chunk;
+        if (s->shard_max > B) s->shard_max = B;
+    } else {
+        s->shard_max = (B + cfg->nranks - 1) / cfg->nranks;
+    }
+    if (s->shard_max < 1) s->shard_max = 1;
     s->steps = nn_steps_per_epoch(cfg->n_train, B);
     /* steps per read window; two windows are held (one computing, one being read ahead) */
     s->spw = cfg->cache_rows / 2 / s->shard_max;
@@ -106,7 +113,7 @@ static void start_window(nt_stream *s, int k, int64_t e, int64_t s0, int64_t s1,
     int64_t cnt = 0, *rows = s->rows2[k], *step_off = s->step_off2[k];
     for (int64_t t = s0; t < s1; t++) {
         int64_t lo, hi;
-        nn_shard(c->n_train, c->batch, c->nranks, c->rank, t, &lo, &hi);
+        nn_shard_chunks(c->n_train, c->batch, c->nranks, c->rank, t, c->chunk, &lo, &hi);
         step_off[t - s0] = cnt;
         for (int64_t p = lo; p < hi; p++)
             rows[cnt++] = nn_perm_at(&s->split_perm, c->n_val + nn_perm_at(perm, p));
@@ -189,7 +196,7 @@ static int next_resident(nt_stream *s, nt_batch *b)
     const nt_stream_cfg *c = &s->cfg;
     const int64_t t = s->step++, d = c->data->d, k = c->data->k;
     int64_t lo, hi;
-    nn_shard(c->n_train, c->batch, c->nranks, c->rank, t, &lo, &hi);
+    nn_shard_chunks(c->n_train, c->batch, c->nranks, c->rank, t, c->chunk, &lo, &hi);
     const nn_perm *perm = &s->eperm[s->epoch & 1];
     int64_t *rows = s->rows2[0];
     for (int64_t p = lo; p < hi; p++) {

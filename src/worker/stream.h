@@ -38,6 +38,8 @@ typedef struct {
     uint64_t seed;
     int feistel;              /* Feistel bijections instead of index tables */
     int rank, nranks;
+    int64_t chunk;            /* > 0: shards are whole chunks of this many rows of the global
+                               * batch (deterministic mode, nn_shard_chunks) */
 } nt_stream_cfg;
 
 typedef struct {

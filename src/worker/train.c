@@ -41,13 +41,29 @@ static void finish_metrics(const nn_loss *L, int K, double n, double loss_sum, d
 typedef struct {
     nn_model *m; const nt_batch *b; const nn_loss *loss; int K; double sums[3];
     nt_heartbeat *hb;
+    int64_t chunk;   /* deterministic: per-chunk sums into parts[3 * chunk index ..] */
+    double *parts;
 } eval_acc;
 
 static void eval_batch(void *user, int64_t set_index, int64_t win_index, int nb)
 {
     eval_acc *a = user;
-    const float *z = nn_forward(a->m, a->b->x, nb); /* inference: no dropout */
-    a->sums[0] += nn_loss_eval(NULL, z, a->b->labels, a->b->targets, nb, a->K, a->loss, 1, &a->sums[1]);
+    const nt_batch *b = a->b;
+    if (a->chunk > 0) {
+        /* deterministic: each chunk of the set alone (batches start at chunk bounds), its sums
+         * kept apart and added in chunk order after the pass, whatever rank computed them */
+        const int64_t D = a->m->layers[0].in;
+        for (int r0 = 0; r0 < nb; r0 += (int)a->chunk) {
+            const int n = nb - r0 < a->chunk ? nb - r0 : (int)a->chunk;
+            const float *z = nn_forward(a->m, b->x + (size_t)r0 * D, n);
+            double *p = a->parts + 3 * ((set_index + r0) / a->chunk);
+            p[0] = nn_loss_eval(NULL, z, b->labels + r0, b->targets + (size_t)r0 * a->K, n, a->K,
+                                a->loss, 1, &p[1]);
+        }
+    } else {
+        const float *z = nn_forward(a->m, b->x, nb); /* inference: no dropout */
+        a->sums[0] += nn_loss_eval(NULL, z, b->labels, b->targets, nb, a->K, a->loss, 1, &a->sums[1]);
+    }
     nt_beat_progress(a->hb); /* a long evaluation is progress, not a hang */
 }
 
@@ -59,11 +75,24 @@ static void eval_batch(void *user, int64_t set_index, int64_t win_index, int nb)
 static int evaluate(nt_trainer *t, nt_pass *set, double out[3], int *failed)
 {
     const int K = t->cfg->sizes[t->cfg->nsizes - 1];
-    eval_acc a = {&t->m, &t->batch, &t->cfg->loss, K, {0, 0, 0}, &t->wd.hb};
+    const int64_t chunk = t->cfg->deterministic ? t->cfg->det_chunk : 0;
+    const size_t nparts = chunk ? 3 * (size_t)((set->n + chunk - 1) / chunk) : 0;
+    eval_acc a = {&t->m, &t->batch, &t->cfg->loss, K, {0, 0, 0}, &t->wd.hb, chunk, t->evparts};
+    if (chunk) memset(t->evparts, 0, sizeof(double) * (nparts + 1));
     nt_batch *b = &t->batch;
     int status = nt_pass_run(set, b->x, b->labels, b->targets, b->bmax, eval_batch, NULL, &a, &t->e);
     double sums[4] = {a.sums[0], a.sums[1], a.sums[2], status ? 1 : 0};
-    if (comm_allreduce_double(t->c, sums, 4, COMM_SUM) != MPI_SUCCESS) {
+    int rc;
+    if (chunk) { /* every chunk has one owner: adding the others' zeros is exact */
+        t->evparts[nparts] = sums[3];
+        rc = comm_allreduce_double(t->c, t->evparts, nparts + 1, COMM_SUM);
+        sums[3] = t->evparts[nparts];
+        for (size_t i = 0; i < nparts; i += 3)
+            sums[0] += t->evparts[i], sums[1] += t->evparts[i + 1], sums[2] += t->evparts[i + 2];
+    } else {
+        rc = comm_allreduce_double(t->c, sums, 4, COMM_SUM);
+    }
+    if (rc != MPI_SUCCESS) {
         *failed = 1;
         return (nt_fail(&t->e, "MPI_Allreduce failed during evaluation"), NT_EXIT_RUNTIME);
     }
@@ -184,7 +213,11 @@ static int run_epoch(nt_trainer *t, int epoch, epoch_sums *a)
         a->m1 += xs[NT_X_M1];
         a->seen += xs[NT_X_COUNT];
         a->seen_now += xs[NT_X_COUNT];
-        nt_optimizer_step(&t->opt, &t->m, cfg->clip_grad_norm);
+        if (nt_optimizer_step(&t->opt, &t->m, cfg->clip_grad_norm, &t->x) != MPI_SUCCESS) {
+            nt_fail(&t->e, "parameter exchange failed after step %lld", (long long)step_no);
+            st = nt_agree(t->c, NT_EXIT_RUNTIME, &t->e);
+            break;
+        }
         t->done++;
         st = after_step(t, b, a);
     }

@@ -35,6 +35,9 @@ int nt_train(const nt_config *cfg, comm_t *c, const nt_train_opts *o, nt_result 
 /* The optimizer the configuration describes for model m (weight-decay segments without the
  * biases when [optimizer] decay_biases = false). Returns 0 or -1 (out of memory). */
 int nt_make_optimizer(nn_optim *o, const nt_config *cfg, const nn_model *m);
+/* The same for the parameters [lo, hi) only (ZeRO-1's slice: state for it alone). */
+int nt_make_optimizer_slice(nn_optim *o, const nt_config *cfg, const nn_model *m, size_t lo,
+                            size_t hi);
 
 /* Collective: open a dataset and check it against the model and loss (width D, K outputs,
  * labels vs regression targets, label range). Returns the agreed status; on failure the file

@@ -44,6 +44,7 @@ typedef struct {
     nt_stream stream;
     nt_batch batch;            /* also the evaluation batch */
     float *dz;                 /* (bmax, K) */
+    double *evparts;           /* deterministic: per-chunk evaluation sums (+ a status slot) */
     nt_step step;
     nt_pass vset, tset;        /* validation and test passes */
     nn_schedule sched;

@@ -187,7 +187,7 @@ static herr_t run_case(hid_t root, const char *cname, const H5L_info_t *info, vo
                    loss_ref[t - 1], le);
             bad = 1;
         }
-        nt_optimizer_step(&opt, &m, cfg.clip_grad_norm); /* clip, then update (grads kept) */
+        nt_optimizer_step(&opt, &m, cfg.clip_grad_norm, NULL); /* clip, then update (grads kept) */
         if (t == 1) bad |= compare_params(g, "grad", &m, m.grads, cname, &worst);
     }
     if (!bad) bad |= compare_params(g, "final", &m, m.params, cname, &worst);
