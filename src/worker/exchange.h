@@ -25,7 +25,7 @@
 #define NT_PIECE_MIN_MFLOP 16.0
 /* ZeRO-1 slices start at multiples of this many parameters (cache lines, exact.h blocks, the
  * deterministic norm's blocks) */
-#define NT_SLICE_ALIGN 4096
+#define NT_SLICE_ALIGN 64
 
 typedef struct {
     int zero1;            /* [train] exchange = zero1 */

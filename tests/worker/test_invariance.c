@@ -46,53 +46,117 @@ static double all_max(double v)
     return v;
 }
 
-/* Train with `sets` overrides on P ranks and, on rank 0, on one rank; assert (on every rank)
- * that both runs trained and that the weights differ by at most tol relative. */
-static void check(const char *tag, double tol, char **sets, int nsets)
+/* Train with `sets` (plus `extra`, nextra of them) on the P ranks of the job; NULL when it
+ * failed (on any rank: collective). */
+static float *train_np(const char *tag, const char *variant, char **sets, int nsets, char **extra,
+                       int nextra, size_t *n, double *train_loss)
 {
-    char cfgpath[300], outp[300], out1[300], setp[320], set1[320];
+    char cfgpath[300], outp[300], setp[340];
     snprintf(cfgpath, sizeof cfgpath, "%s/job.ini", dir);
-    snprintf(outp, sizeof outp, "%s/%s-np", dir, tag);
-    snprintf(out1, sizeof out1, "%s/%s-np1", dir, tag);
-    char *all[24];
-    for (int i = 0; i < nsets; i++) all[i] = sets[i];
+    snprintf(outp, sizeof outp, "%s/%s-%s", dir, tag, variant);
     snprintf(setp, sizeof setp, "output.dir=%s", outp);
-    snprintf(set1, sizeof set1, "output.dir=%s", out1);
+    char *all[32];
+    int k = 0;
+    for (int i = 0; i < nsets; i++) all[k++] = sets[i];
+    for (int i = 0; i < nextra; i++) all[k++] = extra[i];
+    all[k++] = setp;
     nt_config cfg;
     nt_err e = {{0}};
     nt_train_opts o = {.overwrite = 1, .quiet = 1};
-    nt_result rp = {0}, r1 = {0};
-    all[nsets] = setp;
-    int ok = nt_config_load(&cfg, cfgpath, all, nsets + 1, &e) == 0;
+    nt_result r = {0};
+    int ok = nt_config_load(&cfg, cfgpath, all, k, &e) == 0;
     if (!ok) printf("  %s: rank %d: config: %s\n", tag, WORLD.rank, e.msg);
     /* nt_train is collective: enter it only if every rank has a config */
-    if (all_ok(ok)) {
-        ok = nt_train(&cfg, &WORLD, &o, &rp) == 0 && rp.params != NULL;
-        /* the comparison is meaningless if training did nothing */
-        ok = ok && rp.last.v[NT_H_TRAIN_LOSS] != 0;
+    if (all_ok(ok)) ok = nt_train(&cfg, &WORLD, &o, &r) == 0 && r.params != NULL;
+    *n = r.nparams;
+    *train_loss = r.last.v[NT_H_TRAIN_LOSS];
+    if (!all_ok(ok)) {
+        free(r.params);
+        return NULL;
     }
-    double diff = 0;
+    return r.params;
+}
+
+/* The same on rank 0 alone (MPI_COMM_SELF). */
+static float *train_1(const char *tag, const char *variant, char **sets, int nsets, char **extra,
+                      int nextra, size_t *n)
+{
+    char cfgpath[300], out1[300], set1[340];
+    snprintf(cfgpath, sizeof cfgpath, "%s/job.ini", dir);
+    snprintf(out1, sizeof out1, "%s/%s-%s-np1", dir, tag, variant);
+    snprintf(set1, sizeof set1, "output.dir=%s", out1);
+    char *all[32];
+    int k = 0;
+    for (int i = 0; i < nsets; i++) all[k++] = sets[i];
+    for (int i = 0; i < nextra; i++) all[k++] = extra[i];
+    all[k++] = set1;
+    nt_config cfg;
+    nt_err e = {{0}};
+    nt_train_opts o = {.overwrite = 1, .quiet = 1};
+    nt_result r = {0};
+    int st = nt_config_load(&cfg, cfgpath, all, k, &e);
+    if (st) printf("  %s: np=1 config: %s\n", tag, e.msg);
+    else st = nt_train(&cfg, &SELF, &o, &r);
+    *n = r.nparams;
+    if (st) {
+        free(r.params);
+        return NULL;
+    }
+    return r.params;
+}
+
+/* Train with `sets` overrides on P ranks and, on rank 0, on one rank; assert (on every rank)
+ * that both runs trained and that the weights differ by at most tol relative. The same with
+ * [train] exchange = zero1 on the P ranks (against the allreduce run on one rank: the same
+ * bound). And the deterministic mode (chunks of 3 rows): P ranks with zero1 and one rank with
+ * allreduce must give the same bits. */
+static void check(const char *tag, double tol, char **sets, int nsets)
+{
+    char *zero1[] = {"train.exchange=zero1"};
+    char *det_p[] = {"train.deterministic=true", "train.deterministic_chunk=3", "train.exchange=zero1"};
+    char *det_1[] = {"train.deterministic=true", "train.deterministic_chunk=3"};
+    size_t np = 0, nz = 0, nd = 0, n1 = 0, nd1 = 0;
+    double loss_p = 0, loss_z = 0, loss_d = 0;
+    float *pp = train_np(tag, "np", sets, nsets, NULL, 0, &np, &loss_p);
+    float *pz = train_np(tag, "zero1", sets, nsets, zero1, 1, &nz, &loss_z);
+    float *pd = train_np(tag, "det", sets, nsets, det_p, 3, &nd, &loss_d);
+    /* the comparison is meaningless if training did nothing */
+    int ok = pp && pz && pd && loss_p != 0 && loss_z != 0 && loss_d != 0;
+    double diff = 0, dz = 0, dd = 0;
     if (WORLD.rank == 0 && ok) {
-        all[nsets] = set1;
-        int st1 = nt_config_load(&cfg, cfgpath, all, nsets + 1, &e);
-        if (st1) printf("  %s: np=1 config: %s\n", tag, e.msg);
-        else st1 = nt_train(&cfg, &SELF, &o, &r1);
-        ok = st1 == 0 && r1.params && rp.nparams == r1.nparams;
+        float *p1 = train_1(tag, "ar", sets, nsets, NULL, 0, &n1);
+        float *d1 = train_1(tag, "det", sets, nsets, det_1, 2, &nd1);
+        ok = p1 && d1 && np == n1 && nz == n1 && nd == n1 && nd1 == n1;
         if (ok) {
-            size_t where = 0;
-            diff = max_rel_diff(rp.params, r1.params, r1.nparams, &where);
-            printf("  %-28s np=%d vs np=1: max relative difference %.3g (param %zu)\n", tag,
-                   WORLD.size, diff, where);
+            size_t where = 0, wz = 0, wd = 0;
+            diff = max_rel_diff(pp, p1, n1, &where);
+            dz = max_rel_diff(pz, p1, n1, &wz);
+            dd = max_rel_diff(pd, d1, n1, &wd);
+            printf("  %-28s np=%d vs np=1: max relative difference %.3g (param %zu); zero1 %.3g "
+                   "(param %zu); deterministic %.3g%s\n", tag, WORLD.size, diff, where, dz, wz,
+                   dd, memcmp(pd, d1, sizeof(float) * n1) ? " NOT BITWISE EQUAL" : " (bitwise equal)");
+            if (memcmp(pd, d1, sizeof(float) * n1)) dd = fmax(dd, 1e-30);
         }
+        free(p1);
+        free(d1);
     }
-    free(rp.params);
-    free(r1.params);
+    free(pp);
+    free(pz);
+    free(pd);
     ok = all_ok(ok);
     diff = all_max(diff);
+    dz = all_max(dz);
+    dd = all_max(dd);
     if (ok && diff > tol)
         printf("  %s: difference %.3g exceeds the bound %.3g\n", tag, diff, tol);
+    if (ok && dz > tol)
+        printf("  %s: zero1: difference %.3g exceeds the bound %.3g\n", tag, dz, tol);
+    if (ok && dd != 0)
+        printf("  %s: deterministic: P ranks (zero1) and one rank differ: %.3g\n", tag, dd);
     assert_true(ok);
     assert_true(diff <= tol);
+    assert_true(dz <= tol);
+    assert_true(dd == 0);
 }
 
 /* N = 203 training+val rows, val 10% -> 183 training rows: prime, so no batch divides it */
