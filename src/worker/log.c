@@ -125,6 +125,10 @@ void nt_report_start(nt_reporter *r, const nt_run_info *i)
         json_num(f, "cache_mb", i->cache_mb);
         fprintf(f, ",\"overlap\":%s", i->overlap_mb > 0 ? "true" : "false");
         if (i->overlap_mb > 0) json_num(f, "bucket_mb", i->overlap_mb);
+        fputs(",\"exchange\":", f); json_str(f, i->exchange);
+        fprintf(f, ",\"deterministic\":%s", i->deterministic ? "true" : "false");
+        if (i->deterministic) fprintf(f, ",\"deterministic_chunk\":%lld", i->chunk);
+        json_num(f, "optimizer_state_bytes_per_rank", i->state_bytes);
         fputs(",\"config\":", f); json_str(f, i->config);
         fputs(",\"output_dir\":", f); json_str(f, i->out_dir);
         fputs("}\n", f);
@@ -135,6 +139,9 @@ void nt_report_start(nt_reporter *r, const nt_run_info *i)
         fprintf(f, "model %s %s, %zu params | %s loss | %s lr %g", i->model, i->activation,
                 i->params, i->loss, i->optimizer, i->lr);
         if (i->overlap_mb > 0) fprintf(f, " | allreduce overlapped, %g MiB buckets", i->overlap_mb);
+        if (!strcmp(i->exchange, "zero1"))
+            fprintf(f, " | zero1: optimizer state %.3g MiB per rank", i->state_bytes / 1048576);
+        if (i->deterministic) fprintf(f, " | deterministic, chunks of %lld rows", i->chunk);
         fputc('\n', f);
         fprintf(f, "data: train %lld, val %lld", i->n_train, i->n_val);
         if (i->n_test > 0) fprintf(f, ", test %lld", i->n_test);

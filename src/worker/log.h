@@ -46,6 +46,10 @@ typedef struct {
     int epochs, streaming;
     double cache_mb;
     double overlap_mb; /* > 0: the allreduce overlaps backward in buckets of this many MiB */
+    const char *exchange; /* "allreduce" or "zero1" */
+    int deterministic;
+    long long chunk;      /* rows per chunk (deterministic) */
+    double state_bytes;   /* optimizer state on the rank holding the most */
 } nt_run_info;
 void nt_report_start(nt_reporter *r, const nt_run_info *i);
 

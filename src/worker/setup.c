@@ -548,6 +548,14 @@ static void banner(nt_trainer *t)
     if (comm_allreduce_int(t->c, &total, 1, COMM_SUM) != MPI_SUCCESS) total = 0; /* "0 nodes" */
     char cfg_abs[PATH_MAX]; /* the effective configuration file, as an absolute path */
     const nt_stream *s = &t->stream;
+    long long lo_rows = -1, hi_rows = 0; /* per-rank rows of a full batch */
+    for (int r = 0; r < t->c->size; r++) {
+        int64_t a, b;
+        nn_shard_chunks(cfg->batch_size, cfg->batch_size, t->c->size, r, 0,
+                        cfg->deterministic ? cfg->det_chunk : 0, &a, &b);
+        if (lo_rows < 0 || b - a < lo_rows) lo_rows = b - a;
+        if (b - a > hi_rows) hi_rows = b - a;
+    }
     nt_run_info ri = {.version = NN_VERSION,
                       .config = realpath(cfg->path, cfg_abs) ? cfg_abs : cfg->path, .out_dir = cfg->out_dir,
                       .model = model, .activation = nn_act_name(cfg->activation),
@@ -556,10 +564,16 @@ static void banner(nt_trainer *t)
                       .ranks = t->c->size, .nodes = total, .threads = t->threads, .params = t->m.nparams,
                       .lr = cfg->opt.lr, .n_train = t->n_train, .n_val = t->n_val,
                       .n_test = t->have_test ? (long long)t->test.n : 0, .batch = cfg->batch_size,
-                      .shard_min = cfg->batch_size / t->c->size, .shard_max = s->shard_max,
+                      .shard_min = lo_rows, .shard_max = hi_rows,
                       .steps = s->steps, .epochs = cfg->epochs, .streaming = s->spw < s->steps,
                       .cache_mb = cfg->cache_mb,
-                      .overlap_mb = t->overlap && t->c->size > 1 ? cfg->bucket_mb : 0};
+                      .overlap_mb = t->overlap && t->c->size > 1 ? cfg->bucket_mb : 0,
+                      .exchange = cfg->exchange == NT_EXCHANGE_ZERO1 ? "zero1" : "allreduce",
+                      .deterministic = cfg->deterministic, .chunk = cfg->det_chunk};
+    /* the optimizer state of the rank holding the most (zero1: the largest slice) */
+    uint64_t state = sizeof(float) * (uint64_t)t->opt.nstate;
+    if (comm_allreduce_u64(t->c, &state, 1, COMM_MAX) != MPI_SUCCESS) state = 0;
+    ri.state_bytes = (double)state;
     nt_report_start(&t->rep, &ri);
 }
 
