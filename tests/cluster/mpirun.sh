@@ -8,7 +8,9 @@
 #    difference is printed either way;
 #  - a 2 x 2 run stopped after step K (NNTRAIN_STOP_AT_STEP) writes its checkpoint from both
 #    nodes and resumes on 1 node x 3 ranks (node1:3) to the end: status finished, model.h5
-#    within 1e-5 of the uninterrupted run.
+#    within 1e-5 of the uninterrupted run;
+#  - deterministic mode (with zero1) on 2 x 2 is bitwise the 1-rank run, also stopped on 2 x 2
+#    and resumed on 1 x 3.
 # Skipped (exit 77, reason printed) where launch/cluster-up cannot make namespaces here.
 # Environment from CTest: NNTRAIN, NNDATA, MPIEXEC, MPI_PREFLAGS, SRC_DIR.
 set -u
@@ -95,6 +97,25 @@ read -r el nw n <<< "$(maxrel "$T/mn/model.h5" "$T/st/model.h5")"
 awk -v x="$nw" 'BEGIN { exit !(x <= 1e-5) }' && [ "$(col "$T/mn/metrics.csv" test_acc)" = "$(col "$T/st/metrics.csv" test_acc)" ] &&
     ok "2 x 2 stopped at $K + resumed on 1 x 3: weights within $nw norm-wise of the uninterrupted run (largest element $el), same test accuracy $(col "$T/st/metrics.csv" test_acc)" ||
     fail "resumed run differs from the uninterrupted one: norm-wise $nw (bound 1e-5), largest element $el, test acc $(col "$T/mn/metrics.csv" test_acc) vs $(col "$T/st/metrics.csv" test_acc)"
+
+# deterministic mode ([train] deterministic, issue 14): across the 2 nodes (TCP) bitwise the
+# run of 1 rank on one node, also with zero1, and also when stopped on 2 x 2 and resumed on
+# 1 x 3
+DET=(--set train.deterministic=true --set train.deterministic_chunk=8)
+untimed() { cut -d, -f1-5,8- "$1/metrics.csv" | awk -F, 'NR == 1 { print; next } { print $1, $2, $3, $4, $5 }'; }
+mpi 1 "$NNTRAIN" train --config "$T/j.ini" --quiet --set output.dir="$T/d1" "${DET[@]}" || fail "deterministic 1 rank"
+mn node1:2,node2:2 4 "$NNTRAIN" train --config "$T/j.ini" --set output.dir="$T/d4" "${DET[@]}" \
+    --set train.exchange=zero1 > "$T/d4.out" 2>&1 || fail "deterministic 2 x 2: $(tail -3 "$T/d4.out")"
+h5diff -q "$T/d1/model.h5" "$T/d4/model.h5" /model /model && [ "$(untimed "$T/d1")" = "$(untimed "$T/d4")" ] &&
+    ok "deterministic + zero1 on 2 nodes x 2 ranks: model.h5 and metrics bitwise those of 1 rank" ||
+    fail "deterministic 2 x 2 vs 1 rank: $(maxrel "$T/d1/model.h5" "$T/d4/model.h5")"
+NNTRAIN_STOP_AT_STEP=70 mn node1:2,node2:2 4 -x NNTRAIN_STOP_AT_STEP "$NNTRAIN" train --config "$T/j.ini" \
+    --set output.dir="$T/ds" "${DET[@]}" > "$T/ds.out" 2>&1 || fail "deterministic stop: $(tail -3 "$T/ds.out")"
+mn node1:3 3 "$NNTRAIN" train --config "$T/j.ini" --set output.dir="$T/ds" "${DET[@]}" --resume > "$T/dr.out" 2>&1 ||
+    fail "deterministic resume: $(tail -3 "$T/dr.out")"
+h5diff -q "$T/d1/model.h5" "$T/ds/model.h5" /model /model &&
+    ok "deterministic: stopped at step 70 on 2 x 2, resumed on 1 x 3: bitwise the 1-rank run" ||
+    fail "deterministic stop/resume across nodes: $(maxrel "$T/d1/model.h5" "$T/ds/model.h5")"
 
 "$L/cluster-down" > /dev/null || fail "cluster-down"
 [ -z "$(ip netns list | grep nn-node)" ] && ! ip link show nnbr0 > /dev/null 2>&1 &&
