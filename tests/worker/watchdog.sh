@@ -5,6 +5,7 @@
 #    `failed exit 1 ...`, no nntrain process of the job left (the stopped one included);
 #  - the same with SIGTERM sent to the other ranks while rank 0 is stopped (the stop request
 #    cannot be agreed on): still ends at the timeout, and the line says so;
+#  - the same with [train] exchange = zero1 and with deterministic = true;
 #  - timeout = 0: no watchdog (no .heartbeat directory, no extra thread);
 #  - timeout = 2 with epochs and an evaluation longer than 2 s: finishes normally and leaves
 #    no .heartbeat directory.
@@ -84,6 +85,15 @@ scenario() {
 }
 scenario sigstop 2 0
 scenario sigterm 0 1
+# the other exchanges wait in other collectives (reduce-scatter, allgather, the exact sum's MAX)
+ini "$T/j.ini" "timeout = 3
+exchange = zero1"
+scenario zero1-sigstop 1 0
+ini "$T/j.ini" "timeout = 3
+deterministic = true
+deterministic_chunk = 8"
+scenario deterministic-sigstop 2 0
+ini "$T/j.ini" "timeout = 3"
 
 # an older build without the watchdog hangs (shown when NNTRAIN_OLD is given)
 if [ -n "${NNTRAIN_OLD:-}" ]; then
