@@ -12,8 +12,8 @@
  *    cannot overflow an int64.
  *  - A value v becomes trunc(v * 2^(S - E)) (exact double arithmetic, then truncation): the
  *    same integer wherever it is computed. Values of the block within 2^(S - 24) of its
- *    largest are exact; smaller ones lose bits below 2^(E - S) — about 2^-50 of the block's
- *    largest value for 32 chunks, far below a float's own rounding.
+ *    largest are exact; smaller ones lose bits below 2^(E - S) — about 2^-57 of the block's
+ *    largest value for 32 chunks, far below a float's own rounding of 2^-24.
  *  - The exponent of a block is an int8_t: NN_EXACT_ZERO for an all-zero block, NN_EXACT_BAD
  *    when any value is infinite or NaN (the block then sums to NaN), else clamp(E, -120, 126).
  * The result is a pure function of the multiset of chunk arrays: independent of the number of
