@@ -228,6 +228,53 @@ static void test_defaults_and_names(void **state)
     assert_null(o.state);
 }
 
+/* ZeRO-1: optimizers over slices [off, off + n) of the parameters, with weight-decay segments
+ * given over the whole vector (biases without decay), update exactly as one optimizer over
+ * everything does, for every optimizer kind and for slices cutting through segments. */
+static void test_slices_equal_whole(void **s)
+{
+    (void)s;
+    enum { T = 50 };
+    const nn_opt_segment seg[] = {{0, 20, 0.01}, {20, 23, 0}, {23, 45, 0.01}, {45, 50, 0}};
+    const size_t cuts[] = {0, 7, 20, 21, 33, 50};
+    for (int k = 0; k < NN_OPT_COUNT; k++) {
+        nn_opt_config cfg;
+        nn_opt_defaults(&cfg, (nn_opt_kind)k);
+        cfg.momentum = k == NN_OPT_SGD || k == NN_OPT_RMSPROP ? 0.9 : 0;
+        cfg.amsgrad = k == NN_OPT_ADAM;
+        cfg.centered = k == NN_OPT_RMSPROP;
+        nn_optim whole, part[5];
+        assert_int_equal(nn_optim_create(&whole, &cfg, T), 0);
+        assert_int_equal(nn_optim_set_segments(&whole, seg, 4), 0);
+        for (int q = 0; q < 5; q++) {
+            assert_int_equal(nn_optim_create_slice(&part[q], &cfg, cuts[q], cuts[q + 1] - cuts[q], T), 0);
+            assert_int_equal(nn_optim_set_segments(&part[q], seg, 4), 0);
+            assert_int_equal(part[q].nstate, (size_t)part[q].nslots * (cuts[q + 1] - cuts[q]));
+        }
+        float pw[T], pp[T], g[T];
+        for (int i = 0; i < T; i++) pw[i] = pp[i] = (float)param0(i);
+        for (int t = 1; t <= 6; t++) {
+            for (int i = 0; i < T; i++) g[i] = (float)grad_at(t, i % 9);
+            nn_optim_step(&whole, pw, g);
+            for (int q = 0; q < 5; q++) nn_optim_step(&part[q], pp + cuts[q], g + cuts[q]);
+        }
+        assert_memory_equal(pw, pp, sizeof pw);
+        /* and the weight decay did act (the segments were not dropped) */
+        float nodecay[T];
+        nn_optim plain;
+        for (int i = 0; i < T; i++) nodecay[i] = (float)param0(i);
+        assert_int_equal(nn_optim_create(&plain, &cfg, T), 0);
+        for (int t = 1; t <= 6; t++) {
+            for (int i = 0; i < T; i++) g[i] = (float)grad_at(t, i % 9);
+            nn_optim_step(&plain, nodecay, g);
+        }
+        assert_true(memcmp(nodecay, pw, sizeof pw) != 0);
+        nn_optim_free(&plain);
+        nn_optim_free(&whole);
+        for (int q = 0; q < 5; q++) nn_optim_free(&part[q]);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -239,6 +286,7 @@ int main(void)
         cmocka_unit_test(test_adam_weight_decay),
         cmocka_unit_test(test_adam_first_step_by_hand),
         cmocka_unit_test(test_defaults_and_names),
+        cmocka_unit_test(test_slices_equal_whole),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

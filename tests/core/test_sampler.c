@@ -227,11 +227,47 @@ static void test_permutation_uniform(void **state)
                  first[2], first[3], first[4], chi);
 }
 
+/* Deterministic mode's shards: whole chunks counted from the batch's start, concatenating to
+ * the batch in rank order, chunk counts differing by at most one; chunk 0 is nn_shard. */
+static void test_shard_chunks(void **s)
+{
+    (void)s;
+    for (int64_t n = 1; n <= 70; n += 3)
+        for (int64_t batch = 1; batch <= 25; batch += 4)
+            for (int P = 1; P <= 5; P++)
+                for (int64_t c = 1; c <= 7; c += 2) {
+                    const int64_t steps = nn_steps_per_epoch(n, batch);
+                    for (int64_t t = 0; t < steps; t++) {
+                        const int64_t start = t * batch, end = start + batch < n ? start + batch : n;
+                        const int64_t g = (end - start + c - 1) / c;
+                        int64_t prev = start, most = 0, least = INT64_MAX;
+                        for (int r = 0; r < P; r++) {
+                            int64_t lo, hi;
+                            nn_shard_chunks(n, batch, P, r, t, c, &lo, &hi);
+                            assert_true(lo == prev && hi >= lo && hi <= end);
+                            assert_true((lo - start) % c == 0 || lo == end);
+                            assert_true((hi - start) % c == 0 || hi == end);
+                            const int64_t k = (hi - lo + c - 1) / c;
+                            most = k > most ? k : most;
+                            least = k < least ? k : least;
+                            prev = hi;
+                        }
+                        assert_true(prev == end);
+                        assert_true(most - least <= 1 && most == (g + P - 1) / P);
+                    }
+                    int64_t a, b, x, y;
+                    nn_shard_chunks(n, batch, P, P - 1, 0, 0, &a, &b);
+                    nn_shard(n, batch, P, P - 1, 0, &x, &y);
+                    assert_true(a == x && b == y);
+                }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sharding_grid),
         cmocka_unit_test(test_sharding_by_hand),
+        cmocka_unit_test(test_shard_chunks),
         cmocka_unit_test(test_permutation),
         cmocka_unit_test(test_permutation_uniform),
         cmocka_unit_test(test_feistel),
