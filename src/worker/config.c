@@ -13,7 +13,7 @@
 typedef enum { K_PATH, K_FRACTION, K_POSDOUBLE, K_NONNEG, K_ANY, K_LAYERS, K_ACT,
                K_ACTLIST, K_DROPLIST, K_OPT, K_LOSS, K_INIT, K_SCHED, K_UNIT, K_BOOL,
                K_POSINT, K_NONNEGINT, K_LONG1, K_LONG0, K_U64, K_RESUME, K_PERM,
-               K_OVERLAP, K_EXCHANGE } kind;
+               K_OVERLAP, K_EXCHANGE, K_ESMETRIC } kind;
 
 /* when a key is printed into /config, besides `only`: always, when it holds a value
  * (a non-empty path, a number > 0), or when the model has a hidden layer */
@@ -182,6 +182,15 @@ static const key_spec keys[] = {
      "rows per chunk in deterministic mode (part of the result: runs agree bit for bit only "
      "with the same value); ranks get whole chunks, so more ranks than batch_size / "
      "deterministic_chunk leave some idle"},
+    {"train", "early_stopping_patience", F(es_patience), K_NONNEGINT, 0, 0, NULL, "`0` (off)",
+     "stop after this many epochs in a row without improvement of `early_stopping_metric`; the "
+     "best epoch's weights are kept as `<output.dir>/best.h5` (model.h5's layout); needs a "
+     "validation split (README \"Early stopping\")"},
+    {"train", "early_stopping_metric", F(es_metric), K_ESMETRIC, 0, 0, NULL, "`val_loss`",
+     "`val_loss` (lower is better), `val_acc` (higher; classification) or `val_rmse` (lower; "
+     "regression)"},
+    {"train", "early_stopping_min_delta", F(es_min_delta), K_NONNEG, 0, 0, NULL, "`0`",
+     "an epoch improves only when it beats the best so far by more than this"},
     {"train", "flush_denormals", F(flush_denormals), K_BOOL, 0, 0, NULL, "`true`",
      "flush denormal floats to zero (FTZ/DAZ) on the training thread, as TensorFlow does by "
      "default (`torch.set_flush_denormal(True)` in PyTorch): Adam's second moments of tiny "
@@ -225,11 +234,13 @@ static const char *const unit_names[] = {"epoch", "step"};            /* sched_p
 static const char *const resume_names[] = {"never", "auto"};          /* resume_auto */
 static const char *const overlap_names[] = {"auto", "on", "off"};     /* NT_OVERLAP_* order */
 static const char *const exchange_names[] = {"allreduce", "zero1"};   /* NT_EXCHANGE_* order */
+static const char *const esmetric_names[] = {"val_loss", "val_acc", "val_rmse"}; /* NT_ES_* */
 static const char *perm_name(int i) { return perm_names[i]; }
 static const char *unit_name(int i) { return unit_names[i]; }
 static const char *resume_name(int i) { return resume_names[i]; }
 static const char *overlap_name(int i) { return overlap_names[i]; }
 static const char *exchange_name(int i) { return exchange_names[i]; }
+static const char *esmetric_name(int i) { return esmetric_names[i]; }
 
 static name_list names_of(kind k)
 {
@@ -244,6 +255,7 @@ static name_list names_of(kind k)
     case K_RESUME: return (name_list){2, resume_name};
     case K_OVERLAP: return (name_list){3, overlap_name};
     case K_EXCHANGE: return (name_list){2, exchange_name};
+    case K_ESMETRIC: return (name_list){3, esmetric_name};
     default: return (name_list){0, NULL};
     }
 }
@@ -353,6 +365,7 @@ static int set_word(void *field, const key_spec *k, const char *v, nt_err *e, co
     case K_UNIT:
     case K_OVERLAP:
     case K_EXCHANGE:
+    case K_ESMETRIC:
         for (int i = 0; i < nl.count; i++)
             if (!strcmp(v, nl.name(i))) { *(int *)field = i; return 0; }
         snprintf(what, sizeof what, "must be %s", join_names(nl, 1, names, sizeof names));
@@ -419,7 +432,7 @@ static int set_value(nt_config *c, const key_spec *k, const char *v, nt_err *e,
     case K_DROPLIST:
         return set_list(c, k, v, e, origin);
     case K_BOOL: case K_ACT: case K_OPT: case K_LOSS: case K_INIT: case K_SCHED:
-    case K_RESUME: case K_PERM: case K_UNIT: case K_OVERLAP: case K_EXCHANGE:
+    case K_RESUME: case K_PERM: case K_UNIT: case K_OVERLAP: case K_EXCHANGE: case K_ESMETRIC:
         return set_word(field, k, v, e, origin);
     default:
         return set_number(field, k, v, e, origin);
@@ -557,6 +570,15 @@ static int finish(nt_config *c, const parse_ctx *p, nt_err *e)
                        path, K);
     if (SEEN("loss", "label_smoothing") && c->loss.kind != NN_LOSS_CROSS_ENTROPY)
         return nt_fail(e, "%s: [loss] label_smoothing applies to cross_entropy", path);
+    if (c->es_patience > 0 && c->es_metric == NT_ES_VAL_ACC && nn_loss_is_regression(c->loss.kind))
+        return nt_fail(e, "%s: [train] early_stopping_metric = val_acc needs a classification "
+                       "loss; use val_rmse or val_loss with %s", path, nn_loss_name(c->loss.kind));
+    if (c->es_patience > 0 && c->es_metric == NT_ES_VAL_RMSE && !nn_loss_is_regression(c->loss.kind))
+        return nt_fail(e, "%s: [train] early_stopping_metric = val_rmse needs a regression loss; "
+                       "use val_acc or val_loss with %s", path, nn_loss_name(c->loss.kind));
+    if (c->es_patience > 0 && c->val_fraction <= 0)
+        return nt_fail(e, "%s: [train] early_stopping_patience = %d needs a validation split: set "
+                       "[data] val_fraction > 0", path, c->es_patience);
     if (c->sched.kind == NN_SCHED_COSINE && c->sched.t_max <= 0)
         c->sched.t_max = c->sched_per_step ? 0 : c->epochs; /* steps: filled in by train */
     if (!c->ckpt_dir[0]) {
@@ -765,7 +787,7 @@ static void print_value(FILE *f, const nt_config *c, const key_spec *k)
     case K_U64: fprintf(f, "%llu", (unsigned long long)*(const uint64_t *)field); break;
     case K_BOOL: fputs(*(const int *)field ? "true" : "false", f); break;
     case K_ACT: case K_OPT: case K_LOSS: case K_INIT: case K_SCHED:
-    case K_RESUME: case K_PERM: case K_UNIT: case K_OVERLAP: case K_EXCHANGE:
+    case K_RESUME: case K_PERM: case K_UNIT: case K_OVERLAP: case K_EXCHANGE: case K_ESMETRIC:
         fputs(nl.name(*(const int *)field), f);
         break;
     case K_LAYERS:

@@ -18,6 +18,8 @@
 enum { NT_PERM_AUTO = 0, NT_PERM_TABLE = 1, NT_PERM_FEISTEL = 2 };
 /* [train] overlap: auto = on when the ranks span several nodes. */
 enum { NT_OVERLAP_AUTO = 0, NT_OVERLAP_ON = 1, NT_OVERLAP_OFF = 2 };
+/* [train] early_stopping_metric */
+enum { NT_ES_VAL_LOSS = 0, NT_ES_VAL_ACC = 1, NT_ES_VAL_RMSE = 2 };
 /* [train] exchange */
 enum { NT_EXCHANGE_ALLREDUCE = 0, NT_EXCHANGE_ZERO1 = 1 };
 #define NT_PERM_TABLE_MAX ((int64_t)1 << 24)
@@ -64,6 +66,9 @@ typedef struct {
     int exchange;                 /* NT_EXCHANGE_*: allreduce or ZeRO-1 */
     int deterministic;            /* bit-identical results for any rank/thread count */
     int det_chunk;                /* rows per fixed chunk in deterministic mode */
+    int es_patience;              /* early stopping: epochs without improvement; 0 = off */
+    int es_metric;                /* NT_ES_* */
+    double es_min_delta;          /* improvement must exceed this */
     int flush_denormals;          /* FTZ/DAZ on the training thread */
     double timeout;               /* watchdog: seconds without progress; 0 = off */
     /* [output] */

@@ -27,16 +27,17 @@ static const hcol cols[NT_H_NCOLS] = {
     {"data_wait_s", "data_wait_s", NULL, "%.4f"},
     {"allreduce_s", "allreduce_s", NULL, "%.4f"},
     {"allreduce_exposed_s", "allreduce_exposed_s", NULL, "%.4f"},
+    {"best_epoch", "best_epoch", NULL, "%.0f"},
 };
 
 const int nt_history_csv_order[] = {
     NT_H_EPOCH, NT_H_TRAIN_LOSS, NT_H_TRAIN_M1, NT_H_TRAIN_M2, NT_H_VAL_LOSS, NT_H_VAL_M1,
     NT_H_VAL_M2, NT_H_SAMPLES_PER_S, NT_H_ELAPSED_S, NT_H_LR, NT_H_TEST_LOSS, NT_H_TEST_M1,
-    NT_H_TEST_M2, NT_H_DATA_WAIT_S, NT_H_ALLREDUCE_S, NT_H_EXPOSED_S, -1};
+    NT_H_TEST_M2, NT_H_DATA_WAIT_S, NT_H_ALLREDUCE_S, NT_H_EXPOSED_S, NT_H_BEST_EPOCH, -1};
 const int nt_history_json_order[] = {
     NT_H_TRAIN_LOSS, NT_H_TRAIN_M1, NT_H_TRAIN_M2, NT_H_VAL_LOSS, NT_H_VAL_M1, NT_H_VAL_M2,
     NT_H_TEST_LOSS, NT_H_TEST_M1, NT_H_TEST_M2, NT_H_LR, NT_H_SAMPLES_PER_S, NT_H_DATA_WAIT_S,
-    NT_H_ALLREDUCE_S, NT_H_EXPOSED_S, NT_H_ELAPSED_S, -1};
+    NT_H_ALLREDUCE_S, NT_H_EXPOSED_S, NT_H_ELAPSED_S, NT_H_BEST_EPOCH, -1};
 
 int nt_history_init(nt_history *h, int cap, int regression, int has_val, int has_test)
 {
@@ -61,6 +62,7 @@ const char *nt_history_name(const nt_history *h, int col)
 {
     if (col < 0 || col >= NT_H_NCOLS) return NULL;
     if (!h->has_test && col >= NT_H_TEST_LOSS && col <= NT_H_TEST_M2) return NULL;
+    if (!h->early && col == NT_H_BEST_EPOCH) return NULL;
     return h->regression ? cols[col].reg : cols[col].cls;
 }
 
@@ -183,6 +185,7 @@ static int read_header(csv_reader *rd, nt_history *h, char *line, nt_err *e)
     }
     h->has_test = rd->idx[NT_H_TEST_LOSS] >= 0;
     h->has_val = rd->idx[NT_H_VAL_LOSS] >= 0;
+    h->early = rd->idx[NT_H_BEST_EPOCH] >= 0;
     if (rd->idx[NT_H_EPOCH] < 0 || rd->idx[NT_H_TRAIN_LOSS] < 0 || task < 0)
         return nt_fail(e, "%s:1: not an nntrain metrics.csv header (needs columns epoch, "
                        "train_loss and train_acc or train_rmse)", rd->path), NT_EXIT_INPUT;

@@ -19,6 +19,7 @@ enum {
     NT_H_DATA_WAIT_S = NT_H_STORED, /* time waiting for training rows (not kept) */
     NT_H_ALLREDUCE_S,              /* gradient allreduce: first bucket started -> all done, rank 0 */
     NT_H_EXPOSED_S,                /* the part of it the step waited for after backward */
+    NT_H_BEST_EPOCH,               /* early stopping: the best epoch so far (shown only then) */
     NT_H_NCOLS
 };
 enum { NT_SET_TRAIN, NT_SET_VAL, NT_SET_TEST };
@@ -31,6 +32,7 @@ typedef struct {
     nt_hrow *rows;
     int n, cap;
     int regression, has_val, has_test; /* which columns a consumer shows */
+    int early;                          /* early stopping: best_epoch is shown */
 } nt_history;
 
 /* An empty history for up to cap rows (allocated once). Returns 0 or -1 (out of memory). */

@@ -249,6 +249,7 @@ void nt_report_epoch(nt_reporter *r, const nt_history *h, const nt_hrow *row, in
         fprintf(f, fmt, "train", tr[0], tr[1], tr[2]);
         if (h->has_val) fprintf(f, fmt, "val", va[0], va[1], va[2]);
         if (h->has_test) fprintf(f, fmt, "test", te[0], te[1], te[2]);
+        if (h->early) fprintf(f, "  best epoch %.0f", v[NT_H_BEST_EPOCH]);
         fprintf(f, "  lr %.3g  %.0f samples/s (data wait %.2f s)  %.1f s\n", v[NT_H_LR],
                 v[NT_H_SAMPLES_PER_S], v[NT_H_DATA_WAIT_S], v[NT_H_ELAPSED_S]);
         if (r->verbose && timing)

@@ -187,6 +187,11 @@ static int open_data(nt_trainer *t)
                 (long long)t->N, cfg->val_fraction);
         return nt_agree(t->c, NT_EXIT_INPUT, &t->e);
     }
+    if (cfg->es_patience > 0 && t->n_val < 1) {
+        nt_fail(&t->e, "%s: [train] early_stopping_patience needs validation rows, but %lld rows "
+                "x val_fraction = %g leave none", cfg->train, (long long)t->N, cfg->val_fraction);
+        return nt_agree(t->c, NT_EXIT_INPUT, &t->e);
+    }
     return 0;
 }
 
@@ -388,6 +393,7 @@ static int allocate(nt_trainer *t)
         st = nt_fail(&t->e, "out of memory");
         goto done;
     }
+    t->hist.early = cfg->es_patience > 0;
     if (nt_pass_init_chunked(&t->vset, &t->train, NULL, t->n_val, cache_rows, 1, chunk, t->c, &t->e)) {
         st = -1;
         goto done;
@@ -487,6 +493,9 @@ static int load_weights(nt_trainer *t)
                     (long long)t->stream.steps, (unsigned long long)cfg->seed);
             return nt_agree(c, NT_EXIT_INPUT, &t->e);
         }
+        /* early stopping's state from the history: the same decisions as uninterrupted */
+        for (int i = 0; i < t->hist.n && cfg->es_patience > 0; i++)
+            nt_trainer_es_update(t, &t->hist.rows[i]);
         char msg[4600];
         snprintf(msg, sizeof msg, "resuming from %s: epoch %lld, step %lld of %lld (written by %d rank%s)",
                  t->resume_path, (long long)t->cs.epoch, (long long)t->cs.step_in_epoch,
@@ -532,6 +541,11 @@ static int open_metrics(nt_trainer *t)
     /* heartbeat files of an earlier job in this directory (every rank starts its watchdog
      * after later agreements, so after this) */
     if (t->c->rank == 0) nt_watchdog_clear(t->cfg->out_dir);
+    if (t->c->rank == 0 && !t->resuming) { /* an earlier run's best model (--overwrite) */
+        char best[PATH_MAX + 16];
+        snprintf(best, sizeof best, "%s/best.h5", t->cfg->out_dir);
+        unlink(best);
+    }
     for (int i = 0; i < t->hist.n && t->c->rank == 0; i++) nt_metrics_row(&t->metrics, &t->hist.rows[i]);
     return 0;
 }

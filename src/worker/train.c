@@ -224,6 +224,41 @@ static int run_epoch(nt_trainer *t, int epoch, epoch_sums *a)
     return st;
 }
 
+/* ---- early stopping ---- */
+
+int nt_trainer_es_update(nt_trainer *t, nt_hrow *r)
+{
+    const nt_config *cfg = t->cfg;
+    const double *v = r->v;
+    const double x = cfg->es_metric == NT_ES_VAL_ACC ? -v[NT_H_VAL_M1]
+                     : cfg->es_metric == NT_ES_VAL_RMSE ? v[NT_H_VAL_M1] : v[NT_H_VAL_LOSS];
+    const int improved = isfinite(x) && (t->es_best_epoch == 0 || x < t->es_best - cfg->es_min_delta);
+    if (improved) {
+        t->es_best = x;
+        t->es_best_epoch = (int)v[NT_H_EPOCH];
+        t->es_bad = 0;
+    } else {
+        t->es_bad++;
+    }
+    r->v[NT_H_BEST_EPOCH] = t->es_best_epoch;
+    if (t->es_bad >= cfg->es_patience) t->es_stopped = 1;
+    return improved;
+}
+
+static const char *es_metric_name(const nt_config *cfg)
+{
+    return cfg->es_metric == NT_ES_VAL_ACC ? "val_acc" : cfg->es_metric == NT_ES_VAL_RMSE ? "val_rmse" : "val_loss";
+}
+
+/* The best epoch's weights: <output.dir>/best.h5 (model.h5's layout), written like model.h5.
+ * Collective; returns the agreed status. */
+static int save_best(nt_trainer *t)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/best.h5", t->cfg->out_dir);
+    return nt_model_save_safe(&t->m, nn_loss_name(t->cfg->loss.kind), &t->norm, path, t->c, &t->e);
+}
+
 /* The end of an epoch: evaluation, the history row (console, metrics.csv, status), the
  * replica check and the epoch checkpoint. */
 static int end_epoch(nt_trainer *t, int epoch, const epoch_sums *a)
@@ -254,6 +289,7 @@ static int end_epoch(nt_trainer *t, int epoch, const epoch_sums *a)
     nt_trainer_beat(t, t->done, NT_PH_EPOCH_END);
     if ((st = nt_agree(c, st, &t->e)) || (st = check_replicas(t, epoch))) return st;
     r.v[NT_H_ELAPSED_S] = nt_now() - t->t_start;
+    const int improved = cfg->es_patience > 0 && nt_trainer_es_update(t, &r);
     double timing[4] = {t_train, data_s, t_eval, a->t_ckpt};
     nt_report_epoch(&t->rep, &t->hist, &r, cfg->epochs, timing);
     if (c->rank == 0) nt_metrics_row(&t->metrics, &r);
@@ -261,6 +297,12 @@ static int end_epoch(nt_trainer *t, int epoch, const epoch_sums *a)
                     cfg->epochs, (long long)t->done);
     nt_history_add(&t->hist, &r);
     t->last = r;
+    /* before the epoch's checkpoint: a run resumed from it finds best.h5 up to date */
+    if (improved) {
+        nt_trainer_beat(t, t->done, NT_PH_SAVE);
+        if ((st = save_best(t))) return st;
+    }
+    /* the last epoch's checkpoint is written also when early stopping ends the run here */
     if (cfg->ckpt_every_epochs > 0 && epoch % cfg->ckpt_every_epochs == 0) {
         /* the next epoch, from its first step */
         nt_ckpt_state cs = {.epoch = epoch + 1, .step_in_epoch = 0, .global_step = t->done,
@@ -305,8 +347,23 @@ static int finished(nt_trainer *t, nt_result *res)
     /* agreed, its one line printed */
     int st = nt_model_save_safe(&t->m, nn_loss_name(cfg->loss.kind), &t->norm, path, t->c, &t->e);
     if (st) return st;
-    nt_write_status(t->c, cfg->out_dir, "finished epochs %d global_step %lld model %s", cfg->epochs,
-                    (long long)t->done, path);
+    char early[4600] = "";
+    const int epochs = t->hist.n > 0 ? (int)t->hist.rows[t->hist.n - 1].v[NT_H_EPOCH] : cfg->epochs;
+    if (t->es_stopped && epochs < cfg->epochs) {
+        char msg[9000];
+        snprintf(early, sizeof early, " early_stopped best_epoch %d best %s/best.h5",
+                 t->es_best_epoch, cfg->out_dir);
+        const double best = cfg->es_metric == NT_ES_VAL_ACC ? -t->es_best : t->es_best;
+        snprintf(msg, sizeof msg, "early stopping after epoch %d of %d: %s has not improved by more "
+                 "than %g for %d epoch%s; best epoch %d (%s %.6g), its weights in %s/best.h5",
+                 epochs, cfg->epochs, es_metric_name(cfg), cfg->es_min_delta, t->es_bad,
+                 t->es_bad == 1 ? "" : "s", t->es_best_epoch, es_metric_name(cfg), best, cfg->out_dir);
+        nt_report_event(&t->rep, "early_stop", msg);
+    } else if (cfg->es_patience > 0) {
+        snprintf(early, sizeof early, " best_epoch %d best %s/best.h5", t->es_best_epoch, cfg->out_dir);
+    }
+    nt_write_status(t->c, cfg->out_dir, "finished epochs %d global_step %lld model %s%s", epochs,
+                    (long long)t->done, path, early);
     if (!t->o->quiet) {
         char msg[4400];
         const double *test = &t->last.v[NT_H_SET(NT_SET_TEST)];
@@ -334,7 +391,7 @@ int nt_train(const nt_config *cfg, comm_t *c, const nt_train_opts *o, nt_result 
     nt_trainer t;
     int st = nt_trainer_setup(&t, cfg, c, o);
     const int first_epoch = t.resuming ? (int)t.cs.epoch : 1;
-    for (int epoch = first_epoch; !st && !t.stop && epoch <= cfg->epochs; epoch++) {
+    for (int epoch = first_epoch; !st && !t.stop && !t.es_stopped && epoch <= cfg->epochs; epoch++) {
         epoch_sums a;
         st = run_epoch(&t, epoch, &a);
         if (!st && !t.stop) st = end_epoch(&t, epoch, &a);

@@ -57,6 +57,10 @@ typedef struct {
     /* progress */
     int64_t done;              /* optimizer steps done in the whole run */
     int stop;                  /* a stop was requested on some rank (all ranks know) */
+    /* early stopping ([train] early_stopping_*): the best monitored value (lower is better:
+     * accuracy negated), its epoch (0: none yet), epochs since, and whether to stop */
+    double es_best;
+    int es_best_epoch, es_bad, es_stopped;
     double t_start, t_ckpt_next;
     char ckpt_written[4300];
 } nt_trainer;
@@ -66,6 +70,11 @@ static inline void nt_trainer_beat(nt_trainer *t, int64_t step, nt_phase phase)
 {
     nt_beat(&t->wd.hb, step, phase);
 }
+
+/* Early stopping: takes an epoch's row (validation columns filled), sets its best_epoch
+ * column, updates the state; returns 1 when the epoch improved on the best. The same on every
+ * rank (the values are the ranks' agreed sums). train.c; setup.c replays a resumed history. */
+int nt_trainer_es_update(nt_trainer *t, nt_hrow *r);
 
 /* setup.c. Collective; return the agreed status. */
 int nt_trainer_setup(nt_trainer *t, const nt_config *cfg, comm_t *c, const nt_train_opts *o);
