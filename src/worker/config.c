@@ -182,6 +182,12 @@ static const key_spec keys[] = {
      "rows per chunk in deterministic mode (part of the result: runs agree bit for bit only "
      "with the same value); ranks get whole chunks, so more ranks than batch_size / "
      "deterministic_chunk leave some idle"},
+    {"train", "accumulate", F(accumulate), K_POSINT, 0, 0, NULL, "`1`",
+     "gradient accumulation: each rank runs its shard of the global batch in this many "
+     "micro-batches (forward and backward each, gradients added up) and the exchange happens "
+     "once per optimizer step, so activations take the memory of batch_size / (ranks x "
+     "accumulate) rows; the result is that of the same global batch (no effect on the bits in "
+     "deterministic mode, where chunks are computed one at a time anyway)"},
     {"train", "early_stopping_patience", F(es_patience), K_NONNEGINT, 0, 0, NULL, "`0` (off)",
      "stop after this many epochs in a row without improvement of `early_stopping_metric`; the "
      "best epoch's weights are kept as `<output.dir>/best.h5` (model.h5's layout); needs a "
@@ -503,6 +509,7 @@ static void defaults(nt_config *c)
     c->bucket_mb = 1;
     c->piece_mflop = 32;
     c->det_chunk = 32;
+    c->accumulate = 1;
     c->flush_denormals = 1;
     c->timeout = 300;
     c->ckpt_every_epochs = 1;

@@ -66,6 +66,7 @@ typedef struct {
     int exchange;                 /* NT_EXCHANGE_*: allreduce or ZeRO-1 */
     int deterministic;            /* bit-identical results for any rank/thread count */
     int det_chunk;                /* rows per fixed chunk in deterministic mode */
+    int accumulate;               /* micro-batches per rank per optimizer step */
     int es_patience;              /* early stopping: epochs without improvement; 0 = off */
     int es_metric;                /* NT_ES_* */
     double es_min_delta;          /* improvement must exceed this */

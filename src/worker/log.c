@@ -129,6 +129,7 @@ void nt_report_start(nt_reporter *r, const nt_run_info *i)
         fprintf(f, ",\"deterministic\":%s", i->deterministic ? "true" : "false");
         if (i->deterministic) fprintf(f, ",\"deterministic_chunk\":%lld", i->chunk);
         json_num(f, "optimizer_state_bytes_per_rank", i->state_bytes);
+        fprintf(f, ",\"accumulate\":%d", i->accumulate > 1 ? i->accumulate : 1);
         fputs(",\"config\":", f); json_str(f, i->config);
         fputs(",\"output_dir\":", f); json_str(f, i->out_dir);
         fputs("}\n", f);
@@ -145,9 +146,10 @@ void nt_report_start(nt_reporter *r, const nt_run_info *i)
         fputc('\n', f);
         fprintf(f, "data: train %lld, val %lld", i->n_train, i->n_val);
         if (i->n_test > 0) fprintf(f, ", test %lld", i->n_test);
-        fprintf(f, " rows (%s) | batch %lld global, %lld-%lld per rank, %lld steps/epoch x %d epochs\n",
-                i->streaming ? "streaming" : "resident", i->batch, i->shard_min, i->shard_max,
-                i->steps, i->epochs);
+        fprintf(f, " rows (%s) | batch %lld global, %lld-%lld per rank", i->streaming ? "streaming" : "resident",
+                i->batch, i->shard_min, i->shard_max);
+        if (i->accumulate > 1) fprintf(f, " in %d micro-batches", i->accumulate);
+        fprintf(f, ", %lld steps/epoch x %d epochs\n", i->steps, i->epochs);
     }
     fflush(f);
 }

@@ -50,6 +50,7 @@ typedef struct {
     int deterministic;
     long long chunk;      /* rows per chunk (deterministic) */
     double state_bytes;   /* optimizer state on the rank holding the most */
+    int accumulate;       /* micro-batches per shard ([train] accumulate) */
 } nt_run_info;
 void nt_report_start(nt_reporter *r, const nt_run_info *i);
 

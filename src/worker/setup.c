@@ -282,7 +282,7 @@ static double node_memory_available(void)
  * activations and workspaces for bmax rows, decoded rows in memory), times the ranks on this
  * node, against what the node has available. Refuses with one line instead of being killed
  * by the OOM killer halfway through zeroing the buffers. Rank-local (agreed by the caller). */
-static int preflight_memory(nt_trainer *t, int bmax, double cache_bytes)
+static int preflight_memory(nt_trainer *t, int bmax, int mb, double cache_bytes)
 {
     const nt_config *cfg = t->cfg;
     const int L = cfg->nsizes - 1, D = cfg->sizes[0];
@@ -291,11 +291,11 @@ static int preflight_memory(nt_trainer *t, int bmax, double cache_bytes)
         const double in = cfg->sizes[l], out = cfg->sizes[l + 1];
         const int drop = cfg->ndropout && cfg->dropout[cfg->ndropout > 1 ? l : 0] > 0 && l < L - 1;
         params += in * out + (cfg->bias ? out : 0);
-        act += (double)bmax * out * (drop ? 4 : 2);
+        act += (double)mb * out * (drop ? 4 : 2);
         if (out > widest) widest = out;
     }
     const double gib = 1073741824.0;
-    const double model = 4 * (2 * params + act + 2.0 * bmax * widest + 2.0 * bmax * cfg->sizes[L]);
+    const double model = 4 * (2 * params + act + 2.0 * mb * widest + 2.0 * bmax * cfg->sizes[L]);
     const int64_t P = t->c->size;
     /* zero1: this rank's slice of the state only (slices are cut at NT_SLICE_ALIGN) */
     const double opt = 4.0 * nn_optim_slots(&cfg->opt) *
@@ -317,12 +317,13 @@ static int preflight_memory(nt_trainer *t, int bmax, double cache_bytes)
     host[sizeof host - 1] = 0;
     const double u = node >= gib ? gib : 1048576.0; /* GiB, or MiB for small figures */
     const char *un = node >= gib ? "GiB" : "MiB";
+    char dets[64] = ""; /* deterministic mode's chunk buffers and exact sums */
+    if (det > 0) snprintf(dets, sizeof dets, ", deterministic sums %.1f", det / u);
     return nt_fail(&t->e, "the run needs about %.1f %s per rank (parameters and gradients %.1f, "
-                   "optimizer state %.1f, activations %.1f, rows %.1f%s%.1f) x %d rank%s on %s = %.1f "
+                   "optimizer state %.1f, activations %.1f, rows %.1f%s) x %d rank%s on %s = %.1f "
                    "%s, but %s has %.1f %s available; use a smaller model or batch, fewer "
                    "ranks per node or a smaller [data] cache_mb", rank / u, un, 8 * params / u,
-                   opt / u, (model - 8 * params) / u, rows / u,
-                   det > 0 ? ", deterministic sums " : "", det > 0 ? det / u : 0.0, t->c->local_size,
+                   opt / u, (model - 8 * params) / u, rows / u, dets, t->c->local_size,
                    t->c->local_size > 1 ? "s" : "", host, node / u, un, host, avail / u, un);
 }
 
@@ -338,11 +339,18 @@ static int allocate(nt_trainer *t)
                                     : (B + P - 1) / P;          /* largest per-rank batch */
     int bmax = (int)(shard_max > 256 ? shard_max : 256);        /* also the eval batch */
     if (chunk) bmax = (int)((bmax + chunk - 1) / chunk * chunk); /* eval batches of whole chunks */
+    /* rows the model's activations are sized for: deterministic, one chunk at a time; with
+     * [train] accumulate = k, a k-th of the largest shard (evaluation then runs in pieces of
+     * that many rows); else the whole batch buffer, as ever */
+    int mb = bmax;
+    if (chunk) mb = (int)chunk;
+    else if (cfg->accumulate > 1) mb = (int)((shard_max + cfg->accumulate - 1) / cfg->accumulate);
+    if (mb < 1) mb = 1;
     const double row_bytes = (double)D * (t->train.x_u8 ? 1 : 4);
     const int64_t cache_rows = (int64_t)fmax(1.0, cfg->cache_mb * 1048576.0 / row_bytes);
-    int st = preflight_memory(t, bmax, cfg->cache_mb * 1048576.0);
+    int st = preflight_memory(t, bmax, mb, cfg->cache_mb * 1048576.0);
     if ((st = nt_agree(t->c, st ? NT_EXIT_RUNTIME : 0, &t->e))) return st;
-    nn_model_spec spec = nt_config_model_spec(cfg, bmax, NT_X_N);
+    nn_model_spec spec = nt_config_model_spec(cfg, mb, NT_X_N);
     if (nn_model_create_spec(&t->m, &spec)) {
         st = nt_fail(&t->e, "out of memory creating the model");
         goto done;
@@ -403,7 +411,8 @@ static int allocate(nt_trainer *t)
         nt_pass_init_chunked(&t->tset, &t->test, NULL, t->test.n, cache_rows, 1, chunk, t->c, &t->e))
         st = -1;
 done:
-    t->step = (nt_step){.m = &t->m, .loss = &cfg->loss, .seed = cfg->seed, .dz = t->dz, .x = &t->x};
+    t->step = (nt_step){.m = &t->m, .loss = &cfg->loss, .seed = cfg->seed, .dz = t->dz, .x = &t->x,
+                        .accumulate = cfg->accumulate};
     return nt_agree(t->c, st ? NT_EXIT_RUNTIME : 0, &t->e);
 }
 
@@ -583,7 +592,8 @@ static void banner(nt_trainer *t)
                       .cache_mb = cfg->cache_mb,
                       .overlap_mb = t->overlap && t->c->size > 1 ? cfg->bucket_mb : 0,
                       .exchange = cfg->exchange == NT_EXCHANGE_ZERO1 ? "zero1" : "allreduce",
-                      .deterministic = cfg->deterministic, .chunk = cfg->det_chunk};
+                      .deterministic = cfg->deterministic, .chunk = cfg->det_chunk,
+                      .accumulate = cfg->accumulate};
     /* the optimizer state of the rank holding the most (zero1: the largest slice) */
     uint64_t state = sizeof(float) * (uint64_t)t->opt.nstate;
     if (comm_allreduce_u64(t->c, &state, 1, COMM_MAX) != MPI_SUCCESS) state = 0;

@@ -2,8 +2,10 @@
 #include "step.h"
 
 /* Forward, loss and backward of rows [r0, r0 + n) of b, the gradient written into g (the
- * model's buffer or a chunk buffer), the loss and metric sums into g's scalar slots. */
-static void pass(nt_step *s, const nt_batch *b, int r0, int n, float *g, const nn_backward_hook *hook)
+ * model's buffer or a chunk buffer) or, with add, added to it; the loss and metric sums into
+ * (or added to) g's scalar slots. */
+static void pass(nt_step *s, const nt_batch *b, int r0, int n, float *g, int add,
+                 const nn_backward_hook *hook)
 {
     nn_model *m = s->m;
     const int K = m->layers[m->nlayers - 1].out;
@@ -15,15 +17,17 @@ static void pass(nt_step *s, const nt_batch *b, int r0, int n, float *g, const n
     const float *z = nn_forward_train(m, x, n, &dctx);
     double st[2] = {0, 0};
     /* mean over the *global* batch: the sum over ranks is then the exact mean */
-    xs[NT_X_LOSS] = (float)nn_loss_eval(s->dz, z, b->labels + r0, b->targets + (size_t)r0 * K, n,
-                                        K, s->loss, 1.0f / (float)b->global_n, st);
-    xs[NT_X_M0] = (float)st[0];
-    xs[NT_X_M1] = (float)st[1];
-    xs[NT_X_COUNT] = (float)n;
-    /* the gradient overwrites g: backward writes where m->grads points */
+    const float loss = (float)nn_loss_eval(s->dz, z, b->labels + r0, b->targets + (size_t)r0 * K,
+                                           n, K, s->loss, 1.0f / (float)b->global_n, st);
+    if (!add) xs[NT_X_LOSS] = xs[NT_X_M0] = xs[NT_X_M1] = xs[NT_X_COUNT] = 0;
+    xs[NT_X_LOSS] += loss;
+    xs[NT_X_M0] += (float)st[0];
+    xs[NT_X_M1] += (float)st[1];
+    xs[NT_X_COUNT] += (float)n;
+    /* the gradient overwrites (or adds to) g: backward writes where m->grads points */
     float *keep = m->grads;
     m->grads = g;
-    nn_backward(m, x, s->dz, n, 0, hook);
+    nn_backward(m, x, s->dz, n, add, hook);
     m->grads = keep;
 }
 
@@ -37,7 +41,7 @@ void nt_train_step(nt_step *s, const nt_batch *b, int error, int stop)
         const int C = (int)x->cfg.chunk;
         int j = 0;
         for (int r0 = 0; r0 < b->n && j < x->kmax; r0 += C, j++)
-            pass(s, b, r0, b->n - r0 < C ? b->n - r0 : C, nt_exchange_chunk(x, j), NULL);
+            pass(s, b, r0, b->n - r0 < C ? b->n - r0 : C, nt_exchange_chunk(x, j), 0, NULL);
         x->nchunks = j;
         if (j == 0) xs[NT_X_LOSS] = xs[NT_X_M0] = xs[NT_X_M1] = xs[NT_X_COUNT] = 0;
         xs[NT_X_ERROR] = (float)error; /* the flags: in the model's buffer (chunk 0) */
@@ -48,8 +52,21 @@ void nt_train_step(nt_step *s, const nt_batch *b, int error, int stop)
     xs[NT_X_ERROR] = (float)error;
     xs[NT_X_STOP] = (float)stop;
     /* overwrites the gradients (zeros for an empty shard); each finished layer starts its
-     * buckets */
-    pass(s, b, 0, b->n, m->grads, x ? &x->hook : NULL);
+     * buckets. Accumulation: k micro-batches, the first overwriting, the others adding; only
+     * the last one's backward starts buckets (the gradients are final only then). */
+    const int k = s->accumulate > 1 ? s->accumulate : 1;
+    const nn_backward_hook *hook = x ? &x->hook : NULL;
+    if (k == 1 || b->n <= 1) {
+        pass(s, b, 0, b->n, m->grads, 0, hook);
+        return;
+    }
+    int done = 0;
+    for (int j = 0; j < k; j++) {
+        const int r0 = (int)((int64_t)b->n * j / k), r1 = (int)((int64_t)b->n * (j + 1) / k);
+        if (r1 == r0) continue; /* fewer rows than micro-batches */
+        pass(s, b, r0, r1 - r0, m->grads, done, r1 == b->n ? hook : NULL);
+        done = 1;
+    }
 }
 
 int nt_optimizer_step(nn_optim *o, nn_model *m, double clip_grad_norm, nt_exchange *x)

@@ -22,6 +22,7 @@ typedef struct {
     uint64_t seed;        /* dropout masks: (seed, epoch, layer, file row) */
     float *dz;            /* (bmax, K) workspace */
     nt_exchange *x;       /* NULL: nothing to exchange (one process) */
+    int accumulate;       /* micro-batches per shard (gradient accumulation); 0 or 1: one */
 } nt_step;
 
 /* The ride-along scalars (NT_X_N floats after the gradients). */

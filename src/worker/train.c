@@ -61,8 +61,16 @@ static void eval_batch(void *user, int64_t set_index, int64_t win_index, int nb)
                                 a->loss, 1, &p[1]);
         }
     } else {
-        const float *z = nn_forward(a->m, b->x, nb); /* inference: no dropout */
-        a->sums[0] += nn_loss_eval(NULL, z, b->labels, b->targets, nb, a->K, a->loss, 1, &a->sums[1]);
+        /* inference, no dropout; in pieces of the rows the model's activations hold (fewer
+         * than the batch with [train] accumulate) */
+        const int64_t D = a->m->layers[0].in;
+        const int mb = a->m->max_batch;
+        for (int r0 = 0; r0 < nb; r0 += mb) {
+            const int n = nb - r0 < mb ? nb - r0 : mb;
+            const float *z = nn_forward(a->m, b->x + (size_t)r0 * D, n);
+            a->sums[0] += nn_loss_eval(NULL, z, b->labels + r0, b->targets + (size_t)r0 * a->K, n,
+                                       a->K, a->loss, 1, &a->sums[1]);
+        }
     }
     nt_beat_progress(a->hb); /* a long evaluation is progress, not a hang */
 }

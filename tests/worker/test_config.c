@@ -70,6 +70,7 @@ static const struct { const char *section, *key, *context, *value; } examples[] 
     {"train", "exchange", "", "zero1"},
     {"train", "deterministic", "", "true"},
     {"train", "deterministic_chunk", "", "16"},
+    {"train", "accumulate", "", "4"},
     {"train", "early_stopping_patience", "", "4"},
     {"train", "early_stopping_metric", "", "val_acc"},
     {"train", "early_stopping_min_delta", "", "0.001"},

@@ -108,33 +108,37 @@ static float *train_1(const char *tag, const char *variant, char **sets, int nse
 /* Train with `sets` overrides on P ranks and, on rank 0, on one rank; assert (on every rank)
  * that both runs trained and that the weights differ by at most tol relative. The same with
  * [train] exchange = zero1 on the P ranks (against the allreduce run on one rank: the same
- * bound). And the deterministic mode (chunks of 3 rows): P ranks with zero1 and one rank with
+ * bound), and with gradient accumulation ([train] accumulate = 3: micro-batches, one exchange). And the deterministic mode (chunks of 3 rows): P ranks with zero1 and one rank with
  * allreduce must give the same bits. */
 static void check(const char *tag, double tol, char **sets, int nsets)
 {
     char *zero1[] = {"train.exchange=zero1"};
-    char *det_p[] = {"train.deterministic=true", "train.deterministic_chunk=3", "train.exchange=zero1"};
+    char *accum[] = {"train.accumulate=3"};
+    char *det_p[] = {"train.deterministic=true", "train.deterministic_chunk=3", "train.exchange=zero1",
+                     "train.accumulate=2"};
     char *det_1[] = {"train.deterministic=true", "train.deterministic_chunk=3"};
-    size_t np = 0, nz = 0, nd = 0, n1 = 0, nd1 = 0;
-    double loss_p = 0, loss_z = 0, loss_d = 0;
+    size_t np = 0, nz = 0, nd = 0, na = 0, n1 = 0, nd1 = 0;
+    double loss_p = 0, loss_z = 0, loss_d = 0, loss_a = 0;
     float *pp = train_np(tag, "np", sets, nsets, NULL, 0, &np, &loss_p);
     float *pz = train_np(tag, "zero1", sets, nsets, zero1, 1, &nz, &loss_z);
-    float *pd = train_np(tag, "det", sets, nsets, det_p, 3, &nd, &loss_d);
+    float *pa = train_np(tag, "accum", sets, nsets, accum, 1, &na, &loss_a);
+    float *pd = train_np(tag, "det", sets, nsets, det_p, 4, &nd, &loss_d);
     /* the comparison is meaningless if training did nothing */
-    int ok = pp && pz && pd && loss_p != 0 && loss_z != 0 && loss_d != 0;
-    double diff = 0, dz = 0, dd = 0;
+    int ok = pp && pz && pd && pa && loss_p != 0 && loss_z != 0 && loss_d != 0 && loss_a != 0;
+    double diff = 0, dz = 0, dd = 0, da = 0;
     if (WORLD.rank == 0 && ok) {
         float *p1 = train_1(tag, "ar", sets, nsets, NULL, 0, &n1);
         float *d1 = train_1(tag, "det", sets, nsets, det_1, 2, &nd1);
-        ok = p1 && d1 && np == n1 && nz == n1 && nd == n1 && nd1 == n1;
+        ok = p1 && d1 && np == n1 && nz == n1 && nd == n1 && nd1 == n1 && na == n1;
         if (ok) {
-            size_t where = 0, wz = 0, wd = 0;
+            size_t where = 0, wz = 0, wd = 0, wa = 0;
             diff = max_rel_diff(pp, p1, n1, &where);
             dz = max_rel_diff(pz, p1, n1, &wz);
+            da = max_rel_diff(pa, p1, n1, &wa);
             dd = max_rel_diff(pd, d1, n1, &wd);
-            printf("  %-28s np=%d vs np=1: max relative difference %.3g (param %zu); zero1 %.3g "
-                   "(param %zu); deterministic %.3g%s\n", tag, WORLD.size, diff, where, dz, wz,
-                   dd, memcmp(pd, d1, sizeof(float) * n1) ? " NOT BITWISE EQUAL" : " (bitwise equal)");
+            printf("  %-28s np=%d vs np=1: max relative difference %.3g (param %zu); zero1 %.3g; "
+                   "accumulate 3 %.3g; deterministic %.3g%s\n", tag, WORLD.size, diff, where, dz,
+                   da, dd, memcmp(pd, d1, sizeof(float) * n1) ? " NOT BITWISE EQUAL" : " (bitwise equal)");
             if (memcmp(pd, d1, sizeof(float) * n1)) dd = fmax(dd, 1e-30);
         }
         free(p1);
@@ -142,10 +146,14 @@ static void check(const char *tag, double tol, char **sets, int nsets)
     }
     free(pp);
     free(pz);
+    free(pa);
     free(pd);
     ok = all_ok(ok);
     diff = all_max(diff);
     dz = all_max(dz);
+    da = all_max(da);
+    if (ok && da > tol)
+        printf("  %s: accumulate 3: difference %.3g exceeds the bound %.3g\n", tag, da, tol);
     dd = all_max(dd);
     if (ok && diff > tol)
         printf("  %s: difference %.3g exceeds the bound %.3g\n", tag, diff, tol);
@@ -156,6 +164,7 @@ static void check(const char *tag, double tol, char **sets, int nsets)
     assert_true(ok);
     assert_true(diff <= tol);
     assert_true(dz <= tol);
+    assert_true(da <= tol);
     assert_true(dd == 0);
 }
 
