@@ -642,7 +642,7 @@ int nt_export_main(int argc, char **argv)
     nt_err e = {{0}};
     int st = nn_cli_parse(&cli, argc, argv, &e);
     if (!st && cli.npos != 2)
-        st = NT_EXIT_USAGE, nn_cli_fail(&cli, &e, "export needs MODEL.h5 and OUT.onnx");
+        st = NT_EXIT_USAGE, nn_cli_fail(&cli, &e, "missing MODEL.h5 or OUT.onnx");
     if (st) return nn_cli_exit(&cli, st, &e);
     const char *src = pos[0], *out = pos[1];
     xmodel m;
