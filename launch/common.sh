@@ -7,7 +7,7 @@ NN_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # Build and run-time packages (Debian 12 names).
 NN_PACKAGES="build-essential cmake pkg-config libopenmpi-dev openmpi-bin libopenblas-dev
  libhdf5-openmpi-dev hdf5-tools libcmocka-dev libinih-dev zlib1g-dev dataset-fashion-mnist
- bc procps gnuplot-nox groff-base valgrind"
+ bc procps gnuplot-nox groff-base valgrind libprotobuf-c-dev protobuf-c-compiler python3-onnx"
 
 nn_log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
@@ -29,6 +29,28 @@ nn_install() {
 }
 
 nn_install_deps() { nn_install $NN_PACKAGES; }
+
+# ONNX Runtime for the export test (tests/worker/export.sh): onnxruntime-node from the npm
+# registry; --ignore-scripts keeps the CPU library the package ships and skips its install
+# script (which would download CUDA libraries).
+NN_ORT_PACKAGE=onnxruntime-node@1.30.0
+
+# nn_install_node: node and npm (Debian's nodejs and npm) unless some node with npm is there.
+nn_install_node() {
+    command -v node >/dev/null && command -v npm >/dev/null && return 0
+    nn_install nodejs npm
+}
+
+# nn_install_onnxruntime DIR: DIR/node_modules/onnxruntime-node, installed once.
+nn_install_onnxruntime() {
+    local dir=$1
+    [ -f "$dir/node_modules/onnxruntime-node/package.json" ] && return 0
+    nn_install_node || return 1
+    mkdir -p "$dir" || return 1
+    nn_log "npm install $NN_ORT_PACKAGE into $dir"
+    npm install --prefix "$dir" --ignore-scripts --no-audit --no-fund --loglevel=error \
+        "$NN_ORT_PACKAGE" >&2
+}
 
 # nn_build [extra cmake args...] : configure (once) and build into build/.
 nn_build() {

@@ -1,10 +1,11 @@
 /* nntrain command line: `nntrain train --config FILE [--set section.key=value]...`, summary,
- * eval, predict, plot. Every command's options go through the getopt_long helper of both
+ * eval, predict, export, plot. Every command's options go through the getopt_long helper of both
  * tools (src/cli/cli.h); every rank parses the same arguments, and the MPI commands agree on
  * failures so all ranks exit together with one message. */
 #include "blas.h"
 #include "cli.h"
 #include "config.h"
+#include "export.h"
 #include "infer.h"
 #include "plot.h"
 #include "summary.h"
@@ -28,6 +29,7 @@ static const char *usage =
     "  summary    print the model's layers, shapes and parameter counts (no MPI, no data)\n"
     "  eval       loss, accuracy or RMSE, per-class table of a model on a dataset (MPI)\n"
     "  predict    write a model's outputs for a dataset to HDF5 (MPI)\n"
+    "  export     write a model as ONNX (opset 13) for ONNX Runtime and others (no MPI)\n"
     "  plot       draw a run's metrics.csv as RUN_DIR/curves.png (gnuplot; no MPI)\n"
     "  status     a run's state; after its launcher failed, which ranks were lost (no MPI)\n"
     "\n"
@@ -350,6 +352,7 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "train") || !strcmp(cmd, "eval") || !strcmp(cmd, "predict")) nt_blas_select(argv);
     if (!strcmp(cmd, "summary")) return summary_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "plot")) return nt_plot_main(argc - 1, argv + 1);
+    if (!strcmp(cmd, "export")) return nt_export_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "status")) return nt_status_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "config-keys")) return config_keys_main(argc - 1, argv + 1);
     nt_err e = {{0}};
