@@ -71,7 +71,7 @@ int nn_optim_create_slice(nn_optim *o, const nn_opt_config *cfg, size_t off, siz
     }
     if (cfg->kind == NN_OPT_ADAGRAD)
         for (size_t i = 0; i < n; i++) o->state[i] = (float)cfg->initial_accumulator_value;
-    nn_opt_segment all = {0, total, cfg->weight_decay};
+    nn_opt_segment all = {0, total, cfg->weight_decay, cfg->l1};
     return nn_optim_set_segments(o, &all, 1);
 }
 
@@ -83,7 +83,7 @@ int nn_optim_set_segments(nn_optim *o, const nn_opt_segment *seg, int nseg)
     const size_t lo = o->off, hi = o->off + o->n;
     for (int i = 0; i < nseg; i++) { /* the part inside the slice, relative to it */
         size_t a = seg[i].lo > lo ? seg[i].lo : lo, b = seg[i].hi < hi ? seg[i].hi : hi;
-        if (a < b) s[k++] = (nn_opt_segment){a - lo, b - lo, seg[i].weight_decay};
+        if (a < b) s[k++] = (nn_opt_segment){a - lo, b - lo, seg[i].weight_decay, seg[i].l1};
     }
     free(o->seg);
     o->seg = s;
@@ -218,6 +218,21 @@ NN_SIMD static void adadelta(nn_optim *o, float *p, const float *g, size_t lo, s
         acc[i] = acc[i] * rho + omrho * delta * delta;
         p[i] += neg_lr * delta;
     }
+}
+
+NN_SIMD static void add_l1(const float *p, float *g, size_t lo, size_t hi, float l1)
+{
+    for (size_t i = lo; i < hi; i++) {
+        const float sg = p[i] > 0 ? 1.0f : p[i] < 0 ? -1.0f : 0.0f;
+        g[i] += l1 * sg;
+    }
+}
+
+void nn_optim_add_l1(const nn_optim *o, const float *params, float *grads)
+{
+    for (int s = 0; s < o->nseg; s++)
+        if (o->seg[s].l1 != 0)
+            add_l1(params, grads, o->seg[s].lo, o->seg[s].hi, (float)o->seg[s].l1);
 }
 
 void nn_optim_step(nn_optim *o, float *params, const float *grads)

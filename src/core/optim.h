@@ -29,10 +29,12 @@ typedef struct {
     double lr_decay;       /* adagrad */
     double initial_accumulator_value; /* adagrad */
     double rho;            /* adadelta */
+    double l1;             /* L1 penalty l1·Σ|p| on the segments' parameters (nn_optim_add_l1) */
 } nn_opt_config;
 
-/* A slice of the parameters with its own weight decay (biases can be excluded). */
-typedef struct { size_t lo, hi; double weight_decay; } nn_opt_segment;
+/* A slice of the parameters with its own weight decay and L1 penalty (biases can be
+ * excluded from both). */
+typedef struct { size_t lo, hi; double weight_decay, l1; } nn_opt_segment;
 
 typedef struct {
     nn_opt_config cfg;
@@ -63,6 +65,9 @@ void nn_optim_free(nn_optim *o);
 /* Replace the weight-decay segments (copied); they must cover [0, total) in order (only
  * their part inside the slice is kept). */
 int nn_optim_set_segments(nn_optim *o, const nn_opt_segment *seg, int nseg);
+/* The L1 penalty's gradient: grads[i] += l1 · sign(params[i]) (0 at 0, as torch's abs) over
+ * each segment with l1 != 0 — what loss + l1·Σ|p| adds in autograd. Before clipping. */
+void nn_optim_add_l1(const nn_optim *o, const float *params, float *grads);
 /* One update of params (n) from grads (n), with learning rate o->cfg.lr. */
 void nn_optim_step(nn_optim *o, float *params, const float *grads);
 

@@ -97,8 +97,12 @@ static const key_spec keys[] = {
      "sgd 0.01, adam 0.001, adamw 0.001, adamax 0.002, rmsprop 0.01, adagrad 0.01, adadelta 1.0"},
     {"optimizer", "weight_decay", F(opt.weight_decay), K_NONNEG, 0, 0, NULL, "`0` (adamw `0.01`)",
      "L2 term added to the gradient; adamw: decoupled, p ← p·(1 − lr·wd)"},
+    {"optimizer", "l1", F(opt.l1), K_NONNEG, 0, 0, NULL, "`0` (off)",
+     "L1 regularisation: λ·Σ|w| added to the loss, i.e. λ·sign(w) to the gradient after the "
+     "exchange and before clipping (weights; biases too unless `decay_biases = false`); "
+     "metrics report the data loss without it"},
     {"optimizer", "decay_biases", F(decay_biases), K_BOOL, 0, 0, NULL, "`true`",
-     "`false`: biases are excluded from weight decay"},
+     "`false`: biases are excluded from weight decay and from `l1`"},
     {"optimizer", "clip_grad_norm", F(clip_grad_norm), K_NONNEG, 0, 0, NULL, "`0` (off)",
      "clip the gradient's global L2 norm to this value, as `torch.nn.utils.clip_grad_norm_`, "
      "after the allreduce (so every rank clips identically)"},

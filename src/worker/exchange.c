@@ -167,13 +167,16 @@ static void scale(float *g, size_t n, double norm, double max_norm)
 int nt_exchange_update(nt_exchange *x, nn_optim *o, nn_model *m, double clip_grad_norm)
 {
     if (!x || (!x->cfg.zero1 && !x->cfg.deterministic)) {
-        /* every rank holds the whole sum: the same norm, the same factor everywhere */
+        /* every rank holds the whole sum: the same penalty, norm and factor everywhere */
+        if (o->cfg.l1 != 0) nn_optim_add_l1(o, m->params, m->grads);
         if (clip_grad_norm > 0) nn_clip_grad_norm(m->grads, m->nparams, clip_grad_norm);
         nn_optim_step(o, m->params, m->grads);
         return MPI_SUCCESS;
     }
     const size_t lo = x->sl.lo, n = x->sl.hi - x->sl.lo;
     int rc;
+    /* zero1: this rank's slice of the sum is at grads[0 .. n) */
+    if (o->cfg.l1 != 0) nn_optim_add_l1(o, m->params + lo, m->grads);
     if (clip_grad_norm > 0) {
         double ss = 0;
         if (x->cfg.deterministic) {
@@ -185,7 +188,6 @@ int nt_exchange_update(nt_exchange *x, nn_optim *o, nn_model *m, double clip_gra
         if (rc != MPI_SUCCESS) return rc;
         scale(m->grads, n, sqrt(ss), clip_grad_norm);
     }
-    /* zero1: this rank's slice of the sum is at grads[0 .. n) */
     nn_optim_step(o, m->params + lo, m->grads);
     return x->cfg.zero1 ? comm_allgather_floats(x->c, m->params, &x->sl) : MPI_SUCCESS;
 }

@@ -77,14 +77,14 @@ int nt_make_optimizer_slice(nn_optim *o, const nt_config *cfg, const nn_model *m
 {
     if (nn_optim_create_slice(o, &cfg->opt, lo, hi - lo, m->nparams)) return -1;
     o->sliced = cfg->exchange == NT_EXCHANGE_ZERO1;
-    if (cfg->decay_biases || !cfg->bias || cfg->opt.weight_decay == 0) return 0;
-    /* biases excluded from weight decay: one segment per weight block and bias block */
+    if (cfg->decay_biases || !cfg->bias || (cfg->opt.weight_decay == 0 && cfg->opt.l1 == 0)) return 0;
+    /* biases excluded from weight decay and L1: one segment per weight block and bias block */
     nn_opt_segment seg[2 * NT_MAX_LAYERS];
     int ns = 0;
     for (int l = 0; l < m->nlayers; l++) {
         const nn_layer *Ly = &m->layers[l];
-        seg[ns++] = (nn_opt_segment){Ly->w_off, Ly->b_off, cfg->opt.weight_decay};
-        seg[ns++] = (nn_opt_segment){Ly->b_off, Ly->b_off + (size_t)Ly->out, 0.0};
+        seg[ns++] = (nn_opt_segment){Ly->w_off, Ly->b_off, cfg->opt.weight_decay, cfg->opt.l1};
+        seg[ns++] = (nn_opt_segment){Ly->b_off, Ly->b_off + (size_t)Ly->out, 0.0, 0.0};
     }
     if (nn_optim_set_segments(o, seg, ns)) {
         nn_optim_free(o);

@@ -919,7 +919,7 @@ static void test_opt_adadelta(void **state)
 static void test_opt_segments(void **state)
 {
     (void)state;
-    const nn_opt_segment segs[2] = {{0, 5, 0.2}, {5, ON, 0.0}};
+    const nn_opt_segment segs[2] = {{0, 5, 0.2, 0}, {5, ON, 0.0, 0}};
     const nn_opt_kind kinds[] = {NN_OPT_SGD, NN_OPT_ADAM, NN_OPT_ADAMW, NN_OPT_ADAMAX,
                                  NN_OPT_RMSPROP, NN_OPT_ADAGRAD, NN_OPT_ADADELTA};
     for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
@@ -932,7 +932,7 @@ static void test_opt_segments(void **state)
         run_opt(name, &c, segs, 2);
     }
     /* three segments, the middle one decaying */
-    const nn_opt_segment s3[3] = {{0, 2, 0}, {2, 6, 0.3}, {6, ON, 0}};
+    const nn_opt_segment s3[3] = {{0, 2, 0, 0}, {2, 6, 0.3, 0}, {6, ON, 0, 0}};
     nn_opt_config c = ocfg(NN_OPT_ADAMW, 0.05);
     run_opt("adamw segments 0 | 0.3 | 0", &c, s3, 3);
 }

@@ -228,14 +228,15 @@ static void test_defaults_and_names(void **state)
     assert_null(o.state);
 }
 
-/* ZeRO-1: optimizers over slices [off, off + n) of the parameters, with weight-decay segments
- * given over the whole vector (biases without decay), update exactly as one optimizer over
- * everything does, for every optimizer kind and for slices cutting through segments. */
+/* ZeRO-1: optimizers over slices [off, off + n) of the parameters, with weight-decay and L1
+ * segments given over the whole vector (biases without either), update exactly as one
+ * optimizer over everything does, for every optimizer kind and slices cutting through
+ * segments. */
 static void test_slices_equal_whole(void **s)
 {
     (void)s;
     enum { T = 50 };
-    const nn_opt_segment seg[] = {{0, 20, 0.01}, {20, 23, 0}, {23, 45, 0.01}, {45, 50, 0}};
+    const nn_opt_segment seg[] = {{0, 20, 0.01, 0.003}, {20, 23, 0, 0}, {23, 45, 0.01, 0.003}, {45, 50, 0, 0}};
     const size_t cuts[] = {0, 7, 20, 21, 33, 50};
     for (int k = 0; k < NN_OPT_COUNT; k++) {
         nn_opt_config cfg;
@@ -255,8 +256,14 @@ static void test_slices_equal_whole(void **s)
         for (int i = 0; i < T; i++) pw[i] = pp[i] = (float)param0(i);
         for (int t = 1; t <= 6; t++) {
             for (int i = 0; i < T; i++) g[i] = (float)grad_at(t, i % 9);
-            nn_optim_step(&whole, pw, g);
-            for (int q = 0; q < 5; q++) nn_optim_step(&part[q], pp + cuts[q], g + cuts[q]);
+            float gw[T];
+            memcpy(gw, g, sizeof g);
+            nn_optim_add_l1(&whole, pw, gw);
+            nn_optim_step(&whole, pw, gw);
+            for (int q = 0; q < 5; q++) {
+                nn_optim_add_l1(&part[q], pp + cuts[q], g + cuts[q]);
+                nn_optim_step(&part[q], pp + cuts[q], g + cuts[q]);
+            }
         }
         assert_memory_equal(pw, pp, sizeof pw);
         /* and the weight decay did act (the segments were not dropped) */
@@ -266,13 +273,31 @@ static void test_slices_equal_whole(void **s)
         assert_int_equal(nn_optim_create(&plain, &cfg, T), 0);
         for (int t = 1; t <= 6; t++) {
             for (int i = 0; i < T; i++) g[i] = (float)grad_at(t, i % 9);
-            nn_optim_step(&plain, nodecay, g);
+            nn_optim_step(&plain, nodecay, g); /* neither decay nor L1 */
         }
         assert_true(memcmp(nodecay, pw, sizeof pw) != 0);
         nn_optim_free(&plain);
         nn_optim_free(&whole);
         for (int q = 0; q < 5; q++) nn_optim_free(&part[q]);
     }
+}
+
+/* L1's gradient: l1 * sign(p) added on the segments that have it, 0 at p == 0. */
+static void test_l1_gradient(void **s)
+{
+    (void)s;
+    nn_opt_config cfg;
+    nn_opt_defaults(&cfg, NN_OPT_SGD);
+    nn_optim o;
+    assert_int_equal(nn_optim_create(&o, &cfg, 6), 0);
+    const nn_opt_segment seg[] = {{0, 4, 0, 0.25}, {4, 6, 0, 0}};
+    assert_int_equal(nn_optim_set_segments(&o, seg, 2), 0);
+    const float p[6] = {2.0f, -3.0f, 0.0f, -0.0f, 5.0f, -5.0f};
+    float g[6] = {1, 1, 1, 1, 1, 1};
+    nn_optim_add_l1(&o, p, g);
+    const float want[6] = {1.25f, 0.75f, 1.0f, 1.0f, 1.0f, 1.0f};
+    assert_memory_equal(g, want, sizeof want);
+    nn_optim_free(&o);
 }
 
 int main(void)
@@ -287,6 +312,7 @@ int main(void)
         cmocka_unit_test(test_adam_first_step_by_hand),
         cmocka_unit_test(test_defaults_and_names),
         cmocka_unit_test(test_slices_equal_whole),
+        cmocka_unit_test(test_l1_gradient),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -38,6 +38,7 @@ static const struct { const char *section, *key, *context, *value; } examples[] 
     {"optimizer", "name", "", "sgd"},
     {"optimizer", "lr", "", "0.05"},
     {"optimizer", "weight_decay", "", "0.01"},
+    {"optimizer", "l1", "", "0.001"},
     {"optimizer", "decay_biases", "", "false"},
     {"optimizer", "clip_grad_norm", "", "2"},
     {"optimizer", "momentum", "[optimizer]\nname = sgd\n", "0.9"},

@@ -273,6 +273,15 @@ static void test_feistel_order(void **s)
     check("adam-b9-feistel", 1e-4, sets, 6);
 }
 
+static void test_l1(void **s)
+{
+    (void)s;
+    /* L1 regularisation on the weights only, with clipping after it */
+    char *sets[] = {"train.batch_size=9", "optimizer.name=sgd", "optimizer.lr=0.1",
+                    "optimizer.l1=0.002", "optimizer.decay_biases=false", "optimizer.clip_grad_norm=1"};
+    check("sgd-l1-clip-b9", 1e-5, sets, 6);
+}
+
 static int make_data(void);
 
 /* Rank 0 writes the data; every rank learns the outcome before anyone returns. */
@@ -328,6 +337,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_relu_wider),        cmocka_unit_test(test_dropout_clip_wd),
         cmocka_unit_test(test_every_optimizer),   cmocka_unit_test(test_bce),
         cmocka_unit_test(test_regression),        cmocka_unit_test(test_feistel_order),
+        cmocka_unit_test(test_l1),
     };
     int failed = cmocka_run_group_tests_name("np_invariance", tests, setup, NULL);
     comm_free(&SELF);
