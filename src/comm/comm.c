@@ -102,7 +102,8 @@ int comm_slices_init(comm_slices *s, const comm_t *c, size_t n, size_t align)
     memset(s, 0, sizeof *s);
     s->counts = calloc((size_t)c->size, sizeof(int));
     s->displs = calloc((size_t)c->size, sizeof(int));
-    if (!s->counts || !s->displs) return MPI_ERR_NO_MEM;
+    s->scratch = malloc(COMM_RING_SEGMENT);
+    if (!s->counts || !s->displs || !s->scratch) return MPI_ERR_NO_MEM;
     if (align < 1) align = 1;
     const size_t blocks = (n + align - 1) / align;
     for (int r = 0; r < c->size; r++) {
@@ -122,19 +123,62 @@ void comm_slices_free(comm_slices *s)
 {
     free(s->counts);
     free(s->displs);
+    free(s->scratch);
     memset(s, 0, sizeof *s);
+}
+
+static void add_floats(void *dst, const void *src, size_t n)
+{
+    float *d = dst;
+    const float *x = src;
+    for (size_t i = 0; i < n; i++) d[i] += x[i];
+}
+
+static void add_i64(void *dst, const void *src, size_t n)
+{
+    int64_t *d = dst;
+    const int64_t *x = src;
+    for (size_t i = 0; i < n; i++) d[i] += x[i];
+}
+
+/* The ring: at step k (0 .. P-2) rank r sends slice (r - k - 1) mod P, which holds the sum of
+ * k + 1 ranks' values, to rank r + 1, and receives slice (r - k - 2) mod P from rank r - 1,
+ * adding its own values; after the last step slice r holds the sum of all P. */
+static int ring_rs(comm_t *c, char *buf, size_t elem, MPI_Datatype t, const comm_slices *s,
+                   void (*add)(void *, const void *, size_t))
+{
+    const int P = c->size, r = c->rank;
+    if (P == 1) return MPI_SUCCESS;
+    const int right = (r + 1) % P, left = (r + P - 1) % P;
+    const size_t seg = COMM_RING_SEGMENT / elem;
+    /* every rank makes the same number of Sendrecv calls per step (zero-count ones too), so
+     * each send meets its receive: as many segments as the largest slice has */
+    size_t most = 1;
+    for (int q = 0; q < P; q++) most = (size_t)s->counts[q] > most ? (size_t)s->counts[q] : most;
+    for (int k = 0; k < P - 1; k++) {
+        const int sb = ((r - k - 1) % P + P) % P, rb = ((r - k - 2) % P + P) % P;
+        const size_t sn = (size_t)s->counts[sb], rn = (size_t)s->counts[rb];
+        char *sp = buf + (size_t)s->displs[sb] * elem, *rp = buf + (size_t)s->displs[rb] * elem;
+        for (size_t o = 0; o < most; o += seg) {
+            const int sc = (int)(o < sn ? (sn - o < seg ? sn - o : seg) : 0);
+            const int rc_ = (int)(o < rn ? (rn - o < seg ? rn - o : seg) : 0);
+            int rc = MPI_Sendrecv(sp + o * elem, sc, t, right, 7, s->scratch, rc_, t, left, 7, c->comm,
+                                  MPI_STATUS_IGNORE);
+            if (rc != MPI_SUCCESS) return rc;
+            add(rp + o * elem, s->scratch, (size_t)rc_);
+        }
+    }
+    return MPI_SUCCESS;
 }
 
 int comm_reduce_scatter_floats(comm_t *c, float *buf, const comm_slices *s)
 {
-    if (c->size == 1) return MPI_SUCCESS;
-    return MPI_Reduce_scatter(MPI_IN_PLACE, buf, s->counts, MPI_FLOAT, MPI_SUM, c->comm);
+    return ring_rs(c, (char *)buf, sizeof *buf, MPI_FLOAT, s, add_floats);
 }
 
 int comm_reduce_scatter_i64(comm_t *c, int64_t *buf, const comm_slices *s)
 {
-    if (c->size == 1) return MPI_SUCCESS;
-    return MPI_Reduce_scatter(MPI_IN_PLACE, buf, s->counts, MPI_INT64_T, MPI_SUM, c->comm);
+    return ring_rs(c, (char *)buf, sizeof *buf, MPI_INT64_T, s, add_i64);
 }
 
 int comm_allgather_floats(comm_t *c, float *buf, const comm_slices *s)

@@ -33,15 +33,22 @@ int comm_allreduce_floats(comm_t *c, float *buf, size_t n); /* sum */
 
 /* Slices of a flat buffer of n values, one per rank, contiguous and in rank order, cut at
  * multiples of `align` values (the last ends at n; a rank may get nothing): ZeRO-1's
- * partition of the parameters. counts/displs are MPI's (each slice < 2^31 values). */
+ * partition of the parameters. counts/displs are MPI's (each slice < 2^31 values). Holds a
+ * COMM_RING_SEGMENT-byte scratch buffer for the reduce-scatter. */
+#define COMM_RING_SEGMENT ((size_t)1 << 20)
 typedef struct {
     int *counts, *displs;
     size_t lo, hi; /* this rank's slice */
+    void *scratch;
 } comm_slices;
 int comm_slices_init(comm_slices *s, const comm_t *c, size_t n, size_t align);
 void comm_slices_free(comm_slices *s);
-/* In place: buf[0..n) of every rank summed; this rank's slice of the sum lands at
- * buf[0 .. count) (MPI_Reduce_scatter with MPI_IN_PLACE). */
+/* In place: buf[0..n) of every rank summed; this rank's slice of the sum lands in
+ * buf[lo..hi) (the rest of buf is left partly summed). A ring (P - 1 steps of MPI_Sendrecv
+ * to the next rank, in segments of COMM_RING_SEGMENT bytes added into place) rather than
+ * MPI_Reduce_scatter, whose Open MPI 4.1 algorithms allocate temporaries the size of the
+ * whole buffer on every call — which would cancel ZeRO-1's memory saving. Each slice is summed
+ * in the same order on every call (a fixed ring). */
 int comm_reduce_scatter_floats(comm_t *c, float *buf, const comm_slices *s);
 int comm_reduce_scatter_i64(comm_t *c, int64_t *buf, const comm_slices *s);
 /* In place: every rank's slice buf[lo..hi) to every rank. */

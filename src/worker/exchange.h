@@ -5,7 +5,7 @@
  *              buckets may start while backward still computes earlier layers) and updates
  *              every parameter; each rank keeps the full optimizer state.
  *  zero1       ZeRO stage 1: the gradients are reduce-scattered, so rank r holds the sum of
- *              its slice [lo, hi) only (at grads[0 .. hi - lo)), updates that slice, keeps only
+ *              its slice [lo, hi) only (in place, at grads[lo .. hi)), updates that slice, keeps only
  *              that slice's optimizer state, and the parameters are allgathered. The scalars
  *              travel in one small allreduce beside it; gradient clipping uses the global norm
  *              (one more scalar reduction).
@@ -48,8 +48,10 @@ typedef struct {
      * bucket during backward, or the wait) to the end of nt_exchange_wait, and the part of
      * it spent in nt_exchange_wait (not hidden behind backward) */
     double t_first, comm_s, exposed_s;
-    /* zero1 */
+    /* the ranks' slices of the parameters (reduce-scatter), and the range this rank's
+     * optimizer updates: its slice with zero1, everything otherwise */
     comm_slices sl;
+    size_t lo, hi;
     /* deterministic */
     int kmax;              /* chunk buffers (the most chunks a rank gets per step) */
     float **cbuf;          /* kmax buffers of nparams + nextra; cbuf[0] is the model's */
@@ -71,7 +73,7 @@ void nt_exchange_free(nt_exchange *x);
 static inline float *nt_exchange_chunk(nt_exchange *x, int j) { return x->cbuf[j]; }
 
 /* Completes the exchange: in allreduce mode the buffer holds the sum over ranks; in zero1 mode
- * grads[0 .. hi - lo) hold the sum of this rank's slice; the scalars hold their sums (flags
+ * grads[lo .. hi) hold the sum of this rank's slice; the scalars hold their sums (flags
  * their maximum) in both. Returns MPI_SUCCESS or the first MPI error. */
 int nt_exchange_wait(nt_exchange *x);
 

@@ -372,7 +372,7 @@ static int allocate(nt_trainer *t)
         goto done;
     }
     /* the optimizer for the parameters this rank updates (zero1: its slice) */
-    if (nt_make_optimizer_slice(&t->opt, cfg, &t->m, t->x.sl.lo, t->x.sl.hi)) {
+    if (nt_make_optimizer_slice(&t->opt, cfg, &t->m, t->x.lo, t->x.hi)) {
         st = nt_fail(&t->e, "out of memory creating the optimizer");
         goto done;
     }

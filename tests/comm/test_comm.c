@@ -61,6 +61,47 @@ static void test_reducer_many_buckets(void **s) { (void)s; check_reducer(3 * 102
 static void test_reducer_exact_multiple(void **s) { (void)s; check_reducer(4 * 1024, 4096, 3); }
 static void test_reducer_no_ready_calls(void **s) { (void)s; check_reducer(5000, 4096, 0); }
 
+/* ZeRO-1's slices, the ring reduce-scatter (floats and int64) and the allgather: every slice
+ * ends with the exact sum on its owner (small integers: exact in float), for slices of
+ * several ring segments, uneven and empty slices; the allgather gives everyone all. */
+static void check_slices(size_t n, size_t align)
+{
+    comm_slices sl;
+    int ok = comm_slices_init(&sl, &C, n, align) == MPI_SUCCESS;
+    float *buf = malloc(sizeof(float) * (n + 1));
+    int64_t *ib = malloc(sizeof(int64_t) * (n + 1));
+    ok = all_ok(ok && buf && ib);
+    if (!ok) fail_msg("slices: init failed");
+    /* the slices tile [0, n) in rank order at multiples of align */
+    size_t at = 0;
+    for (int r = 0; r < C.size; r++) {
+        ok &= (size_t)sl.displs[r] == at && (at % align == 0 || at == n);
+        at += (size_t)sl.counts[r];
+    }
+    ok &= at == n && sl.lo == (size_t)sl.displs[C.rank] && sl.hi == sl.lo + (size_t)sl.counts[C.rank];
+    for (size_t i = 0; i < n; i++) {
+        buf[i] = (float)(C.rank + 1) * f(i);
+        ib[i] = (int64_t)(C.rank + 1) * ((int64_t)1 << 40) + (int64_t)i;
+    }
+    const float tri = (float)(C.size * (C.size + 1) / 2);
+    ok &= comm_reduce_scatter_floats(&C, buf, &sl) == MPI_SUCCESS;
+    ok &= comm_reduce_scatter_i64(&C, ib, &sl) == MPI_SUCCESS;
+    for (size_t i = sl.lo; i < sl.hi; i++) {
+        ok &= buf[i] == tri * f(i);
+        ok &= ib[i] == (int64_t)(C.size * (C.size + 1) / 2) * ((int64_t)1 << 40) + (int64_t)C.size * (int64_t)i;
+    }
+    ok &= comm_allgather_floats(&C, buf, &sl) == MPI_SUCCESS;
+    for (size_t i = 0; i < n; i++) ok &= buf[i] == tri * f(i);
+    free(buf);
+    free(ib);
+    comm_slices_free(&sl);
+    assert_true(all_ok(ok));
+}
+static void test_slices_small(void **s) { (void)s; check_slices(10, 64); }      /* one owner */
+static void test_slices_uneven(void **s) { (void)s; check_slices(1000, 64); }
+static void test_slices_segments(void **s) { (void)s; check_slices(700000, 64); } /* > 1 MiB each */
+static void test_slices_empty(void **s) { (void)s; check_slices(0, 64); }
+
 static void test_bcast(void **s)
 {
     (void)s;
@@ -244,6 +285,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_reducer_one_bucket),  cmocka_unit_test(test_reducer_many_buckets),
         cmocka_unit_test(test_reducer_exact_multiple), cmocka_unit_test(test_reducer_no_ready_calls),
         cmocka_unit_test(test_bcast),               cmocka_unit_test(test_agree),
+        cmocka_unit_test(test_slices_small),        cmocka_unit_test(test_slices_uneven),
+        cmocka_unit_test(test_slices_segments),     cmocka_unit_test(test_slices_empty),
         cmocka_unit_test(test_node_split),          cmocka_unit_test(test_bcast_bytes),
         cmocka_unit_test(test_allreduce_int),       cmocka_unit_test(test_allreduce_i64),
         cmocka_unit_test(test_allreduce_u64),       cmocka_unit_test(test_allreduce_double),
