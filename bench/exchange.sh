@@ -17,8 +17,8 @@
 #    deterministic with deterministic_chunk = 64 (default 32). Each round runs every config's
 #    variants back to back, in an order rotated by one each round; each figure is the best of
 #    ROUNDS rounds, ratio = variant / allreduce. Also the exchange time per step (allreduce_s of
-#    epoch 2 / steps, median over rounds: the gradient reduction; zero1's allgather of the
-#    parameters is not in it).
+#    epoch 2 / steps, median over rounds: the gradient reduction and, with zero1, the allgather
+#    of the parameters).
 # The machine is shared: run it alone, e.g. under the cluster lock:
 #   flock /tmp/nn-cluster.lock bench/exchange.sh 3
 # (it does not take the lock itself, so it can run inside such a flock). Raw metrics stay in
