@@ -157,8 +157,8 @@ for c in "${CONFIGS[@]}"; do
     echo "$line"
 done
 echo
-echo "Exchange time per step (ms, epoch 2's allreduce_s / steps, median over rounds; it times the gradient"
-echo "reduction only: zero1's allgather of the parameters after the update is not in it):"
+echo "Exchange time per step (ms, epoch 2's allreduce_s / steps, median over rounds: the gradient"
+echo "reduction and, with zero1, the allgather of the parameters after the update):"
 echo
 hdr="| config |" sep="|---|"
 for v in "${VARIANTS[@]}"; do IFS='|' read -r name _ <<< "$v"; hdr+=" $name |"; sep+="---:|"; done
