@@ -65,6 +65,8 @@ static inline int nn_loss_is_regression(nn_loss_kind k) { return k >= NN_LOSS_MS
     void nn_dense_backward_pieces##S(R *din, R *dw, R *db, const R *dout, const R *in,         \
                                      const R *w, int B, int IN, int OUT, int accumulate,      \
                                      int pw, int pd, void (*tick)(size_t, void *), void *u);  \
+    /* din = dout . W alone: the input gradient of nn_dense_backward, by the same GEMM */       \
+    void nn_dense_input_grad##S(R *din, const R *dout, const R *w, int B, int IN, int OUT);      \
     /* y = f(x), elementwise; y may alias x */                                                  \
     void nn_act_forward##S(R *y, const R *x, size_t n, nn_act a);                               \
     /* dx = dy * f'(x), given x and y = f(x); dx may alias dy */                               \

@@ -58,6 +58,12 @@ NN_SIMD static void CAT(dense_backward_beta, S)(R *din, R *dw, R *db, const R *d
     }
 }
 
+void CAT(nn_dense_input_grad, S)(R *din, const R *dout, const R *w, int B, int IN, int OUT)
+{
+    if (B <= 0) return;
+    GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, IN, OUT, 1, dout, OUT, w, IN, 0, din, IN);
+}
+
 void CAT(nn_dense_backward, S)(R *din, R *dw, R *db, const R *dout, const R *in, const R *w,
                                int B, int IN, int OUT)
 {

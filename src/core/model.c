@@ -216,3 +216,114 @@ void nn_backward(nn_model *m, const float *x, const float *dlogits, int B, int a
         ping ^= 1;
     }
 }
+
+void nn_backward_chunked(nn_model *m, const float *x, const float *dlogits, int B, int chunk,
+                         float *const *gbuf, const int *din_whole)
+{
+    const float *dout = dlogits;
+    int ping = 0;
+    for (int l = m->nlayers - 1; l >= 0; l--) {
+        const nn_layer *L = &m->layers[l];
+        size_t n = (size_t)B * L->out;
+        float *dz = m->delta[ping];
+        if (m->last_dropout && L->dropout > 0) {
+            const float *mk = m->mask[l];
+            for (size_t i = 0; i < n; i++) dz[i] = dout[i] * mk[i];
+            dout = dz;
+        }
+        nn_act_backward_p(dz, dout, m->z[l], m->a[l], n, L->act, L->act_param);
+        const float *in = l == 0 ? x : (m->last_dropout && m->layers[l - 1].dropout > 0
+                                            ? m->drop[l - 1] : m->a[l - 1]);
+        /* each chunk's weight and bias gradients alone, exactly as nn_backward on its rows */
+        for (int j = 0, r0 = 0; r0 < B; j++, r0 += chunk) {
+            const int rows = B - r0 < chunk ? B - r0 : chunk;
+            float *g = gbuf[j];
+            nn_dense_backward_pieces(NULL, g + L->w_off, L->has_bias ? g + L->b_off : NULL,
+                                     dz + (size_t)r0 * L->out, in + (size_t)r0 * L->in,
+                                     m->params + L->w_off, rows, L->in, L->out, 0, 1, 1, NULL, NULL);
+        }
+        float *din = l > 0 ? m->delta[ping ^ 1] : NULL;
+        if (din && din_whole && din_whole[l])
+            nn_dense_input_grad(din, dz, m->params + L->w_off, B, L->in, L->out);
+        else
+            for (int r0 = 0; din && r0 < B; r0 += chunk)
+                nn_dense_input_grad(din + (size_t)r0 * L->in, dz + (size_t)r0 * L->out,
+                                    m->params + L->w_off, B - r0 < chunk ? B - r0 : chunk, L->in,
+                                    L->out);
+        dout = din;
+        ping ^= 1;
+    }
+}
+
+const float *nn_forward_train_chunked(nn_model *m, const float *x, int B, const nn_dropout_ctx *ctx,
+                                      int chunk, const int *whole)
+{
+    const float *in = x;
+    for (int l = 0; l < m->nlayers; l++) {
+        const nn_layer *L = &m->layers[l];
+        const float *w = m->params + L->w_off, *b = L->has_bias ? m->params + L->b_off : NULL;
+        if (whole && whole[l])
+            nn_dense_forward(m->z[l], in, w, b, B, L->in, L->out);
+        else
+            for (int r0 = 0; r0 < B; r0 += chunk)
+                nn_dense_forward(m->z[l] + (size_t)r0 * L->out, in + (size_t)r0 * L->in, w, b,
+                                 B - r0 < chunk ? B - r0 : chunk, L->in, L->out);
+        nn_act_forward_p(m->a[l], m->z[l], (size_t)B * L->out, L->act, L->act_param);
+        in = m->a[l];
+        if (ctx && L->dropout > 0) {
+            apply_dropout(m, l, B, ctx);
+            in = m->drop[l];
+        }
+    }
+    m->last_dropout = ctx != NULL;
+    return m->a[m->nlayers - 1];
+}
+
+/* a value of the check's inputs: varied, exactly representable */
+static float probe(size_t i, uint64_t salt)
+{
+    return (float)((double)((i * 2654435761u + salt) % 2001) / 1000.0 - 1.0) * 0.73f;
+}
+
+int nn_model_rows_consistent(const nn_model *m, int chunk, const int *ms, int nms, int *fwd,
+                             int *din)
+{
+    int most = chunk, widest = 1;
+    for (int i = 0; i < nms; i++) most = ms[i] > most ? ms[i] : most;
+    for (int l = 0; l < m->nlayers; l++) {
+        widest = m->layers[l].in > widest ? m->layers[l].in : widest;
+        widest = m->layers[l].out > widest ? m->layers[l].out : widest;
+    }
+    const size_t cap = (size_t)most * (size_t)widest, wcap = (size_t)widest * (size_t)widest;
+    float *in = malloc(sizeof(float) * cap), *whole = malloc(sizeof(float) * cap),
+          *part = malloc(sizeof(float) * cap), *wb = malloc(sizeof(float) * (wcap + (size_t)widest));
+    int ok = in && whole && part && wb;
+    for (size_t i = 0; ok && i < cap; i++) in[i] = probe(i, 17);
+    for (size_t i = 0; ok && i < wcap + (size_t)widest; i++) wb[i] = probe(i, 31);
+    for (int l = 0; l < m->nlayers; l++) fwd[l] = din[l] = ok;
+    for (int l = 0; ok && l < m->nlayers; l++) {
+        const nn_layer *L = &m->layers[l];
+        /* the layer's shapes, synthetic weights (the model's may still be zeros) */
+        const float *w = wb, *b = L->has_bias ? wb + wcap : NULL;
+        for (int k = 0; k < nms; k++) {
+            const int M = ms[k];
+            /* forward: out = b + in . w^T */
+            nn_dense_forward(whole, in, w, b, M, L->in, L->out);
+            for (int r0 = 0; r0 < M; r0 += chunk)
+                nn_dense_forward(part + (size_t)r0 * L->out, in + (size_t)r0 * L->in, w, b,
+                                 M - r0 < chunk ? M - r0 : chunk, L->in, L->out);
+            fwd[l] &= !memcmp(whole, part, sizeof(float) * (size_t)M * L->out);
+            /* input gradient: din = dout . w (dout: the probe values, out wide) */
+            nn_dense_input_grad(whole, in, w, M, L->in, L->out);
+            for (int r0 = 0; r0 < M; r0 += chunk)
+                nn_dense_input_grad(part + (size_t)r0 * L->in, in + (size_t)r0 * L->out, w,
+                                    M - r0 < chunk ? M - r0 : chunk, L->in, L->out);
+            din[l] &= !memcmp(whole, part, sizeof(float) * (size_t)M * L->in);
+        }
+    }
+    free(in);
+    free(whole);
+    free(part);
+    free(wb);
+    return ok;
+}

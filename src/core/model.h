@@ -106,4 +106,26 @@ typedef struct {
 void nn_backward(nn_model *m, const float *x, const float *dlogits, int B, int accumulate,
                  const nn_backward_hook *hook);
 
+/* Deterministic mode's step over a shard of B rows made of chunks of `chunk` rows (the last may
+ * be shorter). Forward: layer l's GEMM runs over all B rows when whole[l], else chunk by chunk
+ * (activations and dropout are per row anyway). Backward: each chunk's weight and bias
+ * gradients alone into gbuf[j] (at the model's offsets), exactly as nn_backward computes them
+ * for that chunk's rows; the input gradient of layer l over all B rows when din_whole[l], else
+ * chunk by chunk. With every flag 0 this is the same arithmetic as running each chunk alone;
+ * a flag may be 1 only where the BLAS gives each row the same bits either way
+ * (nn_model_rows_consistent). */
+const float *nn_forward_train_chunked(nn_model *m, const float *x, int B, const nn_dropout_ctx *ctx,
+                                      int chunk, const int *whole);
+void nn_backward_chunked(nn_model *m, const float *x, const float *dlogits, int B, int chunk,
+                         float *const *gbuf, const int *din_whole);
+
+/* For each layer: does this process's BLAS give each row of the forward GEMM (fwd[l]) and of
+ * the input-gradient GEMM (din[l]) the same bits whether a call has M rows or the rows come in
+ * calls of `chunk` rows (the last shorter), for every M in ms? (OpenBLAS takes other kernels
+ * for small shapes — seen: the 1024 -> 10 layer's forward at 32 vs 128 rows — and its choice
+ * can depend on the thread count, so this is checked, not assumed.) Synthetic weights and
+ * inputs with the layers' shapes; allocates and frees scratch (all flags 0 if that fails). */
+int nn_model_rows_consistent(const nn_model *m, int chunk, const int *ms, int nms, int *fwd,
+                             int *din);
+
 #endif

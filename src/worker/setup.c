@@ -327,6 +327,29 @@ static int preflight_memory(nt_trainer *t, int bmax, int mb, double cache_bytes)
                    t->c->local_size > 1 ? "s" : "", host, node / u, un, host, avail / u, un);
 }
 
+/* Deterministic mode: which layers may this rank run a shard's forward and input-gradient
+ * GEMMs for at once? Those where its BLAS gives every row the bits of the chunk-sized GEMMs
+ * for every shard size a step can have (full batches and the last one, on every rank);
+ * checked here with the layers' shapes, per rank (the thread count may differ). Either way
+ * the results are the same bits; the check only decides the speed. */
+static void det_batched(nt_trainer *t, int64_t chunk)
+{
+    const int64_t B = t->cfg->batch_size, P = t->c->size;
+    const int64_t last = t->n_train % B ? t->n_train % B : B;
+    int ms[128], n = 0;
+    for (int r = 0; r < P && n < 126; r++)
+        for (int k = 0; k < 2; k++) {
+            int64_t lo, hi; /* step 0 (a full batch) and the epoch's last step */
+            nn_shard_chunks(k ? (t->stream.steps - 1) * B + last : B, B, (int)P, r,
+                            k ? t->stream.steps - 1 : 0, chunk, &lo, &hi);
+            const int m = (int)(hi - lo);
+            int seen = m <= 0;
+            for (int i = 0; i < n && !seen; i++) seen = ms[i] == m;
+            if (!seen) ms[n++] = m;
+        }
+    if (n > 0) nn_model_rows_consistent(&t->m, (int)chunk, ms, n, t->step.det_fwd, t->step.det_din);
+}
+
 /* Everything a step, an evaluation and a checkpoint need, allocated once. */
 static int allocate(nt_trainer *t)
 {
@@ -339,11 +362,12 @@ static int allocate(nt_trainer *t)
                                     : (B + P - 1) / P;          /* largest per-rank batch */
     int bmax = (int)(shard_max > 256 ? shard_max : 256);        /* also the eval batch */
     if (chunk) bmax = (int)((bmax + chunk - 1) / chunk * chunk); /* eval batches of whole chunks */
-    /* rows the model's activations are sized for: deterministic, one chunk at a time; with
+    /* rows the model's activations are sized for: deterministic, a shard (its forward runs
+     * at once when the BLAS allows, else chunk by chunk); with
      * [train] accumulate = k, a k-th of the largest shard (evaluation then runs in pieces of
      * that many rows); else the whole batch buffer, as ever */
     int mb = bmax;
-    if (chunk) mb = (int)chunk;
+    if (chunk) mb = (int)(shard_max > chunk ? shard_max : chunk);
     else if (cfg->accumulate > 1) mb = (int)((shard_max + cfg->accumulate - 1) / cfg->accumulate);
     if (mb < 1) mb = 1;
     const double row_bytes = (double)D * (t->train.x_u8 ? 1 : 4);
@@ -413,6 +437,7 @@ static int allocate(nt_trainer *t)
 done:
     t->step = (nt_step){.m = &t->m, .loss = &cfg->loss, .seed = cfg->seed, .dz = t->dz, .x = &t->x,
                         .accumulate = cfg->accumulate};
+    if (!st && chunk) det_batched(t, chunk);
     return nt_agree(t->c, st ? NT_EXIT_RUNTIME : 0, &t->e);
 }
 

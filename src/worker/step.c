@@ -36,6 +36,31 @@ void nt_train_step(nt_step *s, const nt_batch *b, int error, int stop)
     nn_model *m = s->m;
     float *xs = nt_step_scalars(m);
     nt_exchange *x = s->x;
+    if (x && x->cfg.deterministic && b->n > 0) {
+        /* forward over the shard (layer GEMMs whole where that gives each row its chunk's
+         * bits, else chunk by chunk), each chunk's loss and weight gradients alone into its
+         * own buffer; the exchange sums them exactly */
+        const int C = (int)x->cfg.chunk, K = m->layers[m->nlayers - 1].out;
+        nn_dropout_ctx dctx = {s->seed, (uint64_t)b->epoch, b->rows};
+        const float *z = nn_forward_train_chunked(m, b->x, b->n, &dctx, C, s->det_fwd);
+        int j = 0;
+        for (int r0 = 0; r0 < b->n && j < x->kmax; r0 += C, j++) {
+            const int n = b->n - r0 < C ? b->n - r0 : C;
+            float *cs = nt_exchange_chunk(x, j) + m->nparams;
+            double st[2] = {0, 0};
+            cs[NT_X_LOSS] = (float)nn_loss_eval(s->dz + (size_t)r0 * K, z + (size_t)r0 * K,
+                                                b->labels + r0, b->targets + (size_t)r0 * K, n, K,
+                                                s->loss, 1.0f / (float)b->global_n, st);
+            cs[NT_X_M0] = (float)st[0];
+            cs[NT_X_M1] = (float)st[1];
+            cs[NT_X_COUNT] = (float)n;
+        }
+        x->nchunks = j;
+        nn_backward_chunked(m, b->x, s->dz, b->n, C, x->cbuf, s->det_din);
+        xs[NT_X_ERROR] = (float)error;
+        xs[NT_X_STOP] = (float)stop;
+        return;
+    }
     if (x && x->cfg.deterministic) {
         /* each fixed chunk alone, into its own buffer; the exchange sums them exactly */
         const int C = (int)x->cfg.chunk;

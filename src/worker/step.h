@@ -23,6 +23,10 @@ typedef struct {
     float *dz;            /* (bmax, K) workspace */
     nt_exchange *x;       /* NULL: nothing to exchange (one process) */
     int accumulate;       /* micro-batches per shard (gradient accumulation); 0 or 1: one */
+    /* deterministic: which layers' forward / input-gradient GEMMs run over the whole shard
+     * (checked at start to give every row its chunk's bits: nn_model_rows_consistent); the
+     * others, and every weight gradient, run chunk by chunk */
+    int det_fwd[64], det_din[64];
 } nt_step;
 
 /* The ride-along scalars (NT_X_N floats after the gradients). */
