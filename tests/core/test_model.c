@@ -369,6 +369,62 @@ static void test_batch_size_change(void **state)
     nn_model_free(&m);
 }
 
+/* Deterministic mode's chunked step: with the flags nn_model_rows_consistent gives (and with
+ * all flags 0) the chunked forward and backward give every chunk's gradient and every row's
+ * output the same bits as nn_forward_train + nn_backward run on that chunk alone. */
+static void test_chunked_step(void **s)
+{
+    (void)s;
+    const int sizes[] = {40, 200, 64, 3}, B = 70, C = 16; /* chunks 16,16,16,16,6 */
+    const nn_act acts[] = {NN_ACT_RELU, NN_ACT_TANH, NN_ACT_IDENTITY};
+    const double drop[] = {0.2, 0.1};
+    nn_model_spec sp = {.nlayers = 3, .sizes = sizes, .acts = acts, .bias = 1, .dropout = drop,
+                        .max_batch = B};
+    nn_model m;
+    assert_int_equal(nn_model_create_spec(&m, &sp), 0);
+    nn_model_init_scheme(&m, 3, NN_INIT_TORCH, 0);
+    float *x = malloc(sizeof(float) * B * 40), *dl = malloc(sizeof(float) * B * 3);
+    int64_t rows[70];
+    for (int i = 0; i < B * 40; i++) x[i] = (float)sin(0.37 * i);
+    for (int i = 0; i < B * 3; i++) dl[i] = (float)cos(0.11 * i) * 0.1f;
+    for (int i = 0; i < B; i++) rows[i] = 1000 + 7 * i;
+    const int nch = (B + C - 1) / C;
+    float *ref[5], *got[5], zref[70 * 3];
+    for (int j = 0; j < nch; j++) {
+        ref[j] = calloc(m.nparams, sizeof(float));
+        got[j] = calloc(m.nparams, sizeof(float));
+    }
+    /* reference: each chunk alone */
+    float *keep = m.grads;
+    for (int j = 0; j < nch; j++) {
+        const int r0 = j * C, n = B - r0 < C ? B - r0 : C;
+        nn_dropout_ctx ctx = {5, 2, rows + r0};
+        const float *z = nn_forward_train(&m, x + (size_t)r0 * 40, n, &ctx);
+        memcpy(zref + r0 * 3, z, sizeof(float) * (size_t)n * 3);
+        m.grads = ref[j];
+        nn_backward(&m, x + (size_t)r0 * 40, dl + r0 * 3, n, 0, NULL);
+        m.grads = keep;
+    }
+    int ms[] = {B, 3 * C, C};
+    int fwd[3], din[3], zero[3] = {0, 0, 0};
+    nn_model_rows_consistent(&m, C, ms, 3, fwd, din);
+    for (int variant = 0; variant < 2; variant++) {
+        const int *f = variant ? zero : fwd, *d = variant ? zero : din;
+        nn_dropout_ctx ctx = {5, 2, rows};
+        const float *z = nn_forward_train_chunked(&m, x, B, &ctx, C, f);
+        assert_memory_equal(z, zref, sizeof(float) * B * 3);
+        nn_backward_chunked(&m, x, dl, B, C, got, d);
+        for (int j = 0; j < nch; j++) assert_memory_equal(got[j], ref[j], sizeof(float) * m.nparams);
+    }
+    for (int j = 0; j < nch; j++) {
+        free(ref[j]);
+        free(got[j]);
+    }
+    free(x);
+    free(dl);
+    nn_model_free(&m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -376,6 +432,7 @@ int main(void)
         cmocka_unit_test(test_init),
         cmocka_unit_test(test_forward_backward_fd),
         cmocka_unit_test(test_backward_pieces),
+        cmocka_unit_test(test_chunked_step),
         cmocka_unit_test(test_batch_size_change),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
