@@ -139,13 +139,19 @@ static void apply_dropout(nn_model *m, int l, int B, const nn_dropout_ctx *ctx)
     }
 }
 
-const float *nn_forward_train(nn_model *m, const float *x, int B, const nn_dropout_ctx *ctx)
+const float *nn_forward_train_chunked(nn_model *m, const float *x, int B, const nn_dropout_ctx *ctx,
+                                      int chunk, const int *whole)
 {
     const float *in = x;
     for (int l = 0; l < m->nlayers; l++) {
         const nn_layer *L = &m->layers[l];
-        nn_dense_forward(m->z[l], in, m->params + L->w_off, L->has_bias ? m->params + L->b_off : NULL,
-                         B, L->in, L->out);
+        const float *w = m->params + L->w_off, *b = L->has_bias ? m->params + L->b_off : NULL;
+        if (chunk < 1 || chunk >= B || (whole && whole[l]))
+            nn_dense_forward(m->z[l], in, w, b, B, L->in, L->out);
+        else
+            for (int r0 = 0; r0 < B; r0 += chunk)
+                nn_dense_forward(m->z[l] + (size_t)r0 * L->out, in + (size_t)r0 * L->in, w, b,
+                                 B - r0 < chunk ? B - r0 : chunk, L->in, L->out);
         nn_act_forward_p(m->a[l], m->z[l], (size_t)B * L->out, L->act, L->act_param);
         in = m->a[l];
         if (ctx && L->dropout > 0) {
@@ -155,6 +161,11 @@ const float *nn_forward_train(nn_model *m, const float *x, int B, const nn_dropo
     }
     m->last_dropout = ctx != NULL;
     return m->a[m->nlayers - 1];
+}
+
+const float *nn_forward_train(nn_model *m, const float *x, int B, const nn_dropout_ctx *ctx)
+{
+    return nn_forward_train_chunked(m, x, B, ctx, B, NULL); /* one piece per layer */
 }
 
 const float *nn_forward(nn_model *m, const float *x, int B)
@@ -185,6 +196,27 @@ static void tick(size_t k, void *u)
     t->h->ready(t->base + k, t->h->user);
 }
 
+/* Backward through layer l's dropout and activation: dZ = (dOut * mask) * f'(Z) into
+ * m->delta[ping], returned; *in gets the layer's input (x, or the previous layer's possibly
+ * dropped output) for its weight gradient. */
+static float *layer_delta(nn_model *m, int l, const float *dout, int ping, int B, const float *x,
+                          const float **in)
+{
+    const nn_layer *L = &m->layers[l];
+    const size_t n = (size_t)B * L->out;
+    float *dz = m->delta[ping];
+    if (m->last_dropout && L->dropout > 0) {
+        /* through the dropout: dA = dDrop * mask (in place in dz, then activation) */
+        const float *mk = m->mask[l];
+        for (size_t i = 0; i < n; i++) dz[i] = dout[i] * mk[i];
+        dout = dz;
+    }
+    /* dZ = dA * f'(Z) */
+    nn_act_backward_p(dz, dout, m->z[l], m->a[l], n, L->act, L->act_param);
+    *in = l == 0 ? x : (m->last_dropout && m->layers[l - 1].dropout > 0 ? m->drop[l - 1] : m->a[l - 1]);
+    return dz;
+}
+
 void nn_backward(nn_model *m, const float *x, const float *dlogits, int B, int accumulate,
                  const nn_backward_hook *hook)
 {
@@ -193,18 +225,8 @@ void nn_backward(nn_model *m, const float *x, const float *dlogits, int B, int a
     if (hook && !hook->ready) hook = NULL;
     for (int l = m->nlayers - 1; l >= 0; l--) {
         const nn_layer *L = &m->layers[l];
-        size_t n = (size_t)B * L->out;
-        float *dz = m->delta[ping];
-        if (m->last_dropout && L->dropout > 0) {
-            /* through the dropout: dA = dDrop * mask (in place in dz, then activation) */
-            const float *mk = m->mask[l];
-            for (size_t i = 0; i < n; i++) dz[i] = dout[i] * mk[i];
-            dout = dz;
-        }
-        /* dZ = dA * f'(Z) */
-        nn_act_backward_p(dz, dout, m->z[l], m->a[l], n, L->act, L->act_param);
-        const float *in = l == 0 ? x : (m->last_dropout && m->layers[l - 1].dropout > 0
-                                            ? m->drop[l - 1] : m->a[l - 1]);
+        const float *in;
+        float *dz = layer_delta(m, l, dout, ping, B, x, &in);
         float *din = l > 0 ? m->delta[ping ^ 1] : NULL;
         float *db = L->has_bias ? m->grads + L->b_off : NULL;
         const double flops = 2.0 * B * L->in * L->out, pf = hook ? hook->piece_flops : 0;
@@ -224,16 +246,8 @@ void nn_backward_chunked(nn_model *m, const float *x, const float *dlogits, int 
     int ping = 0;
     for (int l = m->nlayers - 1; l >= 0; l--) {
         const nn_layer *L = &m->layers[l];
-        size_t n = (size_t)B * L->out;
-        float *dz = m->delta[ping];
-        if (m->last_dropout && L->dropout > 0) {
-            const float *mk = m->mask[l];
-            for (size_t i = 0; i < n; i++) dz[i] = dout[i] * mk[i];
-            dout = dz;
-        }
-        nn_act_backward_p(dz, dout, m->z[l], m->a[l], n, L->act, L->act_param);
-        const float *in = l == 0 ? x : (m->last_dropout && m->layers[l - 1].dropout > 0
-                                            ? m->drop[l - 1] : m->a[l - 1]);
+        const float *in;
+        float *dz = layer_delta(m, l, dout, ping, B, x, &in);
         /* each chunk's weight and bias gradients alone, exactly as nn_backward on its rows */
         for (int j = 0, r0 = 0; r0 < B; j++, r0 += chunk) {
             const int rows = B - r0 < chunk ? B - r0 : chunk;
@@ -255,29 +269,6 @@ void nn_backward_chunked(nn_model *m, const float *x, const float *dlogits, int 
     }
 }
 
-const float *nn_forward_train_chunked(nn_model *m, const float *x, int B, const nn_dropout_ctx *ctx,
-                                      int chunk, const int *whole)
-{
-    const float *in = x;
-    for (int l = 0; l < m->nlayers; l++) {
-        const nn_layer *L = &m->layers[l];
-        const float *w = m->params + L->w_off, *b = L->has_bias ? m->params + L->b_off : NULL;
-        if (whole && whole[l])
-            nn_dense_forward(m->z[l], in, w, b, B, L->in, L->out);
-        else
-            for (int r0 = 0; r0 < B; r0 += chunk)
-                nn_dense_forward(m->z[l] + (size_t)r0 * L->out, in + (size_t)r0 * L->in, w, b,
-                                 B - r0 < chunk ? B - r0 : chunk, L->in, L->out);
-        nn_act_forward_p(m->a[l], m->z[l], (size_t)B * L->out, L->act, L->act_param);
-        in = m->a[l];
-        if (ctx && L->dropout > 0) {
-            apply_dropout(m, l, B, ctx);
-            in = m->drop[l];
-        }
-    }
-    m->last_dropout = ctx != NULL;
-    return m->a[m->nlayers - 1];
-}
 
 /* a value of the check's inputs: varied, exactly representable */
 static float probe(size_t i, uint64_t salt)

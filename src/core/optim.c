@@ -250,10 +250,15 @@ double nn_clip_grad_norm(float *grads, size_t n, double max_norm)
     double ss = 0;
     for (size_t i = 0; i < n; i++) ss += (double)grads[i] * grads[i];
     double norm = sqrt(ss);
+    nn_clip_scale(grads, n, norm, max_norm);
+    return norm;
+}
+
+void nn_clip_scale(float *grads, size_t n, double norm, double max_norm)
+{
     double coef = max_norm / (norm + 1e-6);
     if (coef < 1) {
         const float cf = (float)coef;
         for (size_t i = 0; i < n; i++) grads[i] *= cf;
     }
-    return norm;
 }

@@ -75,5 +75,8 @@ void nn_optim_step(nn_optim *o, float *params, const float *grads);
  * torch.nn.utils.clip_grad_norm_ (coefficient max_norm / (norm + 1e-6), clamped to 1).
  * Returns the norm before clipping. */
 double nn_clip_grad_norm(float *grads, size_t n, double max_norm);
+/* Its scaling alone, given the global norm (computed elsewhere: ZeRO-1 slices, deterministic
+ * block sums). */
+void nn_clip_scale(float *grads, size_t n, double norm, double max_norm);
 
 #endif

@@ -154,42 +154,30 @@ static int norm2_blocks(nt_exchange *x, const float *g, size_t lo, size_t n, dou
     return MPI_SUCCESS;
 }
 
-static void scale(float *g, size_t n, double norm, double max_norm)
-{
-    /* torch.nn.utils.clip_grad_norm_: coefficient max_norm / (norm + 1e-6), clamped to 1 */
-    double coef = max_norm / (norm + 1e-6);
-    if (coef >= 1) return;
-    const float cf = (float)coef;
-    for (size_t i = 0; i < n; i++) g[i] *= cf;
-}
-
 int nt_exchange_update(nt_exchange *x, nn_optim *o, nn_model *m, double clip_grad_norm)
 {
-    if (!x || (!x->cfg.zero1 && !x->cfg.deterministic)) {
-        /* every rank holds the whole sum: the same penalty, norm and factor everywhere */
-        if (o->cfg.l1 != 0) nn_optim_add_l1(o, m->params, m->grads);
-        if (clip_grad_norm > 0) nn_clip_grad_norm(m->grads, m->nparams, clip_grad_norm);
-        nn_optim_step(o, m->params, m->grads);
-        return MPI_SUCCESS;
-    }
-    /* this rank's parameters [lo, hi): its zero1 slice (the sum is there, in place), or all */
-    const size_t lo = x->lo, n = x->hi - x->lo;
+    /* this rank's parameters [lo, lo + n): its zero1 slice (the sum is there, in place), or all */
+    const size_t lo = x ? x->lo : 0, n = x ? x->hi - x->lo : m->nparams;
     float *g = m->grads + lo;
-    int rc;
+    int rc = MPI_SUCCESS;
     if (o->cfg.l1 != 0) nn_optim_add_l1(o, m->params + lo, g);
     if (clip_grad_norm > 0) {
-        double ss = 0;
-        if (x->cfg.deterministic) {
-            rc = norm2_blocks(x, g, lo, n, &ss);
-        } else { /* zero1: the slices' sums of squares summed over ranks */
+        if (x && x->cfg.deterministic) { /* the same bits for any slicing */
+            double ss = 0;
+            if ((rc = norm2_blocks(x, g, lo, n, &ss)) != MPI_SUCCESS) return rc;
+            nn_clip_scale(g, n, sqrt(ss), clip_grad_norm);
+        } else if (x && x->cfg.zero1) { /* the slices' sums of squares summed over ranks */
+            double ss = 0;
             for (size_t i = 0; i < n; i++) ss += (double)g[i] * g[i];
-            rc = x->c->size > 1 ? comm_allreduce_double(x->c, &ss, 1, COMM_SUM) : MPI_SUCCESS;
+            if (x->c->size > 1 && (rc = comm_allreduce_double(x->c, &ss, 1, COMM_SUM)) != MPI_SUCCESS)
+                return rc;
+            nn_clip_scale(g, n, sqrt(ss), clip_grad_norm);
+        } else { /* every rank holds the whole sum: the same norm and factor everywhere */
+            nn_clip_grad_norm(g, n, clip_grad_norm);
         }
-        if (rc != MPI_SUCCESS) return rc;
-        scale(g, n, sqrt(ss), clip_grad_norm);
     }
     nn_optim_step(o, m->params + lo, g);
-    if (!x->cfg.zero1) return MPI_SUCCESS;
+    if (!x || !x->cfg.zero1) return MPI_SUCCESS;
     /* the parameters to every rank: part of the exchange's time, not hidden */
     const double t0 = nt_now();
     rc = comm_allgather_floats(x->c, m->params, &x->sl);

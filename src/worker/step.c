@@ -36,10 +36,11 @@ void nt_train_step(nt_step *s, const nt_batch *b, int error, int stop)
     nn_model *m = s->m;
     float *xs = nt_step_scalars(m);
     nt_exchange *x = s->x;
-    if (x && x->cfg.deterministic && b->n > 0) {
+    if (x && x->cfg.deterministic) {
         /* forward over the shard (layer GEMMs whole where that gives each row its chunk's
          * bits, else chunk by chunk), each chunk's loss and weight gradients alone into its
-         * own buffer; the exchange sums them exactly */
+         * own buffer; the exchange sums them exactly (an empty shard: no chunk, only the
+         * flags, which ride in the model's buffer, chunk 0) */
         const int C = (int)x->cfg.chunk, K = m->layers[m->nlayers - 1].out;
         nn_dropout_ctx dctx = {s->seed, (uint64_t)b->epoch, b->rows};
         const float *z = nn_forward_train_chunked(m, b->x, b->n, &dctx, C, s->det_fwd);
@@ -58,18 +59,6 @@ void nt_train_step(nt_step *s, const nt_batch *b, int error, int stop)
         x->nchunks = j;
         nn_backward_chunked(m, b->x, s->dz, b->n, C, x->cbuf, s->det_din);
         xs[NT_X_ERROR] = (float)error;
-        xs[NT_X_STOP] = (float)stop;
-        return;
-    }
-    if (x && x->cfg.deterministic) {
-        /* each fixed chunk alone, into its own buffer; the exchange sums them exactly */
-        const int C = (int)x->cfg.chunk;
-        int j = 0;
-        for (int r0 = 0; r0 < b->n && j < x->kmax; r0 += C, j++)
-            pass(s, b, r0, b->n - r0 < C ? b->n - r0 : C, nt_exchange_chunk(x, j), 0, NULL);
-        x->nchunks = j;
-        if (j == 0) xs[NT_X_LOSS] = xs[NT_X_M0] = xs[NT_X_M1] = xs[NT_X_COUNT] = 0;
-        xs[NT_X_ERROR] = (float)error; /* the flags: in the model's buffer (chunk 0) */
         xs[NT_X_STOP] = (float)stop;
         return;
     }
