@@ -13,7 +13,10 @@
 # The roofline columns (% roofline) divide nntrain's rate by the sgemm roofline of its layout,
 # measured in the same run with the same kernel (bench/roofline.c: only the matrix products of
 # one step, at the step's exact shapes: P ranks x 1 thread on shards of ceil(B / P) rows, or
-# 1 rank x P threads on the whole batch).
+# 1 rank x P threads on the whole batch). The scaling columns compare P ranks x 1 thread with
+# 1 rank x 1 thread (same global batch), beside the same ratio of the two layouts' rooflines:
+# how far the machine's own sgemm scales when P cores multiply at once (shared caches, memory
+# bandwidth, clock), the ceiling for any data-parallel trainer here.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . launch/common.sh
@@ -61,19 +64,23 @@ roofline() { # np threads layers batch -> samples/s of the step's sgemm calls al
     OPENBLAS_NUM_THREADS=$2 build/roofline "$3" "$4" "$1"
 }
 
-echo "| model | torch ${CORES} threads | nntrain ${CORES} ranks x 1 thread | ratio | % roofline | nntrain 1 rank x ${CORES} threads | ratio | % roofline |"
-echo "|---|---:|---:|---:|---:|---:|---:|---:|"
+echo "| model | torch ${CORES} threads | nntrain ${CORES} ranks x 1 thread | ratio | % roofline | nntrain 1 rank x ${CORES} threads | ratio | % roofline | nntrain 1 rank x 1 thread | scaling ${CORES}x1 / 1x1 | roofline ${CORES}x1 / 1x1 |"
+echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 for c in "${CONFIGS[@]}"; do
     IFS='|' read -r name layers act opt lr mom batch <<< "$c"
-    t=() a=() b=() ra=() rb=()
+    t=() a=() b=() s=() ra=() rb=() rs=()
     for r in $(seq 1 "$ROUNDS"); do
         t+=("$(torch_run "$layers" "$act" "$opt" "$lr" "$mom" "$batch")")
         a+=("$(nntrain_run "$CORES" 1 "$layers" "$act" "$opt" "$lr" "$mom" "$batch")")
         b+=("$(nntrain_run 1 "$CORES" "$layers" "$act" "$opt" "$lr" "$mom" "$batch")")
         ra+=("$(roofline "$CORES" 1 "$layers" "$batch")")
         rb+=("$(roofline 1 "$CORES" "$layers" "$batch")")
+        s+=("$(nntrain_run 1 1 "$layers" "$act" "$opt" "$lr" "$mom" "$batch")")
+        rs+=("$(roofline 1 1 "$layers" "$batch")")
     done
     T=$(best "${t[@]}") A=$(best "${a[@]}") B=$(best "${b[@]}") RA=$(best "${ra[@]}") RB=$(best "${rb[@]}")
-    printf '| %s | %.0f | %.0f | %.2f | %.0f %% | %.0f | %.2f | %.0f %% |\n' "$name" "$T" "$A" "$(echo "$A / $T" | bc -l)" \
-        "$(echo "100 * $A / $RA" | bc -l)" "$B" "$(echo "$B / $T" | bc -l)" "$(echo "100 * $B / $RB" | bc -l)"
+    S=$(best "${s[@]}") RS=$(best "${rs[@]}")
+    printf '| %s | %.0f | %.0f | %.2f | %.0f %% | %.0f | %.2f | %.0f %% | %.0f | %.2f | %.2f |\n' "$name" "$T" "$A" "$(echo "$A / $T" | bc -l)" \
+        "$(echo "100 * $A / $RA" | bc -l)" "$B" "$(echo "$B / $T" | bc -l)" "$(echo "100 * $B / $RB" | bc -l)" \
+        "$S" "$(echo "$A / $S" | bc -l)" "$(echo "$RA / $RS" | bc -l)"
 done

@@ -171,12 +171,14 @@ static const key_spec keys[] = {
      "(at least 16, and 16 rows or columns: smaller GEMMs take other OpenBLAS kernels, other "
      "bits) and the buckets in flight progress (`MPI_Testall`) between them; every element is "
      "summed in the same order as without pieces; 0 = whole layers"},
-    {"train", "exchange", F(exchange), K_EXCHANGE, 0, 0, NULL, "`allreduce`",
+    {"train", "exchange", F(exchange), K_EXCHANGE, 0, 0, NULL, "`auto`",
      "how gradients are combined: `allreduce` (every rank gets the summed gradients and updates "
-     "every parameter; full optimizer state on every rank) or `zero1` (ZeRO stage 1: the "
+     "every parameter; full optimizer state on every rank), `zero1` (ZeRO stage 1: the "
      "gradients are reduce-scattered, each rank updates its 1/P slice of the parameters and "
-     "keeps only that slice's optimizer state, then the parameters are allgathered; "
-     "README \"Exchange modes\")"},
+     "keeps only that slice's optimizer state, then the parameters are allgathered) or `auto`: "
+     "`zero1` on several ranks unless the allreduce overlaps backward (ranks on several nodes "
+     "with `overlap` `auto` or `on`), `allreduce` on one rank; the banner names the choice "
+     "(README \"Exchange modes\")"},
     {"train", "deterministic", F(deterministic), K_BOOL, 0, 0, NULL, "`false`",
      "`true`: model, checkpoints and metrics are bit-identical for any number of ranks and BLAS "
      "threads: the global batch is cut into chunks of `deterministic_chunk` rows, each chunk's "
@@ -243,7 +245,7 @@ static const char *const perm_names[] = {"auto", "table", "feistel"}; /* NT_PERM
 static const char *const unit_names[] = {"epoch", "step"};            /* sched_per_step */
 static const char *const resume_names[] = {"never", "auto"};          /* resume_auto */
 static const char *const overlap_names[] = {"auto", "on", "off"};     /* NT_OVERLAP_* order */
-static const char *const exchange_names[] = {"allreduce", "zero1"};   /* NT_EXCHANGE_* order */
+static const char *const exchange_names[] = {"allreduce", "zero1", "auto"}; /* NT_EXCHANGE_* order */
 static const char *const esmetric_names[] = {"val_loss", "val_acc", "val_rmse"}; /* NT_ES_* */
 static const char *perm_name(int i) { return perm_names[i]; }
 static const char *unit_name(int i) { return unit_names[i]; }
@@ -264,7 +266,7 @@ static name_list names_of(kind k)
     case K_UNIT: return (name_list){2, unit_name};
     case K_RESUME: return (name_list){2, resume_name};
     case K_OVERLAP: return (name_list){3, overlap_name};
-    case K_EXCHANGE: return (name_list){2, exchange_name};
+    case K_EXCHANGE: return (name_list){3, exchange_name};
     case K_ESMETRIC: return (name_list){3, esmetric_name};
     default: return (name_list){0, NULL};
     }
@@ -514,6 +516,7 @@ static void defaults(nt_config *c)
     c->piece_mflop = 32;
     c->det_chunk = 32;
     c->accumulate = 1;
+    c->exchange = NT_EXCHANGE_AUTO;
     c->flush_denormals = 1;
     c->timeout = 300;
     c->ckpt_every_epochs = 1;

@@ -20,8 +20,9 @@ enum { NT_PERM_AUTO = 0, NT_PERM_TABLE = 1, NT_PERM_FEISTEL = 2 };
 enum { NT_OVERLAP_AUTO = 0, NT_OVERLAP_ON = 1, NT_OVERLAP_OFF = 2 };
 /* [train] early_stopping_metric */
 enum { NT_ES_VAL_LOSS = 0, NT_ES_VAL_ACC = 1, NT_ES_VAL_RMSE = 2 };
-/* [train] exchange */
-enum { NT_EXCHANGE_ALLREDUCE = 0, NT_EXCHANGE_ZERO1 = 1 };
+/* [train] exchange: auto = zero1 on several ranks unless the allreduce overlaps backward
+ * (across nodes), allreduce on one rank. */
+enum { NT_EXCHANGE_ALLREDUCE = 0, NT_EXCHANGE_ZERO1 = 1, NT_EXCHANGE_AUTO = 2 };
 #define NT_PERM_TABLE_MAX ((int64_t)1 << 24)
 
 typedef struct {

@@ -76,7 +76,6 @@ int nt_make_optimizer_slice(nn_optim *o, const nt_config *cfg, const nn_model *m
                             size_t hi)
 {
     if (nn_optim_create_slice(o, &cfg->opt, lo, hi - lo, m->nparams)) return -1;
-    o->sliced = cfg->exchange == NT_EXCHANGE_ZERO1;
     if (cfg->decay_biases || !cfg->bias || (cfg->opt.weight_decay == 0 && cfg->opt.l1 == 0)) return 0;
     /* biases excluded from weight decay and L1: one segment per weight block and bias block */
     nn_opt_segment seg[2 * NT_MAX_LAYERS];
@@ -282,6 +281,20 @@ static double node_memory_available(void)
  * activations and workspaces for bmax rows, decoded rows in memory), times the ranks on this
  * node, against what the node has available. Refuses with one line instead of being killed
  * by the OOM killer halfway through zeroing the buffers. Rank-local (agreed by the caller). */
+/* [train] exchange = auto: ZeRO-1 on several ranks (each rank updates 1/P of the parameters
+ * and our ring reduce-scatter + allgather moves the same bytes as a ring allreduce: 1.08-1.18x
+ * the samples/s of the plain allreduce on one node, BENCHMARKS.md), except where the bucketed
+ * allreduce overlaps backward (across nodes, overlap = auto or on), which zero1 does not do.
+ * The same answer on every rank: local_size < size holds on all or none. */
+static int nt_resolve_zero1(const nt_config *cfg, const comm_t *c)
+{
+    if (cfg->exchange != NT_EXCHANGE_AUTO) return cfg->exchange == NT_EXCHANGE_ZERO1;
+    if (c->size == 1) return 0;
+    if (cfg->deterministic) return 1;
+    return !(cfg->overlap == NT_OVERLAP_ON ||
+             (cfg->overlap == NT_OVERLAP_AUTO && c->local_size < c->size));
+}
+
 static int preflight_memory(nt_trainer *t, int bmax, int mb, double cache_bytes)
 {
     const nt_config *cfg = t->cfg;
@@ -299,7 +312,7 @@ static int preflight_memory(nt_trainer *t, int bmax, int mb, double cache_bytes)
     const int64_t P = t->c->size;
     /* zero1: this rank's slice of the state only (slices are cut at NT_SLICE_ALIGN) */
     const double opt = 4.0 * nn_optim_slots(&cfg->opt) *
-                       (cfg->exchange == NT_EXCHANGE_ZERO1 ? ceil(params / P / NT_SLICE_ALIGN) * NT_SLICE_ALIGN
+                       (t->zero1 ? ceil(params / P / NT_SLICE_ALIGN) * NT_SLICE_ALIGN
                                                            : params);
     double det = 0; /* deterministic: chunk buffers, exact sums (8 bytes), exponents */
     if (cfg->deterministic) {
@@ -372,6 +385,7 @@ static int allocate(nt_trainer *t)
     if (mb < 1) mb = 1;
     const double row_bytes = (double)D * (t->train.x_u8 ? 1 : 4);
     const int64_t cache_rows = (int64_t)fmax(1.0, cfg->cache_mb * 1048576.0 / row_bytes);
+    t->zero1 = nt_resolve_zero1(cfg, t->c);
     int st = preflight_memory(t, bmax, mb, cfg->cache_mb * 1048576.0);
     if ((st = nt_agree(t->c, st ? NT_EXIT_RUNTIME : 0, &t->e))) return st;
     nn_model_spec spec = nt_config_model_spec(cfg, mb, NT_X_N);
@@ -383,10 +397,10 @@ static int allocate(nt_trainer *t)
     /* auto: overlap across nodes; within one node the blocking allreduce over shared memory
      * is cheaper than the progress calls (BENCHMARKS.md). local_size < size holds on every rank
      * or on none, so all ranks agree. Only the plain allreduce overlaps. */
-    t->overlap = cfg->exchange == NT_EXCHANGE_ALLREDUCE && !cfg->deterministic &&
+    t->overlap = !t->zero1 && !cfg->deterministic &&
                  (cfg->overlap == NT_OVERLAP_ON ||
                   (cfg->overlap == NT_OVERLAP_AUTO && t->c->local_size < t->c->size));
-    nt_exchange_cfg xc = {.zero1 = cfg->exchange == NT_EXCHANGE_ZERO1,
+    nt_exchange_cfg xc = {.zero1 = t->zero1,
                           .deterministic = cfg->deterministic, .chunk = cfg->det_chunk, .batch = B,
                           .overlap = t->overlap, .bucket_mb = cfg->bucket_mb,
                           .piece_mflop = cfg->piece_mflop};
@@ -400,6 +414,7 @@ static int allocate(nt_trainer *t)
         st = nt_fail(&t->e, "out of memory creating the optimizer");
         goto done;
     }
+    t->opt.sliced = t->zero1; /* the same on every rank (a rank's slice may be all or nothing) */
     t->opt_ok = 1;
     /* the sample order: index tables (8 bytes per row, three of them), or for datasets too
      * large for that, Feistel bijections evaluated per position (O(1) memory) */
@@ -616,7 +631,7 @@ static void banner(nt_trainer *t)
                       .steps = s->steps, .epochs = cfg->epochs, .streaming = s->spw < s->steps,
                       .cache_mb = cfg->cache_mb,
                       .overlap_mb = t->overlap && t->c->size > 1 ? cfg->bucket_mb : 0,
-                      .exchange = cfg->exchange == NT_EXCHANGE_ZERO1 ? "zero1" : "allreduce",
+                      .exchange = t->zero1 ? "zero1" : "allreduce",
                       .deterministic = cfg->deterministic, .chunk = cfg->det_chunk,
                       .accumulate = cfg->accumulate};
     /* the optimizer state of the rank holding the most (zero1: the largest slice) */

@@ -41,6 +41,7 @@ typedef struct {
     nt_exchange x;
     int model_ok, opt_ok, x_ok, stream_ok;
     int overlap; /* the gradient allreduce overlaps backward ([train] overlap, resolved) */
+    int zero1;   /* [train] exchange resolved: ZeRO-1 */
     nt_stream stream;
     nt_batch batch;            /* also the evaluation batch */
     float *dz;                 /* (bmax, K) */

@@ -13,7 +13,10 @@
 #    uninterrupted run; its checkpoint resumes with allreduce on 2 ranks and an allreduce
 #    checkpoint with zero1 on 4, both within the rank-count tolerance of uninterrupted runs;
 #  - the banner and JSON name the mode; zero1 on 2 ranks holds about half of the optimizer
-#    state per rank; bad values are one line, exit 3.
+#    state per rank; bad values are one line, exit 3;
+#  - exchange = auto (the default) is zero1 on 2 ranks of one node, allreduce on one rank and
+#    the overlapped allreduce with overlap = on; on 2 ranks without clipping its model and
+#    metrics are bitwise the allreduce run's (a + b is b + a; the update is elementwise).
 set -u
 . "$(dirname "$0")/lib.sh"
 nt_tmpdir exchange
@@ -38,6 +41,7 @@ epochs = 3
 batch_size = 100
 threads = 1
 deterministic_chunk = 16
+exchange = allreduce
 [checkpoint]
 every_steps = 10
 keep = 100
@@ -150,7 +154,22 @@ grep -q '"exchange":"zero1"' "$T/js.out" && awk -v z="$sz" -v a="$sa" 'BEGIN { e
     fail "optimizer state per rank: zero1 '$sz', allreduce '$sa': $(head -c 300 "$T/js.out")"
 grep -q "zero1: optimizer state" "$T/z3.out" && ok "banner names zero1" || fail "banner: $(sed -n 2p "$T/z3.out")"
 
-for bad in "train.exchange=zero2|exchange.*allreduce or zero1" "train.deterministic=maybe|deterministic" \
+# exchange = auto
+run au2 2 --set train.exchange=auto --set optimizer.clip_grad_norm=0 --log-format json
+run ar2 2 --set optimizer.clip_grad_norm=0
+run au1 1 --set train.exchange=auto --log-format json
+run auo 2 --set train.exchange=auto --set train.overlap=on --log-format json
+grep -q '"exchange":"zero1"' "$T/au2.out" && grep -q '"exchange":"allreduce"' "$T/au1.out" &&
+    grep -q '"exchange":"allreduce"' "$T/auo.out" && grep -q '"overlap":true' "$T/auo.out" &&
+    ok "auto: zero1 on 2 ranks, allreduce on 1, the overlapped allreduce with overlap = on" ||
+    fail "auto resolved to: $(grep -o '"exchange":"[a-z0-9]*"' "$T/au2.out" "$T/au1.out" "$T/auo.out" | tr '\n' ' ') $(grep -o '"overlap":[a-z]*' "$T/auo.out")"
+if h5diff -q "$T/au2/model.h5" "$T/ar2/model.h5" && [ "$(untimed "$T/au2")" = "$(untimed "$T/ar2")" ]; then
+    ok "auto (zero1) on 2 ranks: model.h5 and metrics bitwise the allreduce run's"
+else fail "auto vs allreduce on 2 ranks: $(maxrel "$T/au2/model.h5" "$T/ar2/model.h5")"; fi
+"$NNTRAIN" train --config "$T/j.ini" --set output.dir="$T/au0" --set train.epochs=1 --set train.exchange=auto > "$T/au0.out" 2>&1 &&
+    ! grep -q "zero1" "$T/au0.out" && ok "auto without mpirun: allreduce" || fail "auto, 1 process: $(sed -n 2p "$T/au0.out")"
+
+for bad in "train.exchange=zero2|exchange.*allreduce, zero1 or auto" "train.deterministic=maybe|deterministic" \
            "train.deterministic_chunk=0|deterministic_chunk"; do
     kv=${bad%%|*} pat=${bad#*|}
     "$NNTRAIN" train --config "$T/j.ini" --set "$kv" --set output.dir="$T/bad" > "$T/bad.out" 2>&1

@@ -27,6 +27,7 @@ lr = 0.001
 epochs = 2
 batch_size = 512
 threads = 1
+exchange = allreduce
 INI
 run() { # run NAME NP ARGS...
     local name=$1 np=$2; shift 2
