@@ -6,6 +6,9 @@
 #   bench/same_results.sh OLD_BIN_DIR NEW_BIN_DIR [WORK_DIR]
 # Each *_BIN_DIR holds nntrain and nndata. Data is generated once with OLD's nndata.
 # Prints one line per scenario (identical / DIFFERENT) and exits non-zero if any differ.
+# NN_NEW_ARGS (words) are added to every NEW run: after a deliberate change of a default, pass
+# the old value (e.g. NN_NEW_ARGS='--set train.exchange=allreduce') to check that nothing else
+# moved.
 set -u
 . "$(dirname "$0")/../launch/common.sh"
 OLD=$(cd "$1" && pwd); NEW=$(cd "$2" && pwd)
@@ -26,9 +29,10 @@ fi
 # scenario NAME NP CONFIG [--set ...]: run with both builds into $W/{old,new}/NAME
 scenario() {
     local name=$1 np=$2 cfg=$3; shift 3
-    local side bin
+    local side bin base=("$@")
     for side in old new; do
-        bin=$OLD; [ $side = new ] && bin=$NEW
+        bin=$OLD; set -- "${base[@]}"
+        if [ $side = new ]; then bin=$NEW; set -- "$@" ${NN_NEW_ARGS:-}; fi
         rm -rf "${W:?}/$side/$name"
         if [ "$name" = resumed ]; then
             NNTRAIN_STOP_AT_STEP=17 nn_mpirun "$np" "$bin/nntrain" train --config "$cfg" --quiet "$@" \

@@ -51,10 +51,35 @@ int nn_act_parse(const char *s, nn_act *a)
     return -1;
 }
 
+/* e^x for x <= 0 (0 below ln FLT_MIN, where the result would be subnormal), as straight-line
+ * float arithmetic the compiler vectorizes (glibc's expf is a call per element): Cody-Waite
+ * reduction x = n ln2 + r with ln2 in two parts (the first exact in 9 bits, so n * C1 is exact),
+ * Cephes' degree-7 polynomial on |r| <= ln2 / 2, and 2^n put into the exponent field. Within 2
+ * ulp of the true value (tests/core/test_kernels.c); exp(0) = 1 exactly. No FMA contraction
+ * (C11), so every target clone gives the same bits. */
+float nn_exp_nonpos_f(float x)
+{
+    const float big = 12582912.0f; /* 1.5 * 2^23: adding and subtracting it rounds to an integer */
+    const float lo = -87.33654475f; /* ln FLT_MIN */
+    const float xc = x < lo ? lo : x;
+    const float n = (xc * 1.44269504088896341f + big) - big;
+    const float r = (xc - n * 0.693359375f) - n * -2.12194440e-4f;
+    float y = 1.9875691500e-4f;
+    y = y * r + 1.3981999507e-3f;
+    y = y * r + 8.3334519073e-3f;
+    y = y * r + 4.1665795894e-2f;
+    y = y * r + 1.6666665459e-1f;
+    y = y * r + 5.0000001201e-1f;
+    y = y * (r * r) + r + 1.0f;
+    union { uint32_t u; float f; } s = {.u = (uint32_t)((int32_t)n + 127) << 23};
+    return x < lo ? 0.0f : y * s.f;
+}
+
 #define R float
 #define S
 #define GEMM cblas_sgemm
 #define EXP expf
+#define EXPNP nn_exp_nonpos_f
 #define LOG logf
 #define TANH tanhf
 #define ERF erff
@@ -66,6 +91,7 @@ int nn_act_parse(const char *s, nn_act *a)
 #undef S
 #undef GEMM
 #undef EXP
+#undef EXPNP
 #undef LOG
 #undef TANH
 #undef ERF
@@ -77,6 +103,7 @@ int nn_act_parse(const char *s, nn_act *a)
 #define S _d
 #define GEMM cblas_dgemm
 #define EXP exp
+#define EXPNP exp
 #define LOG log
 #define TANH tanh
 #define ERF erf
@@ -88,6 +115,7 @@ int nn_act_parse(const char *s, nn_act *a)
 #undef S
 #undef GEMM
 #undef EXP
+#undef EXPNP
 #undef LOG
 #undef TANH
 #undef ERF

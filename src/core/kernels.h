@@ -26,6 +26,9 @@ int nn_act_parse(const char *s, nn_act *a);
 double nn_act_default_param(nn_act a);
 /* torch.nn.init.calculate_gain for the activation (1 where torch has no gain for it). */
 double nn_act_gain(nn_act a, double p);
+/* e^x for x <= 0 in float, vectorizable (sigmoid's exponential): within 2 ulp of the true
+ * value, 1 at 0, 0 below ln FLT_MIN (where e^x would be subnormal), NaN for NaN. */
+float nn_exp_nonpos_f(float x);
 
 /* Losses. Per-sample loss: cross_entropy = -log softmax(z)_y, optionally label-smoothed
  * ((1-e) nll + e mean_k(-log p_k)); bce_with_logits (K = 1) = max(z,0) - z y + log1p(e^-|z|);

@@ -1,5 +1,6 @@
 /* Template body of the kernels: included by kernels.c once per element type with
- * R (type), S (name suffix), GEMM (cblas routine), and the math functions EXP, LOG, TANH. */
+ * R (type), S (name suffix), GEMM (cblas routine), and the math functions EXP, LOG, TANH
+ * (EXPNP: e^x for x <= 0, vectorizable). */
 #define CAT_(a, b) a##b
 #define CAT(a, b) CAT_(a, b)
 
@@ -95,11 +96,10 @@ NN_SIMD void CAT(nn_act_forward_p, S)(R *y, const R *x, size_t n, nn_act a, R p)
         for (size_t i = 0; i < n; i++) y[i] = x[i] > 0 ? x[i] : 0;
         break;
     case NN_ACT_SIGMOID:
-        /* stable in both tails: never exponentiates a positive number */
+        /* stable in both tails: never exponentiates a positive number (e = exp(-|v|)) */
         for (size_t i = 0; i < n; i++) {
-            R v = x[i];
-            if (v >= 0) y[i] = 1 / (1 + EXP(-v));
-            else { R e = EXP(v); y[i] = e / (1 + e); }
+            const R v = x[i], e = EXPNP(v >= 0 ? -v : v);
+            y[i] = v >= 0 ? 1 / (1 + e) : e / (1 + e);
         }
         break;
     case NN_ACT_TANH:

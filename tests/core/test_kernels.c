@@ -5,6 +5,7 @@
 #include "core_testutil.h"
 
 #include "kernels.h"
+#include <float.h>
 
 static const nn_act all_acts[] = {NN_ACT_IDENTITY, NN_ACT_RELU, NN_ACT_SIGMOID, NN_ACT_TANH};
 #define NACTS 4
@@ -463,6 +464,56 @@ static void test_dense_double_vs_ref(void **state)
     }
 }
 
+/* nn_exp_nonpos_f (sigmoid's vectorizable exponential) against libm's double exp: within 2 ulp
+ * of the true value on a dense sweep of [ln FLT_MIN, 0] and at its edges; exactly 1 at 0 (and
+ * -0), 0 below ln FLT_MIN and at -inf, NaN stays NaN. And the float sigmoid built on it within
+ * 3 ulp of the double formula down to FLT_MIN (0 below), in [0, 1], 0.5 exactly at 0. Fails
+ * for a reduction without the second ln2 part or a polynomial one degree short. */
+static void test_exp_nonpos(void **state)
+{
+    (void)state;
+    double worst = 0;
+    const int N = 2000000;
+    for (int i = 0; i <= N; i++) {
+        const float x = (float)(-87.33654 * i / N);
+        const double want = exp((double)x), got = nn_exp_nonpos_f(x);
+        const double ulp = nextafterf((float)want, INFINITY) - (float)want;
+        const double e = fabs(got - want) / ulp;
+        if (e > worst) worst = e;
+    }
+    for (float x = -1.0f; x > -1e-30f; x *= 0.5f) { /* small arguments: exp(x) just below 1 */
+        const double want = exp((double)x), got = nn_exp_nonpos_f(x);
+        const double e = fabs(got - want) / (nextafterf((float)want, INFINITY) - (float)want);
+        if (e > worst) worst = e;
+    }
+    assert_true(worst <= 2.0);
+    assert_true(nn_exp_nonpos_f(0.0f) == 1.0f && nn_exp_nonpos_f(-0.0f) == 1.0f);
+    assert_true(nn_exp_nonpos_f(-88.0f) == 0.0f && nn_exp_nonpos_f(-1e30f) == 0.0f);
+    assert_true(nn_exp_nonpos_f(-INFINITY) == 0.0f);
+    assert_true(isnan(nn_exp_nonpos_f(NAN)));
+    assert_true(nn_exp_nonpos_f(-87.3f) > 0 && nn_exp_nonpos_f(-87.3f) < 1.3e-38f);
+
+    enum { M = 200001 };
+    static float x[M], y[M];
+    for (int i = 0; i < M; i++) x[i] = (float)(-100.0 + 200.0 * i / (M - 1));
+    x[M / 2] = 0;
+    nn_act_forward(y, x, M, NN_ACT_SIGMOID);
+    double ws = 0;
+    for (int i = 0; i < M; i++) {
+        const double want = 1 / (1 + exp(-(double)x[i]));
+        const double ulp = nextafterf((float)want, INFINITY) - (float)want;
+        if (want < FLT_MIN) { /* below ln FLT_MIN: 0 (a subnormal with libm) */
+            assert_true(y[i] <= FLT_MIN);
+            continue;
+        }
+        const double e = fabs(y[i] - want) / ulp;
+        if (e > ws) ws = e;
+        assert_true(y[i] >= 0 && y[i] <= 1);
+    }
+    assert_true(ws <= 3.0);
+    assert_true(y[M / 2] == 0.5f);
+}
+
 /* The plain-loop reference itself, on a case small enough to do by hand. */
 static void test_dense_ref_by_hand(void **state)
 {
@@ -558,6 +609,7 @@ int main(void)
         cmocka_unit_test(test_act_names),
         cmocka_unit_test(test_dense_float_vs_ref),
         cmocka_unit_test(test_dense_double_vs_ref),
+        cmocka_unit_test(test_exp_nonpos),
         cmocka_unit_test(test_dense_ref_by_hand),
         cmocka_unit_test(test_dense_empty_batch),
         cmocka_unit_test(test_dense_backward_into),
