@@ -140,8 +140,12 @@ void nt_report_start(nt_reporter *r, const nt_run_info *i)
         fprintf(f, "model %s %s, %zu params | %s loss | %s lr %g", i->model, i->activation,
                 i->params, i->loss, i->optimizer, i->lr);
         if (i->overlap_mb > 0) fprintf(f, " | allreduce overlapped, %g MiB buckets", i->overlap_mb);
-        if (!strcmp(i->exchange, "zero1"))
-            fprintf(f, " | zero1: optimizer state %.3g MiB per rank", i->state_bytes / 1048576);
+        if (!strcmp(i->exchange, "zero1")) {
+            const double b = i->state_bytes;
+            if (b >= 1048576) fprintf(f, " | zero1: optimizer state %.3g MiB per rank", b / 1048576);
+            else if (b >= 1024) fprintf(f, " | zero1: optimizer state %.3g KiB per rank", b / 1024);
+            else fprintf(f, " | zero1: optimizer state %.0f bytes per rank", b);
+        }
         if (i->deterministic) fprintf(f, " | deterministic, chunks of %lld rows", i->chunk);
         fputc('\n', f);
         fprintf(f, "data: train %lld, val %lld", i->n_train, i->n_val);

@@ -60,8 +60,8 @@ rc=$?
 grep -q "^mpirun .*--host node1:2,node2:2 .*plm_rsh_agent .*cluster-rsh" "$T/mn.out" || fail "launch/mpirun.sh did not add the cluster flags"
 grep -q "^nntrain .* | 4 ranks on 2 nodes x " "$T/mn.out" && ok "banner: $(grep -o '4 ranks on 2 nodes x [^|]*' "$T/mn.out")" \
     || fail "banner does not say 4 ranks on 2 nodes: $(grep '^nntrain ' "$T/mn.out")"
-grep -q "^nntrain .* | allreduce overlapped" "$T/mn.out" && ! grep -q "zero1" "$T/mn.out" &&
-    ok "exchange = auto across nodes: the overlapped allreduce" || fail "auto across nodes: $(grep '^nntrain ' "$T/mn.out")"
+grep -q "^model .* | allreduce overlapped" "$T/mn.out" && ! grep -q "zero1" "$T/mn.out" &&
+    ok "exchange = auto across nodes: the overlapped allreduce" || fail "auto across nodes: $(grep '^model ' "$T/mn.out")"
 n1=$(grep -c "^rank [0-9]: host node1, local rank [01] of 2" "$T/mn.out")
 n2=$(grep -c "^rank [0-9]: host node2, local rank [01] of 2" "$T/mn.out")
 [ "$n1" = 2 ] && [ "$n2" = 2 ] && ok "--verbose placement: 2 ranks on node1, 2 on node2" \
@@ -69,8 +69,8 @@ n2=$(grep -c "^rank [0-9]: host node2, local rank [01] of 2" "$T/mn.out")
 
 # the same configuration on one node: plain mpirun -np 4 (shared memory)
 mpi 4 "$NNTRAIN" train --config "$T/j.ini" --set output.dir="$T/one" > "$T/one.out" 2>&1 || fail "1 x 4 run"
-grep -q "^nntrain .* | zero1: " "$T/one.out" && ok "exchange = auto on one node: zero1" ||
-    fail "auto on one node: $(grep '^nntrain ' "$T/one.out")"
+grep -q "^model .* | zero1: " "$T/one.out" && ok "exchange = auto on one node: zero1" ||
+    fail "auto on one node: $(grep '^model ' "$T/one.out")"
 read -r el nw n <<< "$(maxrel "$T/one/model.h5" "$T/mn/model.h5")"
 if h5diff -q "$T/one/model.h5" "$T/mn/model.h5"; then
     ok "2 nodes x 2 ranks vs 1 node x 4 ranks: model.h5 bitwise identical ($n values, largest relative difference $el)"

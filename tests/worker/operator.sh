@@ -29,7 +29,7 @@ INI
 # default text, output to a file: banner + one line per epoch, no carriage returns
 mpi 2 "$NNTRAIN" train --config "$T/j.ini" > "$T/text.out" 2> "$T/text.err" || fail "text run"
 grep -q "^nntrain [0-9.]* | 2 ranks on 1 node x 1 BLAS thread ([A-Za-z0-9_]*) | config $T/j.ini -> $T/run$" "$T/text.out" &&
-grep -q "^model 2-16-2 relu, 82 params | cross_entropy loss | adam lr 0.001$" "$T/text.out" &&
+grep -q "^model 2-16-2 relu, 82 params | cross_entropy loss | adam lr 0.001 | zero1: optimizer state 512 bytes per rank$" "$T/text.out" &&
 grep -q "^data: train 3600, val 400, test 500 rows (resident) | batch 40 global, 20-20 per rank, 90 steps/epoch x 3 epochs$" "$T/text.out" \
     && ok "banner: version, ranks/nodes/threads, config, model, data sizes, batch" || fail "banner: $(head -3 "$T/text.out")"
 [ "$(grep -c '^epoch [1-3]/3  train loss' "$T/text.out")" = 3 ] && ! grep -q $'\r' "$T/text.out" \
