@@ -28,7 +28,7 @@
 #endif
 
 static const char *export_usage =
-    "usage: nntrain export MODEL.h5 OUT.onnx [--probabilities] [--overwrite]\n"
+    "usage: nntrain export MODEL.h5 OUT.onnx [--probabilities] [--raw-input] [--overwrite]\n"
     "\n"
     "Writes the model in MODEL.h5 (model.h5 or a checkpoint) as an ONNX model (opset 13, IR\n"
     "version 7): input \"input\" (float32, [N, D], N dynamic) holding the features as nntrain\n"
@@ -39,6 +39,9 @@ static const char *export_usage =
     "options:\n"
     "  --probabilities        end with Softmax (cross_entropy) or Sigmoid (bce_with_logits);\n"
     "                         the output is then \"probabilities\", as nntrain predict writes\n"
+    "  --raw-input            the input is the stored values themselves (e.g. 0-255 pixels): the\n"
+    "                         graph starts with Mul by the training data's /X@scale, which the\n"
+    "                         model records as /model@input_scale\n"
     "  --overwrite            replace an existing OUT.onnx\n"
     "\n"
     "OUT.onnx is written to OUT.onnx.tmp and renamed when complete.\n"
@@ -58,6 +61,8 @@ typedef struct {
     int n;
     xlayer *L;
     float *mean, *std; /* input standardisation (L[0].in values each) or NULL */
+    float scale;       /* /model@input_scale: the training data's /X@scale */
+    int has_scale;     /* the model records it (nntrain since input_scale was added) */
     nn_loss_kind loss;
     char *config;      /* /config text (checkpoints) or NULL */
     char *version;     /* the root attribute nntrain_version or NULL */
@@ -184,6 +189,13 @@ static int read_model_group(hid_t mg, const char *path, xmodel *m, nt_err *e)
     if (!m->mean != !m->std)
         return nt_fail(e, "%s: /model has only one of the attributes input_mean and input_std", path),
                NT_EXIT_INPUT;
+    if (H5Aexists(mg, "input_scale") > 0) {
+        if (nt_h5_read_attr1(mg, "input_scale", H5T_NATIVE_FLOAT, &m->scale, path, e)) return NT_EXIT_INPUT;
+        if (!isfinite(m->scale) || m->scale <= 0)
+            return nt_fail(e, "%s: /model@input_scale = %g is not a positive number", path, m->scale),
+                   NT_EXIT_INPUT;
+        m->has_scale = 1;
+    }
     /* no loss attribute (h5py): one output is read as a binary logit, as eval and predict do */
     char *loss = nt_h5_read_str(mg, "loss");
     const char *lname = loss ? loss : m->L[m->n - 1].out == 1 ? "bce_with_logits" : "cross_entropy";
@@ -457,10 +469,12 @@ static const char *output_name(const xmodel *m, int probabilities)
 
 /* The nodes and initializers of m into g: standardisation, Gemm + activation per layer,
  * Softmax / Sigmoid; the last node's output is renamed to the graph's output. */
-static void build_graph(const xmodel *m, int probabilities, graph *g)
+static void build_graph(const xmodel *m, int probabilities, int raw, graph *g)
 {
     const char *x = "input";
-    const int64_t d = m->L[0].in;
+    const int64_t d = m->L[0].in, one = 1;
+    if (raw && m->scale != 1) /* stored values -> features, as nntrain converts a row */
+        x = binary(g, "Mul", x, tensor(g, "input_scale", &m->scale, 1, &one), "scale");
     if (m->mean) { /* (x - mean) / std, in float, as nntrain standardises on read */
         x = binary(g, "Sub", x, tensor(g, "input_mean", m->mean, 1, &d), "standardise/sub");
         x = binary(g, "Div", x, tensor(g, "input_std", m->std, 1, &d), "standardise");
@@ -518,18 +532,19 @@ static void describe(const xmodel *m, char *sizes, size_t ns, char *acts, size_t
 }
 
 /* The whole ModelProto for m (everything in a). NULL: out of memory. */
-static Onnx__ModelProto *build_model(const xmodel *m, int probabilities, const char *src, arena *a)
+static Onnx__ModelProto *build_model(const xmodel *m, int probabilities, int raw, const char *src,
+                                     arena *a)
 {
-    graph g = {.a = a, .capnode = 3 + 7 * (size_t)m->n, .capinit = 8 + 2 * (size_t)m->n};
+    graph g = {.a = a, .capnode = 4 + 7 * (size_t)m->n, .capinit = 8 + 2 * (size_t)m->n};
     g.node = anew(a, g.capnode * sizeof *g.node);
     g.init = anew(a, g.capinit * sizeof *g.init);
     Onnx__ModelProto *mp = anew(a, sizeof *mp);
     Onnx__GraphProto *gp = anew(a, sizeof *gp);
     Onnx__OperatorSetIdProto *ops = anew(a, sizeof *ops), **opsv = anew(a, sizeof *opsv);
     Onnx__ValueInfoProto **in = anew(a, sizeof *in), **out = anew(a, sizeof *out);
-    Onnx__StringStringEntryProto **md = anew(a, 8 * sizeof *md);
+    Onnx__StringStringEntryProto **md = anew(a, 10 * sizeof *md);
     if (a->oom) return NULL;
-    build_graph(m, probabilities, &g);
+    build_graph(m, probabilities, raw, &g);
     const char *oname = output_name(m, probabilities);
     in[0] = value_info(a, "input", m->L[0].in);
     out[0] = value_info(a, oname, m->L[m->n - 1].out);
@@ -557,6 +572,11 @@ static Onnx__ModelProto *build_model(const xmodel *m, int probabilities, const c
     md[nmd++] = meta(a, "loss", nn_loss_name(m->loss));
     md[nmd++] = meta(a, "input_standardisation",
                      m->mean ? "(input - input_mean) / input_std, in the graph" : "none");
+    char sc[64] = "unknown";
+    if (m->has_scale) snprintf(sc, sizeof sc, "%.9g", m->scale);
+    md[nmd++] = meta(a, "input_scale", sc);
+    md[nmd++] = meta(a, "input", raw ? "the stored values (the graph multiplies them by input_scale)"
+                                     : "the stored values times input_scale");
     if (m->config) md[nmd++] = meta(a, "config", m->config); /* a checkpoint's /config text */
 
     onnx__model_proto__init(mp);
@@ -619,24 +639,26 @@ static int write_model(const Onnx__ModelProto *mp, const char *out, nt_err *e)
 
 /* ---- the command ------------------------------------------------------------------------ */
 
-enum { O_PROBABILITIES = 0x100, O_OVERWRITE };
+enum { O_PROBABILITIES = 0x100, O_OVERWRITE, O_RAW_INPUT };
 
-typedef struct { int probabilities, overwrite; } export_args;
+typedef struct { int probabilities, overwrite, raw; } export_args;
 
 static int export_opt(void *user, int val, const char *arg, nt_err *e)
 {
     export_args *a = user;
     if (val == O_PROBABILITIES) a->probabilities = 1;
     else if (val == O_OVERWRITE) a->overwrite = 1;
+    else if (val == O_RAW_INPUT) a->raw = 1;
     return 0;
 }
 
 int nt_export_main(int argc, char **argv)
 {
     static const struct option opts[] = {{"probabilities", no_argument, NULL, O_PROBABILITIES},
-                                         {"overwrite", no_argument, NULL, O_OVERWRITE}, {0}};
+                                         {"overwrite", no_argument, NULL, O_OVERWRITE},
+                                         {"raw-input", no_argument, NULL, O_RAW_INPUT}, {0}};
     const char *pos[2] = {NULL, NULL};
-    export_args a = {0, 0};
+    export_args a = {0, 0, 0};
     nn_cli cli = {.tool = "nntrain", .cmd = "export", .usage = export_usage, .longopts = opts,
                   .on_opt = export_opt, .user = &a, .maxpos = 2, .pos = pos};
     nt_err e = {{0}};
@@ -651,10 +673,15 @@ int nt_export_main(int argc, char **argv)
     if (!st && a.probabilities && nn_loss_is_regression(m.loss))
         st = NT_EXIT_INPUT, nt_fail(&e, "%s: a regression model (loss %s) has no probabilities; "
                                         "export it without --probabilities", src, nn_loss_name(m.loss));
+    if (!st && a.raw && !m.has_scale)
+        st = NT_EXIT_INPUT, nt_fail(&e, "%s: --raw-input: the model does not record its training data's "
+                                        "/X scale (/model@input_scale; models written before it was "
+                                        "recorded); export without --raw-input and feed stored value x scale",
+                                    src);
     if (!st && !a.overwrite && nt_path_exists(out))
         st = NT_EXIT_INPUT, nt_fail(&e, "%s: exists; pass --overwrite to replace it", out);
     Onnx__ModelProto *mp = NULL;
-    if (!st && !(mp = build_model(&m, a.probabilities, src, &ar)))
+    if (!st && !(mp = build_model(&m, a.probabilities, a.raw, src, &ar)))
         st = NT_EXIT_RUNTIME, nt_fail(&e, "%s: out of memory", src);
     if (!st) st = write_model(mp, out, &e);
     arena_free(&ar);

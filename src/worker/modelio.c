@@ -215,7 +215,7 @@ int nt_model_check_norm(hid_t f, const char *model_path, const char *data_path, 
     int rc = g >= 0 && (layout_read_vec(g, model_path, "/model", "input_mean", d, &mm, e) ||
                         layout_read_vec(g, model_path, "/model", "input_std", d, &ms, e)) ? -1 : 0;
     if (g >= 0 && H5_TRY(H5Gclose(g), e, model_path)) rc = -1;
-    const nt_input_norm model = {mm, ms, d}, data = {mean, std, d};
+    const nt_input_norm model = {mm, ms, d, 0}, data = {mean, std, d, 0};
     if (rc || nt_norm_equal(&model, &data)) {
         /* a malformed attribute (rc, e set), or the same preparation */
     } else if (!mm)
@@ -287,6 +287,8 @@ int nt_model_write(hid_t f, const nn_model *m, const char *loss, const nt_input_
     if (g >= 0 && norm && norm->mean &&
         (attr_vec(g, "input_mean", norm->mean, norm->d, path, e) ||
          attr_vec(g, "input_std", norm->std, norm->d, path, e)))
+        status = -1;
+    if (g >= 0 && norm && norm->scale > 0 && nt_h5_attr_float(g, "input_scale", norm->scale, path, e))
         status = -1;
     for (int l = 0; l < m->nlayers && !status; l++)
         status = layer_write(g, m, l, xfer, c, path, e);

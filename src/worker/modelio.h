@@ -13,8 +13,11 @@
 
 /* The per-feature standardisation of the training data (/X attributes mean, std), recorded
  * in /model as attributes input_mean and input_std so a reader (eval, predict, PyTorch)
- * prepares inputs the same way; mean == NULL: the inputs were used as stored (x scale). */
-typedef struct { const float *mean, *std; int64_t d; } nt_input_norm;
+ * prepares inputs the same way; mean == NULL: the inputs were used as stored (x scale).
+ * scale: the training data's /X@scale (1 without one), recorded as /model@input_scale so an
+ * exported model can take the stored values themselves (nntrain export --raw-input); 0: not
+ * known, not written. */
+typedef struct { const float *mean, *std; int64_t d; float scale; } nt_input_norm;
 
 /* Collective. Returns this rank's status; the caller agrees. */
 int nt_model_save(const nn_model *m, const char *loss, const nt_input_norm *norm, const char *path,

@@ -150,7 +150,7 @@ static int check_test_norm(nt_trainer *t)
 {
     const nt_config *cfg = t->cfg;
     const int D = cfg->sizes[0];
-    if (nt_norm_equal(&t->norm, &(nt_input_norm){t->test.mean, t->test.std, D})) return 0;
+    if (nt_norm_equal(&t->norm, &(nt_input_norm){t->test.mean, t->test.std, D, 0})) return 0;
     if (!t->test.mean)
         nt_fail(&t->e, "%s: /X is not standardised, unlike %s (attributes mean, std); run "
                 "nndata standardize %s --stats-from %s", cfg->test, cfg->train, cfg->test, cfg->train);
@@ -172,7 +172,7 @@ static int open_data(nt_trainer *t)
     if ((st = nt_open_dataset(&t->train, cfg->train, D, K, &cfg->loss, t->c, &t->e))) return st;
     t->have_train = 1;
     t->train.collective = cfg->collective_reads;
-    t->norm = (nt_input_norm){t->train.mean, t->train.std, D};
+    t->norm = (nt_input_norm){t->train.mean, t->train.std, D, t->train.scale};
     if (cfg->test[0]) {
         if ((st = nt_open_dataset(&t->test, cfg->test, D, K, &cfg->loss, t->c, &t->e))) return st;
         t->have_test = 1;

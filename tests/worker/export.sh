@@ -80,6 +80,36 @@ dir = $T/fm
 INI
 mpi 2 "$NNTRAIN" train --config "$T/fm.ini" --quiet || fail "fashion training"
 verify fashion "$T/fm/model.h5" "$T/fashion-test.h5" cross_entropy 10 --probabilities
+# --raw-input: the stored uint8 pixels themselves; the graph multiplies by the recorded
+# /model@input_scale (1/255) before standardising. The same logits and classes as nntrain
+# predict on the 10,000 test rows; the model without --raw-input on the same raw values is far
+# off (so the comparison can fail); a model without input_scale is refused (exit 3, one line).
+d="$T/v-fashion"
+"$NNTRAIN" export "$T/fm/model.h5" "$d/raw.onnx" --raw-input || fail "export --raw-input"
+$PY -c 'import h5py, numpy as np, sys; h5py.File(sys.argv[1], "r")["X"][...].astype(np.float32).tofile(sys.argv[2])' \
+    "$T/fashion-test.h5" "$d/raw.f32" || fail "raw.f32"
+if node "$HERE/ort_run.js" "$d/raw.onnx" "$d/raw.f32" "$d/ort-raw.f32" > /dev/null &&
+   line=$($PY "$HERE/onnx_check.py" compare "$d" cross_entropy 10 "$d/ort-raw.f32") &&
+   $PY - "$d/raw.onnx" <<'PY'; then
+import sys, onnx
+m = onnx.load(sys.argv[1])
+onnx.checker.check_model(m, full_check=True)
+md = {p.key: p.value for p in m.metadata_props}
+assert [n.op_type for n in m.graph.node][:3] == ["Mul", "Sub", "Div"], [n.op_type for n in m.graph.node]
+assert abs(float(md["input_scale"]) - 1 / 255) < 1e-9 and md["input"].startswith("the stored values ("), md
+PY
+    ok "--raw-input on the stored pixels: Mul by input_scale $(awk 'BEGIN { printf "%.6g", 1/255 }'), ${line#ok   }"
+    checked=$((checked + 1))
+else fail "--raw-input: ${line:-ORT or metadata}"; fi
+node "$HERE/ort_run.js" "$d/m.onnx" "$d/raw.f32" "$d/ort-raw-wrong.f32" > /dev/null &&
+    ! $PY "$HERE/onnx_check.py" compare "$d" cross_entropy 10 "$d/ort-raw-wrong.f32" > /dev/null &&
+    ok "without --raw-input the raw pixels give other logits (the comparison fails)" || fail "raw pixels on m.onnx compared equal"
+cp "$T/fm/model.h5" "$T/noscale.h5"
+$PY -c 'import h5py, sys; del h5py.File(sys.argv[1], "a")["model"].attrs["input_scale"]' "$T/noscale.h5"
+"$NNTRAIN" export "$T/noscale.h5" "$T/noscale.onnx" --raw-input > "$T/ns.out" 2>&1
+rc=$?
+[ $rc = 3 ] && [ "$(wc -l < "$T/ns.out")" = 1 ] && grep -q "input_scale" "$T/ns.out" && [ ! -e "$T/noscale.onnx" ] &&
+    ok "--raw-input without /model@input_scale: $(cat "$T/ns.out")" || fail "no input_scale: exit $rc $(cat "$T/ns.out")"
 # a checkpoint exports too (the same /model; its /config becomes metadata)
 ck=$(ls "$T/fm/checkpoints"/ckpt-*.h5 | tail -1)
 "$NNTRAIN" export "$ck" "$T/ck.onnx" || fail "checkpoint export"
