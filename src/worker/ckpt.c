@@ -540,17 +540,21 @@ typedef struct {
     const nn_model *m;
     const char *loss;
     const nt_input_norm *norm;
+    int epoch;
     comm_t *c;
 } model_ctx;
 
 static int model_writer(hid_t f, void *ctx, const char *tmp, nt_err *e)
 {
     const model_ctx *k = ctx;
-    return nt_model_write(f, k->m, k->loss, k->norm, k->c, tmp, e);
+    int st = nt_model_write(f, k->m, k->loss, k->norm, k->c, tmp, e);
+    /* the epoch whose weights these are (best.h5: what a resume reconciles it by) */
+    if (!st && k->epoch > 0) st = nt_h5_attr_int(f, "epoch", k->epoch, tmp, e);
+    return st;
 }
 
 int nt_model_save_safe(const nn_model *m, const char *loss, const nt_input_norm *norm,
-                       const char *path, comm_t *c, nt_err *e)
+                       const char *path, int epoch, comm_t *c, nt_err *e)
 {
     char dir[4200];
     nt_err_clear(e);
@@ -558,7 +562,7 @@ int nt_model_save_safe(const nn_model *m, const char *loss, const nt_input_norm 
     char *slash = strrchr(dir, '/');
     if (slash && slash != dir) *slash = 0;
     else snprintf(dir, sizeof dir, "%s", slash ? "/" : ".");
-    model_ctx k = {m, loss, norm, c};
+    model_ctx k = {m, loss, norm, epoch, c};
     uint64_t raw = 4 * (uint64_t)m->nparams + 8 * (uint64_t)(norm && norm->mean ? norm->d : 0) + 32;
     return safe_write(dir, path, "model", "", raw + raw / 64 + (256u << 10), model_writer, &k, c, e);
 }

@@ -47,7 +47,7 @@ int nt_ckpt_save(const char *dir, int keep, const nn_model *m, const nn_optim *o
  * line ("PATH: model not written: No space left on device ..."), .tmp removed, fsynced.
  * Collective; returns the agreed status. */
 int nt_model_save_safe(const nn_model *m, const char *loss, const nt_input_norm *norm,
-                       const char *path, comm_t *c, nt_err *e);
+                       const char *path, int epoch, comm_t *c, nt_err *e);
 
 /* Rank 0 looks for the newest complete checkpoint (highest step) in dir; the name is
  * broadcast. Returns 1 and fills path when found, 0 when there is none, -1 (path empty) when

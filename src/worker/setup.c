@@ -6,6 +6,7 @@
 #define _GNU_SOURCE
 #include "trainer.h"
 #include "blas.h"
+#include "check.h" /* nt_err_clear */
 #include "cli.h" /* nn_parse_* */
 #include "modelio.h"
 #include "rng.h"
@@ -141,6 +142,21 @@ static void setup_process(nt_trainer *t)
                  "it (slower); use fewer ranks per node%s", t->c->local_size, t->threads,
                  t->threads > 1 ? "s" : "", cores, t->threads > 1 ? " or [train] threads = 0 (auto)" : "");
         nt_report_warning(&t->rep, w);
+    }
+    if (cfg->deterministic && t->c->size > 1) {
+        /* whole chunks per rank: a batch of fewer chunks than ranks leaves some ranks idle */
+        const long long g = (cfg->batch_size + cfg->det_chunk - 1) / cfg->det_chunk, P = t->c->size;
+        if (g < P) {
+            char idle[64], w[400];
+            if (P - g > 1) snprintf(idle, sizeof idle, "ranks %lld-%lld compute", g, P - 1);
+            else snprintf(idle, sizeof idle, "rank %lld computes", g);
+            snprintf(w, sizeof w, "[train] deterministic_chunk = %lld cuts a batch of %lld rows into %lld "
+                     "chunk%s, fewer than the %lld ranks: %s nothing; deterministic_chunk <= %lld "
+                     "uses every rank (another chunk size gives other bits)",
+                     (long long)cfg->det_chunk, (long long)cfg->batch_size, g, g > 1 ? "s" : "", P, idle,
+                     (long long)(cfg->batch_size / P > 0 ? cfg->batch_size / P : 1));
+            nt_report_warning(&t->rep, w);
+        }
     }
     if (t->o->verbose) report_placement(&t->rep, t->c, t->threads);
 }
@@ -570,6 +586,101 @@ static int load_weights(nt_trainer *t)
     return 0;
 }
 
+/* The epoch attribute of best.h5 (rank 0, serial HDF5): -1 no such file, 0 none recorded
+ * (written by an nntrain before it was) or unreadable. */
+static int best_epoch_on_disk(const char *path)
+{
+    if (access(path, F_OK)) return -1;
+    (void)H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    int epoch = 0;
+    if (f >= 0 && H5Aexists(f, "epoch") > 0) {
+        hid_t a = H5Aopen(f, "epoch", H5P_DEFAULT);
+        if (a < 0 || H5Aread(a, H5T_NATIVE_INT, &epoch) < 0 || epoch < 0) epoch = 0;
+        if (a >= 0) H5Aclose(a);
+    }
+    if (f >= 0) H5Fclose(f);
+    return epoch;
+}
+
+/* Early stopping on resume: best.h5 must hold the weights of the best epoch the checkpoint's
+ * history names (B). It may not: an attempt abandoned after that checkpoint (the newest one
+ * damaged and skipped, or removed) can have improved and rewritten best.h5 later. Then that
+ * file is moved aside (best-epoch<E>-abandoned.h5, nothing is lost) and best.h5 is written
+ * again from B's weights: the loaded ones when the checkpoint ends epoch B, else the
+ * checkpoint written at the end of epoch B if it is still kept; failing both, one warning
+ * says best.h5 follows at the next improvement. Collective. */
+static int reconcile_best(nt_trainer *t)
+{
+    const nt_config *cfg = t->cfg;
+    comm_t *c = t->c;
+    const int B = t->es_best_epoch;
+    if (!t->resuming || cfg->es_patience <= 0) return 0;
+    char best[PATH_MAX + 16], moved[PATH_MAX + 64] = "", src[PATH_MAX + 64] = "";
+    snprintf(best, sizeof best, "%s/best.h5", cfg->out_dir);
+    int on_disk = c->rank == 0 ? best_epoch_on_disk(best) : 0;
+    if (comm_bcast_bytes(c, &on_disk, sizeof on_disk, 0) != MPI_SUCCESS) return 0;
+    /* as it should be, written by an older nntrain (no epoch), or nothing to restore */
+    if (on_disk == B || on_disk == 0 || (on_disk < 0 && B == 0)) return 0;
+    if (on_disk > 0 && c->rank == 0) {
+        for (int k = 1; k < 100 && !moved[0]; k++) { /* never over an earlier one */
+            char n[16] = "";
+            if (k > 1) snprintf(n, sizeof n, "-%d", k);
+            snprintf(moved, sizeof moved, "%s/best-epoch%d-abandoned%s.h5", cfg->out_dir, on_disk, n);
+            if (!access(moved, F_OK)) moved[0] = 0;
+        }
+        if (!moved[0] || rename(best, moved)) moved[0] = 0;
+    }
+    if (comm_bcast_bytes(c, moved, sizeof moved, 0) != MPI_SUCCESS) return 0;
+    if (on_disk > 0 && !moved[0]) { /* cannot move it: leave it, say so */
+        char w[PATH_MAX + 300];
+        snprintf(w, sizeof w, "%s holds epoch %d's weights but the best epoch so far is %d (an attempt "
+                 "after the checkpoint wrote it) and it could not be moved aside; it is replaced at "
+                 "the next improvement", best, on_disk, B);
+        nt_report_warning(&t->rep, w);
+        return 0;
+    }
+    /* B's weights: in hand, or in the checkpoint that ended epoch B */
+    int in_hand = B > 0 && t->cs.step_in_epoch == 0 && t->cs.epoch == B + 1, st = 0;
+    if (B > 0 && !in_hand && c->rank == 0) {
+        snprintf(src, sizeof src, "%s/ckpt-%lld.h5", cfg->ckpt_dir, (long long)B * t->stream.steps);
+        if (access(src, R_OK)) src[0] = 0;
+    }
+    if (comm_bcast_bytes(c, src, sizeof src, 0) != MPI_SUCCESS) return 0;
+    float *keep = NULL;
+    if (src[0]) { /* load B's weights over the model's for the write, then put the model back */
+        keep = malloc(sizeof(float) * t->m.nparams);
+        st = keep ? 0 : NT_EXIT_RUNTIME;
+        if ((st = nt_agree(c, st, &t->e))) { free(keep); return 0; }
+        memcpy(keep, t->m.params, sizeof(float) * t->m.nparams);
+        st = nt_agree(c, nt_model_load(&t->m, src, c, &t->e) ? NT_EXIT_INPUT : 0, &t->e);
+    }
+    int written = 0;
+    if (!st && (in_hand || src[0])) {
+        st = nt_model_save_safe(&t->m, nn_loss_name(cfg->loss.kind), &t->norm, best, B, c, &t->e);
+        written = !st;
+    }
+    if (keep) {
+        memcpy(t->m.params, keep, sizeof(float) * t->m.nparams);
+        free(keep);
+    }
+    char w[3 * PATH_MAX + 400], what[PATH_MAX + 100];
+    if (on_disk > 0) snprintf(what, sizeof what, "%s held epoch %d's weights from an attempt after the checkpoint; "
+                              "moved to %s", best, on_disk, moved);
+    else snprintf(what, sizeof what, "%s is missing", best);
+    if (written)
+        snprintf(w, sizeof w, "%s; best.h5 rewritten with the best epoch so far, %d (from %s)", what, B,
+                 in_hand ? "the checkpoint resumed from" : src);
+    else if (B > 0)
+        snprintf(w, sizeof w, "%s; the best epoch so far, %d, has no weights on disk any more (%s); "
+                 "best.h5 is written at the next improvement", what, B,
+                 st ? t->e.msg : "its checkpoint is not kept");
+    else snprintf(w, sizeof w, "%s; best.h5 is written at the first improvement", what);
+    nt_report_warning(&t->rep, w);
+    nt_err_clear(&t->e);
+    return 0;
+}
+
 /* The first write into the output directory: every start-up check (and the checkpoint load)
  * has passed. A resumed run's metrics.csv is rewritten from the checkpoint's history, so
  * epochs after the checkpoint are not listed twice. */
@@ -596,7 +707,7 @@ static int open_metrics(nt_trainer *t)
         unlink(best);
     }
     for (int i = 0; i < t->hist.n && t->c->rank == 0; i++) nt_metrics_row(&t->metrics, &t->hist.rows[i]);
-    return 0;
+    return reconcile_best(t);
 }
 
 /* The start-up banner (rank 0). */

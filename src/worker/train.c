@@ -264,7 +264,8 @@ static int save_best(nt_trainer *t)
 {
     char path[4200];
     snprintf(path, sizeof path, "%s/best.h5", t->cfg->out_dir);
-    return nt_model_save_safe(&t->m, nn_loss_name(t->cfg->loss.kind), &t->norm, path, t->c, &t->e);
+    return nt_model_save_safe(&t->m, nn_loss_name(t->cfg->loss.kind), &t->norm, path, t->es_best_epoch,
+                              t->c, &t->e);
 }
 
 /* The end of an epoch: evaluation, the history row (console, metrics.csv, status), the
@@ -353,10 +354,11 @@ static int finished(nt_trainer *t, nt_result *res)
     snprintf(path, sizeof path, "%s/model.h5", cfg->out_dir);
     nt_trainer_beat(t, t->done, NT_PH_SAVE);
     /* agreed, its one line printed */
-    int st = nt_model_save_safe(&t->m, nn_loss_name(cfg->loss.kind), &t->norm, path, t->c, &t->e);
+    const int epochs = t->hist.n > 0 ? (int)t->hist.rows[t->hist.n - 1].v[NT_H_EPOCH] : cfg->epochs;
+    int st = nt_model_save_safe(&t->m, nn_loss_name(cfg->loss.kind), &t->norm, path,
+                                t->hist.n > 0 ? epochs : 0, t->c, &t->e);
     if (st) return st;
     char early[4600] = "";
-    const int epochs = t->hist.n > 0 ? (int)t->hist.rows[t->hist.n - 1].v[NT_H_EPOCH] : cfg->epochs;
     if (t->es_stopped && epochs < cfg->epochs) {
         char msg[9000];
         snprintf(early, sizeof early, " early_stopped best_epoch %d best %s/best.h5",

@@ -6,6 +6,9 @@
 #    and the console say early_stopped / the best epoch, the JSON log has an early_stop event;
 #  - the same run stopped by a signal mid-way and resumed stops at the same epoch with the same
 #    best epoch, best.h5 and model.h5 bitwise those of the uninterrupted run;
+#  - a best.h5 written by an attempt after the checkpoint a resume starts from is moved aside
+#    (best-epoch<E>-abandoned.h5) and rewritten with the history's best epoch, from the loaded
+#    weights or from that epoch's checkpoint; best.h5 and model.h5 record their epoch;
 #  - decisions do not depend on the rank count (deterministic mode, 1 vs 3 ranks: same epochs,
 #    bitwise best.h5); val_acc with min_delta; a patience the run never reaches: all epochs,
 #    best.h5 still written;
@@ -90,6 +93,39 @@ run r 2 --resume
 h5diff -q "$T/a/model.h5" "$T/r/model.h5" /model /model && [ "$(last_epoch "$T/r")" = "$E" ] &&
     ok "resumed after the stopping epoch's checkpoint: no more epochs, same model.h5" ||
     fail "resume after the stop: last epoch $(last_epoch "$T/r")"
+
+# best.h5 rewritten by an attempt after the checkpoint a resume starts from (newer checkpoints
+# damaged and skipped, or removed): moved aside, and best.h5 written again with the history's
+# best epoch P — from the loaded weights when the checkpoint ends epoch P, else from the
+# checkpoint that ended epoch P. P: the last improving epoch before B.
+P=$(awk -F, -v b="$B" 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "best_epoch") c = i; next }
+                       $1 < b && $c == $1 { p = $1 } END { print p }' "$T/a/metrics.csv")
+cp -r "$T/a" "$T/s"
+for f in "$T/s/checkpoints"/ckpt-*.h5; do
+    n=${f##*ckpt-}; n=${n%.h5}; [ "$n" -gt $((P * 40)) ] && rm "$f"
+done
+rm -f "$T/s/model.h5"
+NNTRAIN_STOP_AT_STEP=$((P * 40 + 17)) run s 2 --resume
+ep() { /usr/bin/python3 -c 'import sys, h5py; print(h5py.File(sys.argv[1], "r").attrs.get("epoch", 0))' "$1"; }
+if grep -q "warning: $T/s/best.h5 held epoch $B's weights from an attempt after the checkpoint; moved to $T/s/best-epoch$B-abandoned.h5; best.h5 rewritten with the best epoch so far, $P (from the checkpoint resumed from)" "$T/s.out" &&
+   same_weights "$T/s/best.h5" "$(ckpt_of_epoch "$T/s" "$P")" && [ "$(ep "$T/s/best.h5")" = "$P" ] &&
+   same_weights "$T/s/best-epoch$B-abandoned.h5" "$T/a/best.h5"; then
+    ok "stale best.h5 (epoch $B) on a resume from the end of epoch $P: moved aside, rewritten with epoch $P's weights"
+else fail "stale best.h5, resume at epoch $P: epoch $(ep "$T/s/best.h5"); $(grep -i 'best' "$T/s.out" | head -3)"; fi
+# again from the mid-epoch checkpoint just written (step P*40+17): P's weights come from its
+# end-of-epoch checkpoint
+cp "$T/a/best.h5" "$T/s/best.h5"
+NNTRAIN_STOP_AT_STEP=$((P * 40 + 25)) run s 2 --resume
+if grep -q "moved to $T/s/best-epoch$B-abandoned-2.h5; best.h5 rewritten with the best epoch so far, $P (from $(ckpt_of_epoch "$T/s" "$P"))" "$T/s.out" &&
+   same_weights "$T/s/best.h5" "$(ckpt_of_epoch "$T/s" "$P")" && [ "$(ep "$T/s/best.h5")" = "$P" ] &&
+   same_weights "$T/s/best-epoch$B-abandoned-2.h5" "$T/a/best.h5" && [ "$(ep "$T/a/best.h5")" = "$B" ] &&
+   [ "$(ep "$T/a/model.h5")" = "$E" ]; then
+    ok "stale best.h5 on a mid-epoch resume: rewritten from ckpt of epoch $P, the earlier aside file kept; best.h5/model.h5 record their epochs"
+else fail "stale best.h5, mid-epoch resume: $(grep -i 'best' "$T/s.out" | head -3)"; fi
+# the resumed run ends as the uninterrupted one
+run s 2 --resume
+same_weights "$T/s/best.h5" "$T/a/best.h5" && h5diff -q "$T/a/model.h5" "$T/s/model.h5" /model /model &&
+    ok "  and finishes with the uninterrupted run's best.h5 and model.h5" || fail "stale best.h5: the run ends elsewhere"
 
 # decisions independent of the rank count (deterministic mode: the same bits)
 D=(--set train.deterministic=true --set train.deterministic_chunk=10)

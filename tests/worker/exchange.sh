@@ -154,6 +154,17 @@ grep -q '"exchange":"zero1"' "$T/js.out" && awk -v z="$sz" -v a="$sa" 'BEGIN { e
     fail "optimizer state per rank: zero1 '$sz', allreduce '$sa': $(head -c 300 "$T/js.out")"
 grep -q "zero1: optimizer state" "$T/z3.out" && ok "banner names zero1" || fail "banner: $(sed -n 2p "$T/z3.out")"
 
+# deterministic with fewer chunks per batch than ranks: one warning naming the idle ranks and
+# the chunk size that would use them all; none when every rank gets a chunk
+run id4 4 --set train.deterministic=true --set train.batch_size=32 --set train.epochs=1
+run id3 3 --set train.deterministic=true --set train.batch_size=32 --set train.epochs=1
+run id2 2 --set train.deterministic=true --set train.batch_size=32 --set train.epochs=1
+grep -q "warning: \[train\] deterministic_chunk = 16 cuts a batch of 32 rows into 2 chunks, fewer than the 4 ranks: ranks 2-3 compute nothing; deterministic_chunk <= 8 uses every rank" "$T/id4.out" &&
+    grep -q "fewer than the 3 ranks: rank 2 computes nothing; deterministic_chunk <= 10 uses" "$T/id3.out" &&
+    ! grep -q "deterministic_chunk" "$T/id2.out" &&
+    ok "idle ranks named: $(grep -o 'warning: .*deterministic_chunk.*' "$T/id4.out")" ||
+    fail "idle-rank warning: $(grep warning "$T/id4.out" "$T/id3.out" "$T/id2.out")"
+
 # exchange = auto
 run au2 2 --set train.exchange=auto --set optimizer.clip_grad_norm=0 --log-format json
 run ar2 2 --set optimizer.clip_grad_norm=0
