@@ -650,20 +650,25 @@ static int reconcile_best(nt_trainer *t)
     float *keep = NULL;
     if (src[0]) { /* load B's weights over the model's for the write, then put the model back */
         keep = malloc(sizeof(float) * t->m.nparams);
-        st = keep ? 0 : NT_EXIT_RUNTIME;
-        if ((st = nt_agree(c, st, &t->e))) { free(keep); return 0; }
-        memcpy(keep, t->m.params, sizeof(float) * t->m.nparams);
-        st = nt_agree(c, nt_model_load(&t->m, src, c, &t->e) ? NT_EXIT_INPUT : 0, &t->e);
+        if (!keep) nt_fail(&t->e, "out of memory");
+        if ((st = nt_agree_quiet(c, keep ? 0 : NT_EXIT_RUNTIME, &t->e))) {
+            free(keep);
+            keep = NULL;
+        } else {
+            memcpy(keep, t->m.params, sizeof(float) * t->m.nparams);
+            st = nt_agree_quiet(c, nt_model_load(&t->m, src, c, &t->e) ? NT_EXIT_INPUT : 0, &t->e);
+        }
     }
-    int written = 0;
-    if (!st && (in_hand || src[0])) {
-        st = nt_model_save_safe(&t->m, nn_loss_name(cfg->loss.kind), &t->norm, best, B, c, &t->e);
-        written = !st;
+    int written = 0, wst = 0;
+    if (!st && (in_hand || src[0])) { /* a failed write ends the run, as at an improvement */
+        wst = nt_model_save_safe(&t->m, nn_loss_name(cfg->loss.kind), &t->norm, best, B, c, &t->e);
+        written = !wst;
     }
     if (keep) {
         memcpy(t->m.params, keep, sizeof(float) * t->m.nparams);
         free(keep);
     }
+    if (wst) return wst;
     char w[3 * PATH_MAX + 400], what[PATH_MAX + 100];
     if (on_disk > 0) snprintf(what, sizeof what, "%s held epoch %d's weights from an attempt after the checkpoint; "
                               "moved to %s", best, on_disk, moved);
@@ -680,6 +685,7 @@ static int reconcile_best(nt_trainer *t)
     nt_err_clear(&t->e);
     return 0;
 }
+
 
 /* The first write into the output directory: every start-up check (and the checkpoint load)
  * has passed. A resumed run's metrics.csv is rewritten from the checkpoint's history, so

@@ -122,6 +122,13 @@ if grep -q "moved to $T/s/best-epoch$B-abandoned-2.h5; best.h5 rewritten with th
    [ "$(ep "$T/a/model.h5")" = "$E" ]; then
     ok "stale best.h5 on a mid-epoch resume: rewritten from ckpt of epoch $P, the earlier aside file kept; best.h5/model.h5 record their epochs"
 else fail "stale best.h5, mid-epoch resume: $(grep -i 'best' "$T/s.out" | head -3)"; fi
+# and with epoch P's checkpoint gone too: moved aside, no best.h5 until the next improvement
+cp "$T/a/best.h5" "$T/s/best.h5"
+rm "$(ckpt_of_epoch "$T/s" "$P")"
+NNTRAIN_STOP_AT_STEP=$((P * 40 + 30)) run s 2 --resume
+grep -q "moved to $T/s/best-epoch$B-abandoned-3.h5; the best epoch so far, $P, has no weights on disk any more (its checkpoint is not kept); best.h5 is written at the next improvement" "$T/s.out" &&
+    [ ! -e "$T/s/best.h5" ] && ok "  without epoch $P's checkpoint: moved aside, one warning, best.h5 at the next improvement" ||
+    fail "stale best.h5, no checkpoint of epoch $P: $(grep -i 'warning' "$T/s.out" | head -3)"
 # the resumed run ends as the uninterrupted one
 run s 2 --resume
 same_weights "$T/s/best.h5" "$T/a/best.h5" && h5diff -q "$T/a/model.h5" "$T/s/model.h5" /model /model &&
