@@ -136,7 +136,10 @@ n2=$(grep -c "^rank [0-9]: host node2, local rank [01] of 2, .* 1 BLAS thread" "
 grep -q "^finished" "$T/a/status" || fail "status: $(cat "$T/a/status")"
 
 # the same configuration on one node: plain mpirun -np 4 (shared memory)
-mpi 4 "$NNTRAIN" train --config "$T/j.ini" --quiet --set output.dir="$T/one" || die "1 x 4 run (mpirun)"
+# (exchange = auto is the overlapped allreduce across nodes, zero1 on one: compare layouts with
+# the same exchange)
+mpi 4 "$NNTRAIN" train --config "$T/j.ini" --quiet --set output.dir="$T/one" --set train.exchange=allreduce ||
+    die "1 x 4 run (mpirun)"
 read -r el nw n <<< "$(maxrel "$T/one/model.h5" "$T/a/model.h5")"
 if h5diff -q "$T/one/model.h5" "$T/a/model.h5"; then
     ok "Slurm 2 nodes x 2 ranks vs mpirun 1 node x 4 ranks: model.h5 bitwise identical ($n values, largest relative difference $el)"
