@@ -139,6 +139,26 @@ static void apply_dropout(nn_model *m, int l, int B, const nn_dropout_ctx *ctx)
     }
 }
 
+/* A layer's GEMMs over B rows in calls of `chunk` rows (the last shorter; chunk < 1 or >= B:
+ * one call), as deterministic mode runs them and nn_model_rows_consistent checks them. */
+static void forward_rows(float *out, const float *in, const float *w, const float *b, int B, int IN,
+                         int OUT, int chunk)
+{
+    if (chunk < 1 || chunk > B) chunk = B;
+    for (int r0 = 0; r0 < B; r0 += chunk)
+        nn_dense_forward(out + (size_t)r0 * OUT, in + (size_t)r0 * IN, w, b, B - r0 < chunk ? B - r0 : chunk,
+                         IN, OUT);
+}
+
+static void input_grad_rows(float *din, const float *dout, const float *w, int B, int IN, int OUT,
+                            int chunk)
+{
+    if (chunk < 1 || chunk > B) chunk = B;
+    for (int r0 = 0; r0 < B; r0 += chunk)
+        nn_dense_input_grad(din + (size_t)r0 * IN, dout + (size_t)r0 * OUT, w,
+                            B - r0 < chunk ? B - r0 : chunk, IN, OUT);
+}
+
 const float *nn_forward_train_chunked(nn_model *m, const float *x, int B, const nn_dropout_ctx *ctx,
                                       int chunk, const int *whole)
 {
@@ -146,12 +166,7 @@ const float *nn_forward_train_chunked(nn_model *m, const float *x, int B, const 
     for (int l = 0; l < m->nlayers; l++) {
         const nn_layer *L = &m->layers[l];
         const float *w = m->params + L->w_off, *b = L->has_bias ? m->params + L->b_off : NULL;
-        if (chunk < 1 || chunk >= B || (whole && whole[l]))
-            nn_dense_forward(m->z[l], in, w, b, B, L->in, L->out);
-        else
-            for (int r0 = 0; r0 < B; r0 += chunk)
-                nn_dense_forward(m->z[l] + (size_t)r0 * L->out, in + (size_t)r0 * L->in, w, b,
-                                 B - r0 < chunk ? B - r0 : chunk, L->in, L->out);
+        forward_rows(m->z[l], in, w, b, B, L->in, L->out, whole && whole[l] ? B : chunk);
         nn_act_forward_p(m->a[l], m->z[l], (size_t)B * L->out, L->act, L->act_param);
         in = m->a[l];
         if (ctx && L->dropout > 0) {
@@ -257,18 +272,13 @@ void nn_backward_chunked(nn_model *m, const float *x, const float *dlogits, int 
                                      m->params + L->w_off, rows, L->in, L->out, 0, 1, 1, NULL, NULL);
         }
         float *din = l > 0 ? m->delta[ping ^ 1] : NULL;
-        if (din && din_whole && din_whole[l])
-            nn_dense_input_grad(din, dz, m->params + L->w_off, B, L->in, L->out);
-        else
-            for (int r0 = 0; din && r0 < B; r0 += chunk)
-                nn_dense_input_grad(din + (size_t)r0 * L->in, dz + (size_t)r0 * L->out,
-                                    m->params + L->w_off, B - r0 < chunk ? B - r0 : chunk, L->in,
-                                    L->out);
+        if (din)
+            input_grad_rows(din, dz, m->params + L->w_off, B, L->in, L->out,
+                            din_whole && din_whole[l] ? B : chunk);
         dout = din;
         ping ^= 1;
     }
 }
-
 
 /* a value of the check's inputs: varied, exactly representable */
 static float probe(size_t i, uint64_t salt)
@@ -298,17 +308,13 @@ int nn_model_rows_consistent(const nn_model *m, int chunk, const int *ms, int nm
         const float *w = wb, *b = L->has_bias ? wb + wcap : NULL;
         for (int k = 0; k < nms; k++) {
             const int M = ms[k];
-            /* forward: out = b + in . w^T */
-            nn_dense_forward(whole, in, w, b, M, L->in, L->out);
-            for (int r0 = 0; r0 < M; r0 += chunk)
-                nn_dense_forward(part + (size_t)r0 * L->out, in + (size_t)r0 * L->in, w, b,
-                                 M - r0 < chunk ? M - r0 : chunk, L->in, L->out);
+            /* forward: out = b + in . w^T, by the training step's own row loops */
+            forward_rows(whole, in, w, b, M, L->in, L->out, M);
+            forward_rows(part, in, w, b, M, L->in, L->out, chunk);
             fwd[l] &= !memcmp(whole, part, sizeof(float) * (size_t)M * L->out);
             /* input gradient: din = dout . w (dout: the probe values, out wide) */
-            nn_dense_input_grad(whole, in, w, M, L->in, L->out);
-            for (int r0 = 0; r0 < M; r0 += chunk)
-                nn_dense_input_grad(part + (size_t)r0 * L->in, in + (size_t)r0 * L->out, w,
-                                    M - r0 < chunk ? M - r0 : chunk, L->in, L->out);
+            input_grad_rows(whole, in, w, M, L->in, L->out, M);
+            input_grad_rows(part, in, w, M, L->in, L->out, chunk);
             din[l] &= !memcmp(whole, part, sizeof(float) * (size_t)M * L->in);
         }
     }

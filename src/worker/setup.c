@@ -293,24 +293,29 @@ static double node_memory_available(void)
     return avail;
 }
 
+/* [train] overlap asks for the bucketed allreduce during backward: on, or auto across nodes
+ * (within one node the blocking allreduce over shared memory is cheaper than the progress
+ * calls, BENCHMARKS.md). local_size < size holds on every rank or on none, so all agree. */
+static int overlap_wanted(const nt_config *cfg, const comm_t *c)
+{
+    return cfg->overlap == NT_OVERLAP_ON || (cfg->overlap == NT_OVERLAP_AUTO && c->local_size < c->size);
+}
+
+/* [train] exchange = auto: ZeRO-1 on several ranks (each rank updates 1/P of the parameters
+ * and our ring reduce-scatter + allgather moves the same bytes as a ring allreduce: 1.08-1.18x
+ * the samples/s of the plain allreduce on one node, BENCHMARKS.md), except where the bucketed
+ * allreduce would overlap backward, which zero1 does not do. */
+static int resolve_zero1(const nt_config *cfg, const comm_t *c)
+{
+    if (cfg->exchange != NT_EXCHANGE_AUTO) return cfg->exchange == NT_EXCHANGE_ZERO1;
+    if (c->size == 1) return 0;
+    return cfg->deterministic || !overlap_wanted(cfg, c);
+}
+
 /* Before allocating: the bytes a rank will hold (parameters and gradients, optimizer state,
  * activations and workspaces for bmax rows, decoded rows in memory), times the ranks on this
  * node, against what the node has available. Refuses with one line instead of being killed
  * by the OOM killer halfway through zeroing the buffers. Rank-local (agreed by the caller). */
-/* [train] exchange = auto: ZeRO-1 on several ranks (each rank updates 1/P of the parameters
- * and our ring reduce-scatter + allgather moves the same bytes as a ring allreduce: 1.08-1.18x
- * the samples/s of the plain allreduce on one node, BENCHMARKS.md), except where the bucketed
- * allreduce overlaps backward (across nodes, overlap = auto or on), which zero1 does not do.
- * The same answer on every rank: local_size < size holds on all or none. */
-static int nt_resolve_zero1(const nt_config *cfg, const comm_t *c)
-{
-    if (cfg->exchange != NT_EXCHANGE_AUTO) return cfg->exchange == NT_EXCHANGE_ZERO1;
-    if (c->size == 1) return 0;
-    if (cfg->deterministic) return 1;
-    return !(cfg->overlap == NT_OVERLAP_ON ||
-             (cfg->overlap == NT_OVERLAP_AUTO && c->local_size < c->size));
-}
-
 static int preflight_memory(nt_trainer *t, int bmax, int mb, double cache_bytes)
 {
     const nt_config *cfg = t->cfg;
@@ -328,8 +333,7 @@ static int preflight_memory(nt_trainer *t, int bmax, int mb, double cache_bytes)
     const int64_t P = t->c->size;
     /* zero1: this rank's slice of the state only (slices are cut at NT_SLICE_ALIGN) */
     const double opt = 4.0 * nn_optim_slots(&cfg->opt) *
-                       (t->zero1 ? ceil(params / P / NT_SLICE_ALIGN) * NT_SLICE_ALIGN
-                                                           : params);
+                       (t->zero1 ? ceil(params / P / NT_SLICE_ALIGN) * NT_SLICE_ALIGN : params);
     double det = 0; /* deterministic: chunk buffers, exact sums (8 bytes), exponents */
     if (cfg->deterministic) {
         const int64_t g = (cfg->batch_size + cfg->det_chunk - 1) / cfg->det_chunk;
@@ -401,7 +405,7 @@ static int allocate(nt_trainer *t)
     if (mb < 1) mb = 1;
     const double row_bytes = (double)D * (t->train.x_u8 ? 1 : 4);
     const int64_t cache_rows = (int64_t)fmax(1.0, cfg->cache_mb * 1048576.0 / row_bytes);
-    t->zero1 = nt_resolve_zero1(cfg, t->c);
+    t->zero1 = resolve_zero1(cfg, t->c);
     int st = preflight_memory(t, bmax, mb, cfg->cache_mb * 1048576.0);
     if ((st = nt_agree(t->c, st ? NT_EXIT_RUNTIME : 0, &t->e))) return st;
     nn_model_spec spec = nt_config_model_spec(cfg, mb, NT_X_N);
@@ -410,12 +414,8 @@ static int allocate(nt_trainer *t)
         goto done;
     }
     t->model_ok = 1;
-    /* auto: overlap across nodes; within one node the blocking allreduce over shared memory
-     * is cheaper than the progress calls (BENCHMARKS.md). local_size < size holds on every rank
-     * or on none, so all ranks agree. Only the plain allreduce overlaps. */
-    t->overlap = !t->zero1 && !cfg->deterministic &&
-                 (cfg->overlap == NT_OVERLAP_ON ||
-                  (cfg->overlap == NT_OVERLAP_AUTO && t->c->local_size < t->c->size));
+    /* only the plain allreduce overlaps */
+    t->overlap = !t->zero1 && !cfg->deterministic && overlap_wanted(cfg, t->c);
     nt_exchange_cfg xc = {.zero1 = t->zero1,
                           .deterministic = cfg->deterministic, .chunk = cfg->det_chunk, .batch = B,
                           .overlap = t->overlap, .bucket_mb = cfg->bucket_mb,
@@ -594,11 +594,10 @@ static int best_epoch_on_disk(const char *path)
     (void)H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
     hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     int epoch = 0;
-    if (f >= 0 && H5Aexists(f, "epoch") > 0) {
-        hid_t a = H5Aopen(f, "epoch", H5P_DEFAULT);
-        if (a < 0 || H5Aread(a, H5T_NATIVE_INT, &epoch) < 0 || epoch < 0) epoch = 0;
-        if (a >= 0) H5Aclose(a);
-    }
+    nt_err e = {{0}};
+    if (f >= 0 && H5Aexists(f, "epoch") > 0 && (nt_h5_read_attr1(f, "epoch", H5T_NATIVE_INT, &epoch, path, &e) ||
+                                                 epoch < 0))
+        epoch = 0;
     if (f >= 0) H5Fclose(f);
     return epoch;
 }
@@ -685,7 +684,6 @@ static int reconcile_best(nt_trainer *t)
     nt_err_clear(&t->e);
     return 0;
 }
-
 
 /* The first write into the output directory: every start-up check (and the checkpoint load)
  * has passed. A resumed run's metrics.csv is rewritten from the checkpoint's history, so

@@ -1,6 +1,23 @@
 /* One training step and the optimizer step (step.h). */
 #include "step.h"
 
+/* The loss of rows [r0, r0 + n) of b from their outputs z (dz: their loss gradient), its
+ * sums written into (or, with add, added to) the scalar slots xs. The mean is over the
+ * *global* batch: the sum over ranks is then the exact mean. */
+static void loss_rows(nt_step *s, const nt_batch *b, int r0, int n, const float *z, float *dz,
+                      float *xs, int add)
+{
+    const int K = s->m->layers[s->m->nlayers - 1].out;
+    double st[2] = {0, 0};
+    const float loss = (float)nn_loss_eval(dz, z, b->labels + r0, b->targets + (size_t)r0 * K, n, K,
+                                           s->loss, 1.0f / (float)b->global_n, st);
+    if (!add) xs[NT_X_LOSS] = xs[NT_X_M0] = xs[NT_X_M1] = xs[NT_X_COUNT] = 0;
+    xs[NT_X_LOSS] += loss;
+    xs[NT_X_M0] += (float)st[0];
+    xs[NT_X_M1] += (float)st[1];
+    xs[NT_X_COUNT] += (float)n;
+}
+
 /* Forward, loss and backward of rows [r0, r0 + n) of b, the gradient written into g (the
  * model's buffer or a chunk buffer) or, with add, added to it; the loss and metric sums into
  * (or added to) g's scalar slots. */
@@ -8,22 +25,11 @@ static void pass(nt_step *s, const nt_batch *b, int r0, int n, float *g, int add
                  const nn_backward_hook *hook)
 {
     nn_model *m = s->m;
-    const int K = m->layers[m->nlayers - 1].out;
     const int64_t D = m->layers[0].in;
-    float *xs = g + m->nparams;
     const float *x = b->x + (size_t)r0 * (size_t)D;
     /* dropout masks keyed by (seed, epoch, layer, file row): rank-independent */
     nn_dropout_ctx dctx = {s->seed, (uint64_t)b->epoch, b->rows + r0};
-    const float *z = nn_forward_train(m, x, n, &dctx);
-    double st[2] = {0, 0};
-    /* mean over the *global* batch: the sum over ranks is then the exact mean */
-    const float loss = (float)nn_loss_eval(s->dz, z, b->labels + r0, b->targets + (size_t)r0 * K,
-                                           n, K, s->loss, 1.0f / (float)b->global_n, st);
-    if (!add) xs[NT_X_LOSS] = xs[NT_X_M0] = xs[NT_X_M1] = xs[NT_X_COUNT] = 0;
-    xs[NT_X_LOSS] += loss;
-    xs[NT_X_M0] += (float)st[0];
-    xs[NT_X_M1] += (float)st[1];
-    xs[NT_X_COUNT] += (float)n;
+    loss_rows(s, b, r0, n, nn_forward_train(m, x, n, &dctx), s->dz, g + m->nparams, add);
     /* the gradient overwrites (or adds to) g: backward writes where m->grads points */
     float *keep = m->grads;
     m->grads = g;
@@ -45,17 +51,9 @@ void nt_train_step(nt_step *s, const nt_batch *b, int error, int stop)
         nn_dropout_ctx dctx = {s->seed, (uint64_t)b->epoch, b->rows};
         const float *z = nn_forward_train_chunked(m, b->x, b->n, &dctx, C, s->det_fwd);
         int j = 0;
-        for (int r0 = 0; r0 < b->n && j < x->kmax; r0 += C, j++) {
-            const int n = b->n - r0 < C ? b->n - r0 : C;
-            float *cs = nt_exchange_chunk(x, j) + m->nparams;
-            double st[2] = {0, 0};
-            cs[NT_X_LOSS] = (float)nn_loss_eval(s->dz + (size_t)r0 * K, z + (size_t)r0 * K,
-                                                b->labels + r0, b->targets + (size_t)r0 * K, n, K,
-                                                s->loss, 1.0f / (float)b->global_n, st);
-            cs[NT_X_M0] = (float)st[0];
-            cs[NT_X_M1] = (float)st[1];
-            cs[NT_X_COUNT] = (float)n;
-        }
+        for (int r0 = 0; r0 < b->n && j < x->kmax; r0 += C, j++)
+            loss_rows(s, b, r0, b->n - r0 < C ? b->n - r0 : C, z + (size_t)r0 * K, s->dz + (size_t)r0 * K,
+                      nt_exchange_chunk(x, j) + m->nparams, 0);
         x->nchunks = j;
         nn_backward_chunked(m, b->x, s->dz, b->n, C, x->cbuf, s->det_din);
         xs[NT_X_ERROR] = (float)error;
